@@ -1,0 +1,359 @@
+"""Every primitive op: its forward (numpy) and its vector-Jacobian product (Tensor ops), side by side.
+
+A primitive ``f(*inputs, **attrs)`` returns ``(out_array, vjp)`` where ``vjp(g, out)`` maps the
+gradient of the output to one gradient per input (None where there is none). The vjp is written with
+Tensor ops, so under ``create_graph=True`` the backward pass is itself recorded; otherwise it runs
+under ``no_grad`` and costs one numpy call per op. Gradients may keep the output's broadcast shape:
+the engine undoes broadcasting for every input with the one shared ``autograd.unbroadcast``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .autograd import Node, _grad_enabled
+from .tensor import Tensor
+
+Forward = Callable[..., tuple[np.ndarray, Callable | None]]
+
+
+class ShapeError(ValueError):
+    """An op was given inputs whose shapes do not fit together."""
+
+
+def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..., Tensor]:
+    """Declare a primitive op from its forward function (see the module docstring).
+
+    Positional arguments are the op's input tensors; keyword arguments are its attributes, stored
+    on the graph node. Non-Tensor inputs (numbers, arrays) become constants, Python and numpy
+    scalars taking the dtype of the tensor they are combined with.
+    """
+    if fn is None:
+        return functools.partial(primitive, random=random)
+    name = fn.__name__.rstrip("_")
+
+    @functools.wraps(fn)
+    def apply(*args: Any, **attrs: Any) -> Tensor:
+        inputs = args if all(isinstance(a, Tensor) for a in args) else _tensors(args)
+        try:
+            data, vjp = fn(*inputs, **attrs)
+        except (ValueError, IndexError, TypeError) as e:
+            if isinstance(e, ShapeError):
+                raise
+            shapes = ", ".join(str(t.shape) for t in inputs)
+            raise ShapeError(f"{name}: {e} (input shapes {shapes})") from None
+        out = Tensor(data)
+        if _grad_enabled.get() and (random or any(t.requires_grad for t in inputs)):
+            out.requires_grad = any(t.requires_grad for t in inputs)
+            out.node = Node(name, inputs, attrs, vjp if out.requires_grad else None, random=random)
+        return out
+
+    apply.op_name = name  # type: ignore[attr-defined]
+    return apply
+
+
+def _tensors(args: tuple) -> tuple[Tensor, ...]:
+    ref = next((a.dtype for a in args if isinstance(a, Tensor) and a.dtype.kind == "f"), None)
+    out = []
+    for a in args:
+        if isinstance(a, Tensor):
+            out.append(a)
+        elif isinstance(a, np.ndarray) and a.ndim > 0 and a.dtype.kind == "f":
+            out.append(Tensor(a))
+        else:
+            out.append(Tensor(a, dtype=ref if ref is not None and np.asarray(a).dtype.kind in "biuf" else None))
+    return tuple(out)
+
+
+def _check_broadcast(name: str, *ts: Tensor) -> None:
+    try:
+        np.broadcast_shapes(*(t.shape for t in ts))
+    except ValueError:
+        raise ShapeError(f"{name}: shapes {' and '.join(str(t.shape) for t in ts)} cannot be broadcast "
+                         "together") from None
+
+
+def _expand(g: Tensor, x: Tensor, axis: tuple[int, ...], keepdims: bool) -> Tensor:
+    """Bring a reduction's output gradient back to the input's rank, ready to broadcast."""
+    if not keepdims:
+        g = g.reshape(tuple(1 if i in axis else n for i, n in enumerate(x.shape)))
+    return g
+
+
+def _count(x: Tensor, axis: tuple[int, ...]) -> int:
+    return int(np.prod([x.shape[a] for a in axis], dtype=np.int64))
+
+
+# ----- elementwise binary -------------------------------------------------------------------
+
+@primitive
+def add(a: Tensor, b: Tensor):
+    _check_broadcast("add", a, b)
+    return a.data + b.data, lambda g, out: (g, g)
+
+
+@primitive
+def sub(a: Tensor, b: Tensor):
+    _check_broadcast("sub", a, b)
+    return a.data - b.data, lambda g, out: (g, -g)
+
+
+@primitive
+def mul(a: Tensor, b: Tensor):
+    _check_broadcast("mul", a, b)
+    return a.data * b.data, lambda g, out: (g * b, g * a)
+
+
+@primitive
+def div(a: Tensor, b: Tensor):
+    _check_broadcast("div", a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        data = a.data / b.data
+    return data, lambda g, out: (g / b, -g * out / b)
+
+
+@primitive
+def pow(x: Tensor, y: Tensor | None = None, *, exponent: float | None = None):
+    """``x ** exponent`` (a number, stored as an attribute) or ``x ** y`` (a tensor)."""
+    if y is None:
+        p = exponent
+        with np.errstate(divide="ignore", invalid="ignore"):
+            data = x.data ** np.asarray(p, dtype=x.dtype)
+        return data, lambda g, out: (g * 0 if p == 0 else g if p == 1 else g * p * x ** (p - 1),)
+    _check_broadcast("pow", x, y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        data = x.data ** y.data
+    return data, lambda g, out: (g * y * x ** (y - 1), g * where(x.data > 0, out * log(x), 0.0))
+
+
+@primitive
+def maximum(a: Tensor, b: Tensor):
+    """Elementwise maximum; at ties the gradient is split evenly."""
+    _check_broadcast("maximum", a, b)
+    return np.maximum(a.data, b.data), lambda g, out: _pick(g, a.data, b.data, np.greater)
+
+
+@primitive
+def minimum(a: Tensor, b: Tensor):
+    """Elementwise minimum; at ties the gradient is split evenly."""
+    _check_broadcast("minimum", a, b)
+    return np.minimum(a.data, b.data), lambda g, out: _pick(g, a.data, b.data, np.less)
+
+
+def _pick(g: Tensor, a: np.ndarray, b: np.ndarray, wins: Callable) -> tuple[Tensor, Tensor]:
+    share = wins(a, b) + 0.5 * (a == b)
+    return g * share.astype(g.dtype), g * (1 - share).astype(g.dtype)
+
+
+@primitive
+def where(cond: Tensor, a: Tensor, b: Tensor):
+    """``a`` where ``cond`` else ``b``; ``cond`` gets no gradient."""
+    _check_broadcast("where", cond, a, b)
+    mask = cond.data.astype(bool)
+    return np.where(mask, a.data, b.data), lambda g, out: (None, g * mask, g * ~mask)
+
+
+# ----- elementwise unary --------------------------------------------------------------------
+
+@primitive
+def neg(x: Tensor):
+    return -x.data, lambda g, out: (-g,)
+
+
+@primitive
+def exp(x: Tensor):
+    return np.exp(x.data), lambda g, out: (g * out,)
+
+
+@primitive
+def log(x: Tensor):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        data = np.log(x.data)
+    return data, lambda g, out: (g / x,)
+
+
+@primitive
+def sqrt(x: Tensor):
+    with np.errstate(invalid="ignore"):
+        data = np.sqrt(x.data)
+    return data, lambda g, out: (g / (2 * out),)
+
+
+@primitive
+def relu(x: Tensor):
+    return np.maximum(x.data, 0), lambda g, out: (g * (x.data > 0),)
+
+
+@primitive
+def tanh(x: Tensor):
+    return np.tanh(x.data), lambda g, out: (g * (1 - out * out),)
+
+
+@primitive
+def sigmoid(x: Tensor):
+    with np.errstate(over="ignore"):
+        data = 0.5 * (1 + np.tanh(0.5 * x.data))  # stable for large |x|
+    return data.astype(x.dtype, copy=False), lambda g, out: (g * out * (1 - out),)
+
+
+@primitive
+def abs(x: Tensor):
+    return np.abs(x.data), lambda g, out: (g * np.sign(x.data),)
+
+
+@primitive
+def clip(x: Tensor, *, min: float | None = None, max: float | None = None):
+    """Limit to [min, max]; the gradient passes where min <= x <= max."""
+    lo = -np.inf if min is None else min
+    hi = np.inf if max is None else max
+    data = np.clip(x.data, lo, hi).astype(x.dtype, copy=False)
+    return data, lambda g, out: (g * ((x.data >= lo) & (x.data <= hi)),)
+
+
+@primitive
+def astype(x: Tensor, *, dtype: np.dtype):
+    return x.data.astype(dtype), lambda g, out: (g.astype(x.dtype),)
+
+
+# ----- reductions (axis: a sorted tuple of non-negative axes, normalized by Tensor) ---------
+
+@primitive
+def sum(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
+    return (x.data.sum(axis=axis, keepdims=keepdims),
+            lambda g, out: (_expand(g, x, axis, keepdims).broadcast_to(x.shape),))
+
+
+@primitive
+def mean(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
+    n = _count(x, axis)
+    return (x.data.mean(axis=axis, keepdims=keepdims),
+            lambda g, out: ((_expand(g, x, axis, keepdims) / n).broadcast_to(x.shape),))
+
+
+@primitive
+def var(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False, correction: int = 0):
+    """Variance over ``axis`` divided by ``n - correction``."""
+    n = _count(x, axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        data = x.data.var(axis=axis, ddof=correction, keepdims=keepdims)
+
+    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        centred = x - x.mean(axis=axis, keepdims=True)
+        return (_expand(g, x, axis, keepdims) * (2.0 / (n - correction)) * centred,)
+    return data, vjp
+
+
+def _extreme(name: str, fn: Callable) -> Callable[..., Tensor]:
+    def forward(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
+        if x.size == 0:
+            raise ShapeError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
+        data = fn(x.data, axis=axis, keepdims=keepdims)
+
+        def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
+            hit = x.data == fn(x.data, axis=axis, keepdims=True)
+            share = (hit / hit.sum(axis=axis, keepdims=True)).astype(x.dtype)
+            return (_expand(g, x, axis, keepdims) * share,)
+        return data, vjp
+    forward.__name__ = name
+    forward.__doc__ = f"{name.capitalize()} over ``axis``; ties share the gradient evenly."
+    return primitive(forward)
+
+
+max = _extreme("max", np.max)
+min = _extreme("min", np.min)
+
+
+# ----- shape --------------------------------------------------------------------------------
+
+@primitive
+def reshape(x: Tensor, *, shape: tuple[int, ...]):
+    try:
+        data = x.data.reshape(shape)
+    except ValueError:
+        raise ShapeError(f"reshape: cannot reshape shape {x.shape} ({x.size} elements) to {shape}") from None
+    return data, lambda g, out: (g.reshape(x.shape),)
+
+
+@primitive
+def transpose(x: Tensor, *, axes: tuple[int, ...]):
+    """Permute axes: output axis i is input axis ``axes[i]``."""
+    return x.data.transpose(axes), lambda g, out: (g.permute(*np.argsort(axes)),)
+
+
+@primitive
+def broadcast_to(x: Tensor, *, shape: tuple[int, ...]):
+    """Broadcast to ``shape``; the engine's ``unbroadcast`` sums the gradient back."""
+    try:
+        data = np.broadcast_to(x.data, shape)
+    except ValueError:
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+    return data, lambda g, out: (g,)
+
+
+@primitive
+def getitem(x: Tensor, *, index: Any):
+    """Basic and integer-array indexing; the gradient is scattered back with ``np.add.at``."""
+    return x.data[index], lambda g, out: (scatter_add(g, index=index, shape=x.shape),)
+
+
+@primitive
+def scatter_add(g: Tensor, *, index: Any, shape: tuple[int, ...]):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated positions add up)."""
+    data = np.zeros(shape, dtype=g.dtype)
+    np.add.at(data, index, g.data)
+    return data, lambda gg, out: (gg[index],)
+
+
+@primitive
+def concatenate(*xs: Tensor, axis: int = 0):
+    data = np.concatenate([x.data for x in xs], axis=axis)
+    edges = np.cumsum([0] + [x.shape[axis] for x in xs])
+
+    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor, ...]:
+        cut = [slice(None)] * g.ndim
+        return tuple(g[tuple(cut[:axis] + [slice(lo, hi)])] for lo, hi in zip(edges[:-1], edges[1:]))
+    return data, vjp
+
+
+@primitive
+def stack(*xs: Tensor, axis: int = 0):
+    data = np.stack([x.data for x in xs], axis=axis)
+    return data, lambda g, out: tuple(g[(slice(None),) * axis + (i,)] for i in range(len(xs)))
+
+
+# ----- linear algebra -----------------------------------------------------------------------
+
+@primitive
+def matmul(a: Tensor, b: Tensor):
+    """Matrix product with numpy's rules: 1-D, 2-D and batched (broadcast) operands."""
+    if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not fit: the last axis of the first "
+                         "must equal the second-to-last (or only) axis of the second")
+    try:
+        data = a.data @ b.data
+    except ValueError:
+        raise ShapeError(f"matmul: batch shapes of {a.shape} and {b.shape} cannot be broadcast") from None
+
+    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor, Tensor]:
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        if a.ndim == 1:
+            g = g.unsqueeze(-2 if b.ndim > 1 else 0)
+        if b.ndim == 1:
+            g = g.unsqueeze(-1)
+        ga = g @ b2.transpose()
+        gb = a2.transpose() @ g
+        return ga, (gb.squeeze(-1) if b.ndim == 1 else gb)
+    return data, vjp
+
+
+# ----- random -------------------------------------------------------------------------------
+
+@primitive(random=True)
+def bernoulli(*, p: float, shape: tuple[int, ...], dtype: np.dtype, generator: np.random.Generator):
+    """A 0/1 mask of ``shape``, each entry 1 with probability ``p`` (a random source in the graph)."""
+    return (generator.random(shape) < p).astype(dtype), None

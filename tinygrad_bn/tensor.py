@@ -1,0 +1,467 @@
+"""Tensor: a numpy array that remembers how it was made, so gradients can flow back through it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import autograd
+
+_default_dtype: np.dtype = np.dtype(np.float32)
+_rng: np.random.Generator = np.random.default_rng()
+
+Axis = int | Sequence[int] | None
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype that Python numbers, lists and factories get (float32 unless changed)."""
+    global _default_dtype
+    d = np.dtype(dtype)
+    if d.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {d}")
+    _default_dtype = d
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype that Python numbers, lists and factories get."""
+    return _default_dtype
+
+
+def manual_seed(seed: int) -> None:
+    """Reseed the generator that factories and dropout use when given none."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def generator(gen: np.random.Generator | int | None = None) -> np.random.Generator:
+    """``gen`` as a numpy Generator: itself, a new one seeded with it, or the library's default."""
+    if gen is None:
+        return _rng
+    if isinstance(gen, np.random.Generator):
+        return gen
+    return np.random.default_rng(gen)
+
+
+def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    if isinstance(data, np.ndarray | np.generic):
+        return np.asarray(data)
+    arr = np.asarray(data)
+    if arr.dtype.kind in "biuf":  # Python numbers and lists: the default float dtype
+        return arr.astype(_default_dtype) if arr.dtype.kind != "b" else arr
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    ``data`` is the numpy array itself (writable); ``grad`` is a Tensor or None; ``node`` is the
+    :class:`~tinygrad_bn.autograd.Node` that made this tensor, None for leaves.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "node", "_hooks", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # numpy scalars and arrays defer to our reflected operators
+    is_parameter = False
+
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None,
+                 dtype: Any = None) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data: np.ndarray = _to_array(data, dtype)
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(f"Tensor: only floating-point tensors can require gradients, "
+                            f"got dtype {self.data.dtype} (shape {self.data.shape})")
+        self.requires_grad = requires_grad
+        self.grad: Tensor | None = None
+        self.name = name
+        self.node: autograd.Node | None = None
+        self._hooks: list[Callable[[Tensor], Tensor | None]] = []
+        self._retains_grad = False
+
+    # ----- factories -----------------------------------------------------------------------
+    @classmethod
+    def _make(cls, data: np.ndarray, dtype: Any, requires_grad: bool, name: str | None) -> Tensor:
+        return cls(data.astype(dtype or _default_dtype, copy=False), requires_grad=requires_grad, name=name)
+
+    @classmethod
+    def zeros(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
+        """A tensor of zeros."""
+        return cls._make(np.zeros(_shape(shape)), dtype, requires_grad, name)
+
+    @classmethod
+    def ones(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
+        """A tensor of ones."""
+        return cls._make(np.ones(_shape(shape)), dtype, requires_grad, name)
+
+    @classmethod
+    def randn(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None,
+              generator: np.random.Generator | int | None = None) -> Tensor:
+        """Standard normal samples; ``generator`` is a numpy Generator or a seed."""
+        return cls._make(_gen(generator).standard_normal(_shape(shape)), dtype, requires_grad, name)
+
+    @classmethod
+    def rand(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None,
+             generator: np.random.Generator | int | None = None) -> Tensor:
+        """Uniform samples on [0, 1)."""
+        return cls._make(_gen(generator).random(_shape(shape)), dtype, requires_grad, name)
+
+    @classmethod
+    def uniform(cls, *shape: int, low: float = 0.0, high: float = 1.0, dtype: Any = None,
+                requires_grad: bool = False, name: str | None = None,
+                generator: np.random.Generator | int | None = None) -> Tensor:
+        """Uniform samples on [low, high)."""
+        return cls._make(_gen(generator).uniform(low, high, _shape(shape)), dtype, requires_grad, name)
+
+    @classmethod
+    def arange(cls, start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
+               requires_grad: bool = False, name: str | None = None) -> Tensor:
+        """Evenly spaced values, like ``np.arange``."""
+        return cls._make(np.arange(start, stop, step) if stop is not None else np.arange(start),
+                         dtype, requires_grad, name)
+
+    @classmethod
+    def eye(cls, n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
+            name: str | None = None) -> Tensor:
+        """The identity matrix."""
+        return cls._make(np.eye(n, m), dtype, requires_grad, name)
+
+    # ----- array facts ---------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not made by a recorded op (inputs, parameters, constants)."""
+        return self.node is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor(self.data, name=self.name)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Cast to ``dtype`` (differentiable)."""
+        return ops.astype(self, dtype=np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def __repr__(self) -> str:
+        extra = (", requires_grad=True" if self.requires_grad else "") + (f", name={self.name!r}" if self.name else "")
+        op = f", op={self.node.op!r}" if self.node is not None else ""
+        return f"Tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{op}{extra})"
+
+    # ----- autograd ------------------------------------------------------------------------
+    def backward(self, grad: Tensor | np.ndarray | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, retain_grads: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into each leaf's ``.grad``.
+
+        ``retain_grads=True`` also keeps ``.grad`` on every intermediate tensor (for ``viz``).
+        ``create_graph=True`` records the backward pass so gradients can be differentiated again.
+        """
+        root = autograd._root_grad(self, grad, "backward")
+        keep = create_graph if retain_graph is None else retain_graph
+        autograd.run_backward([self], [root], retain_graph=keep, create_graph=create_graph,
+                              retain_grads=retain_grads)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        self._retains_grad = True
+
+    def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+        """Call ``fn(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it.
+
+        Returns a function that removes the hook.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
+        self._hooks.append(fn)
+        return lambda: self._hooks.remove(fn)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag and self.dtype.kind not in "fc":
+            raise TypeError(f"requires_grad_: only floating-point tensors can require gradients, got {self.dtype}")
+        self.requires_grad = flag
+        return self
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ----- arithmetic ----------------------------------------------------------------------
+    def __add__(self, o: Any) -> Tensor:
+        return ops.add(self, o)
+
+    def __radd__(self, o: Any) -> Tensor:
+        return ops.add(o, self)
+
+    def __sub__(self, o: Any) -> Tensor:
+        return ops.sub(self, o)
+
+    def __rsub__(self, o: Any) -> Tensor:
+        return ops.sub(o, self)
+
+    def __mul__(self, o: Any) -> Tensor:
+        return ops.mul(self, o)
+
+    def __rmul__(self, o: Any) -> Tensor:
+        return ops.mul(o, self)
+
+    def __truediv__(self, o: Any) -> Tensor:
+        return ops.div(self, o)
+
+    def __rtruediv__(self, o: Any) -> Tensor:
+        return ops.div(o, self)
+
+    def __pow__(self, o: Any) -> Tensor:
+        return ops.pow(self, o) if isinstance(o, Tensor) else ops.pow(self, exponent=o)
+
+    def __rpow__(self, o: Any) -> Tensor:
+        return ops.pow(o, self)
+
+    def __matmul__(self, o: Any) -> Tensor:
+        return ops.matmul(self, o)
+
+    def __rmatmul__(self, o: Any) -> Tensor:
+        return ops.matmul(o, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index=_index(index))
+
+    # comparisons give non-differentiable boolean tensors
+    def _compare(self, o: Any, fn: Callable) -> Tensor:
+        return Tensor(fn(self.data, o.data if isinstance(o, Tensor) else o))
+
+    def __lt__(self, o: Any) -> Tensor:
+        return self._compare(o, np.less)
+
+    def __le__(self, o: Any) -> Tensor:
+        return self._compare(o, np.less_equal)
+
+    def __gt__(self, o: Any) -> Tensor:
+        return self._compare(o, np.greater)
+
+    def __ge__(self, o: Any) -> Tensor:
+        return self._compare(o, np.greater_equal)
+
+    def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(o, np.equal)
+
+    def __ne__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(o, np.not_equal)
+
+    __hash__ = object.__hash__
+
+    # ----- elementwise ---------------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    def maximum(self, o: Any) -> Tensor:
+        return ops.maximum(self, o)
+
+    def minimum(self, o: Any) -> Tensor:
+        return ops.minimum(self, o)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+        return ops.clip(self, min=min, max=max)
+
+    clamp = clip
+
+    # ----- reductions ----------------------------------------------------------------------
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.sum(self, axis=_axes("sum", axis, self.ndim), keepdims=keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.mean(self, axis=_axes("mean", axis, self.ndim), keepdims=keepdims)
+
+    def var(self, axis: Axis = None, keepdims: bool = False, correction: int = 0) -> Tensor:
+        """Variance; ``correction=0`` (biased, the BN paper's) by default, 1 for the unbiased one."""
+        return ops.var(self, axis=_axes("var", axis, self.ndim), keepdims=keepdims, correction=correction)
+
+    def std(self, axis: Axis = None, keepdims: bool = False, correction: int = 0) -> Tensor:
+        return self.var(axis, keepdims, correction).sqrt()
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """Maximum; the gradient is split evenly between tied maxima (like ``torch.amax``)."""
+        return ops.max(self, axis=_axes("max", axis, self.ndim), keepdims=keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return ops.min(self, axis=_axes("min", axis, self.ndim), keepdims=keepdims)
+
+    # ----- shape ---------------------------------------------------------------------------
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        return ops.reshape(self, shape=_shape(shape))
+
+    view = reshape
+
+    def flatten(self, start: int = 0) -> Tensor:
+        return self.reshape(*self.shape[:start], -1)
+
+    def permute(self, *axes: int | Sequence[int]) -> Tensor:
+        """Reorder the axes: ``axes[i]`` is the input axis that becomes axis i."""
+        perm = _shape(axes)
+        if sorted(a % max(self.ndim, 1) for a in perm) != list(range(self.ndim)):
+            raise ValueError(f"permute: {perm} is not a permutation of the axes of shape {self.shape}")
+        return ops.transpose(self, axes=tuple(a % self.ndim for a in perm))
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
+        """Swap two axes (PyTorch's meaning); ``.T`` reverses all of them."""
+        perm = list(range(self.ndim))
+        perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+        return ops.transpose(self, axes=tuple(perm))
+
+    @property
+    def T(self) -> Tensor:
+        return ops.transpose(self, axes=tuple(reversed(range(self.ndim))))
+
+    def broadcast_to(self, *shape: int | Sequence[int]) -> Tensor:
+        return ops.broadcast_to(self, shape=_shape(shape))
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        axis = axis % (self.ndim + 1)
+        return self.reshape(*self.shape[:axis], 1, *self.shape[axis:])
+
+    def squeeze(self, axis: int) -> Tensor:
+        if self.shape[axis] != 1:
+            raise ValueError(f"squeeze: axis {axis} of shape {self.shape} has size {self.shape[axis]}, not 1")
+        axis = axis % self.ndim
+        return self.reshape(*self.shape[:axis], *self.shape[axis + 1:])
+
+    def matmul(self, o: Any) -> Tensor:
+        return ops.matmul(self, o)
+
+    # ----- composites (plain functions of primitives, defined in nn.functional) ------------
+    def softmax(self, axis: int = -1) -> Tensor:
+        from .nn import functional as F
+        return F.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        from .nn import functional as F
+        return F.log_softmax(self, axis)
+
+    def cross_entropy(self, labels: Any) -> Tensor:
+        """Mean cross-entropy of these logits (N, C) against integer class labels (N,)."""
+        from .nn import functional as F
+        return F.cross_entropy(self, labels)
+
+    def mse(self, target: Any) -> Tensor:
+        """Mean squared error against ``target``."""
+        from .nn import functional as F
+        return F.mse(self, target)
+
+
+def _shape(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray):
+        return tuple(int(s) for s in shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _gen(gen: np.random.Generator | int | None) -> np.random.Generator:
+    return generator(gen)
+
+
+def _axes(op: str, axis: Axis, ndim: int) -> tuple[int, ...]:
+    """Normalize an ``axis`` argument to a sorted tuple of non-negative axes (all when None)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def _index(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise ``a`` where ``cond`` else ``b``; differentiable in ``a`` and ``b``."""
+    cond = cond if isinstance(cond, Tensor) and cond.dtype == bool else Tensor(np.asarray(
+        cond.data if isinstance(cond, Tensor) else cond, dtype=bool))
+    return ops.where(cond, a, b)
+
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    if not tensors:
+        raise ValueError("concatenate: expected at least one tensor")
+    ndim = np.ndim(tensors[0].data if isinstance(tensors[0], Tensor) else tensors[0])
+    return ops.concatenate(*tensors, axis=_axes("concatenate", axis, ndim)[0])
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along a new axis."""
+    if not tensors:
+        raise ValueError("stack: expected at least one tensor")
+    ndim = np.ndim(tensors[0].data if isinstance(tensors[0], Tensor) else tensors[0])
+    return ops.stack(*tensors, axis=_axes("stack", axis, ndim + 1)[0])
+
+
+from . import ops  # noqa: E402  (ops builds Tensors; the methods above call into it)
