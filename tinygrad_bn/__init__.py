@@ -2,8 +2,7 @@
 
 from .autograd import Node, enable_grad, grad, is_grad_enabled, module_scope, no_grad
 from .gradcheck import GradcheckError, gradcheck
-from .ops import ShapeError
-from .tensor import Tensor, concatenate, get_default_dtype, manual_seed, set_default_dtype, stack, where
+from .tensor import ShapeError, Tensor, concatenate, get_default_dtype, manual_seed, set_default_dtype, stack, where
 
 __all__ = [
     "Node", "Tensor", "ShapeError", "GradcheckError", "concatenate", "enable_grad", "get_default_dtype",

@@ -16,13 +16,9 @@ from typing import Any
 import numpy as np
 
 from .autograd import Node, _grad_enabled
-from .tensor import Tensor
+from .tensor import ShapeError, Tensor
 
 Forward = Callable[..., tuple[np.ndarray, Callable | None]]
-
-
-class ShapeError(ValueError):
-    """An op was given inputs whose shapes do not fit together."""
 
 
 def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..., Tensor]:

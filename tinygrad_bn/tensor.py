@@ -15,6 +15,10 @@ _rng: np.random.Generator = np.random.default_rng()
 Axis = int | Sequence[int] | None
 
 
+class ShapeError(ValueError):
+    """An op was given inputs whose shapes (or axes) do not fit together."""
+
+
 def set_default_dtype(dtype: Any) -> None:
     """Set the dtype that Python numbers, lists and factories get (float32 unless changed)."""
     global _default_dtype
@@ -356,7 +360,7 @@ class Tensor:
         """Reorder the axes: ``axes[i]`` is the input axis that becomes axis i."""
         perm = _shape(axes)
         if sorted(a % max(self.ndim, 1) for a in perm) != list(range(self.ndim)):
-            raise ValueError(f"permute: {perm} is not a permutation of the axes of shape {self.shape}")
+            raise ShapeError(f"permute: {perm} is not a permutation of the axes of shape {self.shape}")
         return ops.transpose(self, axes=tuple(a % self.ndim for a in perm))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
@@ -378,7 +382,7 @@ class Tensor:
 
     def squeeze(self, axis: int) -> Tensor:
         if self.shape[axis] != 1:
-            raise ValueError(f"squeeze: axis {axis} of shape {self.shape} has size {self.shape[axis]}, not 1")
+            raise ShapeError(f"squeeze: axis {axis} of shape {self.shape} has size {self.shape[axis]}, not 1")
         axis = axis % self.ndim
         return self.reshape(*self.shape[:axis], *self.shape[axis + 1:])
 
@@ -423,10 +427,10 @@ def _axes(op: str, axis: Axis, ndim: int) -> tuple[int, ...]:
     out = []
     for a in axes:
         if not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
-        raise ValueError(f"{op}: repeated axis in {axis}")
+        raise ShapeError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))
 
 
