@@ -1,0 +1,157 @@
+"""Composite functions written with primitive ops only, so autodiff gives their gradients.
+
+Losses (softmax, log_softmax, cross_entropy, mse), normalizations (batch_norm, layer_norm) and
+dropout. None of them has a hand-written backward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..autograd import no_grad
+from ..tensor import Tensor
+from ..tensor import generator as _generator
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``x - logsumexp(x)`` along ``axis``, shifted by the (constant) maximum for stability."""
+    x = _tensor(x)
+    shifted = x - x.data.max(axis=axis, keepdims=True)
+    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the (constant) maximum for stability."""
+    x = _tensor(x)
+    e = (x - x.data.max(axis=axis, keepdims=True)).exp()
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def cross_entropy(logits: Tensor, labels: Any) -> Tensor:
+    """Mean cross-entropy of logits (N, C) against integer class labels (N,) (array or Tensor)."""
+    logits = _tensor(logits)
+    y = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {logits.shape}")
+    if y.shape != logits.shape[:1] or (y.size and y.dtype.kind not in "iu"):
+        raise ValueError(f"cross_entropy: expected integer labels of shape ({logits.shape[0]},) for logits "
+                         f"of shape {logits.shape}, got {y.dtype} labels of shape {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= logits.shape[1]):
+        raise ValueError(f"cross_entropy: labels must lie in [0, {logits.shape[1]}) for logits of shape "
+                         f"{logits.shape}, got values from {y.min()} to {y.max()}")
+    picked = log_softmax(logits, axis=1)[np.arange(len(y)), y]
+    return -picked.mean()
+
+
+def mse(x: Tensor, target: Any) -> Tensor:
+    """Mean squared error; ``target`` must have the shape of ``x``."""
+    x = _tensor(x)
+    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target), dtype=x.dtype)
+    if target.shape != x.shape:
+        raise ValueError(f"mse: input has shape {x.shape} but target has shape {target.shape}")
+    d = x - target
+    return (d * d).mean()
+
+
+def _channel_shape(x: Tensor) -> tuple[int, ...]:
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None, shape: tuple[int, ...]) -> Tensor:
+    """``y * weight + bias`` with per-channel (C,) parameters broadcast along axis 1 of ``shape``."""
+    if weight is not None:
+        y = y * (weight if len(shape) == 2 else weight.reshape(shape))
+    if bias is not None:
+        y = y + (bias if len(shape) == 2 else bias.reshape(shape))
+    return y
+
+
+def normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Normalize ``x`` with its own mean and biased variance over ``axes``: ``(x_hat, mean, var)``.
+
+    Written as ``sub(x, mean)`` and ``div(..., sqrt(var + eps))`` so the graph shows where the batch
+    statistics enter: additively, then multiplicatively.
+    """
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    return (x - mean) / (var + eps).sqrt(), mean, var
+
+
+def update_running(running: Tensor, stat: np.ndarray, factor: float) -> None:
+    """``running = (1 - factor) * running + factor * stat``, in place and outside the graph."""
+    with no_grad():
+        running.data *= 1 - factor
+        running.data += factor * stat.reshape(running.shape)
+
+
+def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
+               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """Batch normalization over every axis but the channel axis 1, PyTorch's semantics.
+
+    With ``training`` (or without running statistics) ``x`` is normalized with its batch mean and
+    biased variance, and the running statistics, when given, move towards the batch mean and the
+    unbiased variance by ``momentum``; otherwise the running statistics normalize.
+    """
+    x = _tensor(x)
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got {x.shape}")
+    shape = _channel_shape(x)
+    for what, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.shape != (x.shape[1],):
+            raise ValueError(f"batch_norm: {what} has shape {t.shape} but the input of shape {x.shape} has "
+                             f"{x.shape[1]} channels (axis 1)")
+    axes = (0,) + tuple(range(2, x.ndim))
+    if training or running_mean is None or running_var is None:
+        n = x.size // x.shape[1]
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape}")
+        y, mean, var = normalize(x, axes, eps)
+        if training and running_mean is not None and running_var is not None:
+            update_running(running_mean, mean.data, momentum)
+            update_running(running_var, var.data * (n / (n - 1)), momentum)
+    else:
+        y = (x - running_mean.data.reshape(shape)) / np.sqrt(running_var.data + eps).reshape(shape)
+    return _affine(y, weight, bias, shape)
+
+
+def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize each sample over its last ``len(normalized_shape)`` axes (no batch statistics)."""
+    x = _tensor(x)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if x.shape[max(x.ndim - len(shape), 0):] != shape or x.ndim < len(shape):
+        raise ValueError(f"layer_norm: input of shape {x.shape} does not end with normalized_shape {shape}")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    y, _, _ = normalize(x, axes, eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True,
+            generator: np.random.Generator | int | None = None) -> Tensor:
+    """Inverted dropout: zero each entry with probability ``p``, scale survivors by ``1/(1-p)``.
+
+    The 0/1 mask comes from the random primitive ``bernoulli``, so the graph records it as a
+    random source multiplying the signal. Identity when not training or ``p == 0``.
+    """
+    x = _tensor(x)
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    mask = ops.bernoulli(p=1 - p, shape=x.shape, dtype=x.dtype, generator=_generator(generator))
+    y = x * mask
+    return y if p == 1 else y * (1 / (1 - p))

@@ -1,0 +1,100 @@
+"""Linear, the elementwise activations, Dropout and LayerNorm."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor, generator, get_default_dtype
+from . import functional as F
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias`` with ``weight`` of shape (out, in), initialized like PyTorch's.
+
+    Weight and bias are drawn from U(-1/sqrt(in), 1/sqrt(in)) (kaiming-uniform with a=sqrt(5)).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None,
+                 generator: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1 / math.sqrt(in_features) if in_features > 0 else 0.0
+        gen = _gen(generator)
+        dtype = dtype or get_default_dtype()
+        self.weight = Parameter(gen.uniform(-bound, bound, (out_features, in_features)), dtype=dtype)
+        self.bias = Parameter(gen.uniform(-bound, bound, out_features), dtype=dtype) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1:] != (self.in_features,):
+            raise ValueError(f"Linear: expected an input whose last axis has {self.in_features} features, "
+                             f"got shape {x.shape}")
+        y = x @ self.weight.T
+        return y + self.bias if self.bias is not None else y
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+def _gen(gen: np.random.Generator | int | None) -> np.random.Generator:
+    return generator(gen)
+
+
+class ReLU(Module):
+    """max(x, 0)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class Tanh(Module):
+    """tanh(x)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x))."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
+
+
+class Dropout(Module):
+    """Inverted dropout with probability ``p`` in training (a recorded random mask); identity in eval."""
+
+    def __init__(self, p: float = 0.5, generator: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: probability p must be in [0, 1], got {p}")
+        self.p = p
+        self.generator = None if generator is None else _gen(generator)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training, self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class LayerNorm(Module):
+    """Normalize each sample over its last axes (statistics per sample, never across the batch)."""
+
+    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5, elementwise_affine: bool = True,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps = shape, eps
+        dtype = dtype or get_default_dtype()
+        self.weight = Parameter(np.ones(shape), dtype=dtype) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape), dtype=dtype) if elementwise_affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}"

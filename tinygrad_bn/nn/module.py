@@ -1,0 +1,244 @@
+"""Module (a tree of layers with parameters and buffers), Parameter, and Sequential.
+
+Calling a module records its path on every op node created inside it: the path is relative to the
+outermost module being called (``"1"``, ``"block.bn"``; the outermost module itself is ``""``), and
+ops created outside any module keep the path None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..autograd import current_module, module_scope
+from ..tensor import Tensor
+
+# id(module) -> path, set while the outermost module's forward runs
+_paths: ContextVar[dict[int, str] | None] = ContextVar("module_paths", default=None)
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module trains: requires grad by default and is listed by ``parameters()``."""
+
+    __slots__ = ()
+    is_parameter = True
+
+    def __init__(self, data: Any, requires_grad: bool = True, name: str | None = None, dtype: Any = None) -> None:
+        super().__init__(data, requires_grad=requires_grad, name=name, dtype=dtype)
+
+
+class IncompatibleKeys(NamedTuple):
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of layers and models: subclasses set attributes in ``__init__`` and define ``forward``.
+
+    Attributes that are :class:`Parameter` or :class:`Module` are registered automatically;
+    non-trained state (running statistics) is registered with :meth:`register_buffer`.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        for registry in (self._parameters, self._modules):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            if value.name is None:
+                value.name = name
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif name in self._buffers:
+            self._buffers[name] = _as_buffer(value, name)
+            value = self._buffers[name]
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value: Any) -> None:
+        """Register non-trained state (saved in ``state_dict``); None registers an absent buffer."""
+        self._buffers[name] = _as_buffer(value, name)
+        object.__setattr__(self, name, self._buffers[name])
+
+    def add_module(self, name: str, module: Module) -> None:
+        """Register ``module`` as a child called ``name``."""
+        if not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        setattr(self, name, module)
+
+    # ----- calling --------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        paths = _paths.get()
+        if paths is not None:
+            with module_scope(paths.get(id(self), current_module())):
+                return self.forward(*args, **kwargs)
+        token = _paths.set({id(m): name for name, m in self.named_modules()})
+        try:
+            with module_scope(""):
+                return self.forward(*args, **kwargs)
+        finally:
+            _paths.reset(token)
+
+    # ----- the tree -------------------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every descendant, each once, with its dotted path."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, m = stack.pop()
+            if id(m) in seen:
+                continue
+            seen.add(id(m))
+            yield name, m
+            stack.extend(reversed([(f"{name}.{k}" if name else k, c) for k, c in m._modules.items()]))
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        yield from self._modules.items()
+
+    def children(self) -> Iterator[Module]:
+        yield from self._modules.values()
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter in the tree, each once, with its dotted name (e.g. ``"0.weight"``)."""
+        yield from self._named("_parameters")
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, p in self.named_parameters():
+            yield p
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        yield from self._named("_buffers")
+
+    def buffers(self) -> Iterator[Tensor]:
+        for _, b in self.named_buffers():
+            yield b
+
+    def _named(self, registry: str) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = set()
+        for prefix, m in self.named_modules():
+            for k, t in getattr(m, registry).items():
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))
+                yield (f"{prefix}.{k}" if prefix else k), t
+
+    # ----- modes and state ------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (batch statistics, dropout on) for this module and all descendants."""
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode (running statistics, dropout off)."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to None."""
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, dtype: Any) -> Module:
+        """Cast floating-point parameters and buffers to ``dtype`` in place; returns self."""
+        dtype = np.dtype(dtype)
+        for t in [*self.parameters(), *self.buffers()]:
+            if t.dtype.kind == "f":
+                t.data = t.data.astype(dtype)
+        return self
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer (running statistics included), by dotted name."""
+        return {k: t.data.copy() for k, t in [*self.named_parameters(), *self.named_buffers()]}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy ``state`` into the parameters and buffers, in place.
+
+        Everything is checked before anything is assigned: with ``strict`` a missing or unexpected
+        key is an error, and a shape mismatch always is; the error names the key and both shapes.
+        """
+        own = dict([*self.named_parameters(), *self.named_buffers()])
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        problems = []
+        if strict:
+            problems += [f"missing key {k!r} (expected shape {own[k].shape})" for k in missing]
+            problems += [f"unexpected key {k!r} (shape {np.shape(state[k])})" for k in unexpected]
+        for k, t in own.items():
+            if k in state and np.shape(state[k]) != t.shape:
+                problems.append(f"key {k!r} has shape {np.shape(state[k])} but the module's has shape {t.shape}")
+        if problems:
+            raise ValueError(f"load_state_dict: {type(self).__name__}: " + "; ".join(problems))
+        values = {k: np.asarray(state[k].data if isinstance(state[k], Tensor) else state[k]) for k in own
+                  if k in state}
+        for k, v in values.items():
+            if v.dtype.kind not in "biuf":
+                raise ValueError(f"load_state_dict: key {k!r} has non-numeric dtype {v.dtype}")
+        for k, v in values.items():
+            own[k].data[...] = v
+        return IncompatibleKeys(missing, unexpected)
+
+    # ----- printing -------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not self._modules:
+            return head + ")"
+        lines = [f"  ({k}): " + repr(m).replace("\n", "\n  ") for k, m in self._modules.items()]
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+def _as_buffer(value: Any, name: str) -> Tensor | None:
+    if value is None:
+        return None
+    t = value if isinstance(value, Tensor) else Tensor(value)
+    if t.requires_grad:
+        raise ValueError(f"register_buffer: buffer {name!r} must not require grad (use a Parameter)")
+    return t
+
+
+class Sequential(Module):
+    """Modules applied one after another; children are named ``"0"``, ``"1"``, ..."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
