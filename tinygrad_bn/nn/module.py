@@ -171,7 +171,17 @@ class Module:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer (running statistics included), by dotted name."""
-        return {k: t.data.copy() for k, t in [*self.named_parameters(), *self.named_buffers()]}
+        return {k: t.data.copy() for k, t in self._named_state()}
+
+    def _named_state(self) -> list[tuple[str, Tensor]]:
+        """Parameters then buffers of each module in turn, like PyTorch's state_dict order."""
+        out, seen = [], set()
+        for prefix, m in self.named_modules():
+            for k, t in [*m._parameters.items(), *m._buffers.items()]:
+                if t is not None and id(t) not in seen:
+                    seen.add(id(t))
+                    out.append((f"{prefix}.{k}" if prefix else k, t))
+        return out
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy ``state`` into the parameters and buffers, in place.
@@ -179,7 +189,7 @@ class Module:
         Everything is checked before anything is assigned: with ``strict`` a missing or unexpected
         key is an error, and a shape mismatch always is; the error names the key and both shapes.
         """
-        own = dict([*self.named_parameters(), *self.named_buffers()])
+        own = dict(self._named_state())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         problems = []
