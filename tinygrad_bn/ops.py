@@ -65,9 +65,10 @@ def _tensors(args: tuple) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
-def _check_broadcast(name: str, *ts: Tensor) -> None:
+def _broadcast(name: str, fn: Callable, *ts: Tensor) -> np.ndarray:
+    """``fn`` of the arrays of ``ts`` under numpy broadcasting; a ShapeError naming the shapes if they do not fit."""
     try:
-        np.broadcast_shapes(*(t.shape for t in ts))
+        return fn(*(t.data for t in ts))
     except ValueError:
         raise ShapeError(f"{name}: shapes {' and '.join(str(t.shape) for t in ts)} cannot be broadcast "
                          "together") from None
@@ -88,28 +89,29 @@ def _count(x: Tensor, axis: tuple[int, ...]) -> int:
 
 @primitive
 def add(a: Tensor, b: Tensor):
-    _check_broadcast("add", a, b)
-    return a.data + b.data, lambda g, out: (g, g)
+    return _broadcast("add", np.add, a, b), lambda g, out: (g, g)
 
 
 @primitive
 def sub(a: Tensor, b: Tensor):
-    _check_broadcast("sub", a, b)
-    return a.data - b.data, lambda g, out: (g, -g)
+    return _broadcast("sub", np.subtract, a, b), lambda g, out: (g, -g if b.requires_grad else None)
 
 
 @primitive
 def mul(a: Tensor, b: Tensor):
-    _check_broadcast("mul", a, b)
-    return a.data * b.data, lambda g, out: (g * b, g * a)
+    return (_broadcast("mul", np.multiply, a, b),
+            lambda g, out: (g * b if a.requires_grad else None, g * a if b.requires_grad else None))
 
 
 @primitive
 def div(a: Tensor, b: Tensor):
-    _check_broadcast("div", a, b)
     with np.errstate(divide="ignore", invalid="ignore"):
-        data = a.data / b.data
-    return data, lambda g, out: (g / b, -g * out / b)
+        data = _broadcast("div", np.divide, a, b)
+
+    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        ga = g / b
+        return ga if a.requires_grad else None, -ga * out if b.requires_grad else None
+    return data, vjp
 
 
 @primitive
@@ -120,24 +122,21 @@ def pow(x: Tensor, y: Tensor | None = None, *, exponent: float | None = None):
         with np.errstate(divide="ignore", invalid="ignore"):
             data = x.data ** np.asarray(p, dtype=x.dtype)
         return data, lambda g, out: (g * 0 if p == 0 else g if p == 1 else g * p * x ** (p - 1),)
-    _check_broadcast("pow", x, y)
     with np.errstate(divide="ignore", invalid="ignore"):
-        data = x.data ** y.data
+        data = _broadcast("pow", np.power, x, y)
     return data, lambda g, out: (g * y * x ** (y - 1), g * where(x.data > 0, out * log(x), 0.0))
 
 
 @primitive
 def maximum(a: Tensor, b: Tensor):
     """Elementwise maximum; at ties the gradient is split evenly."""
-    _check_broadcast("maximum", a, b)
-    return np.maximum(a.data, b.data), lambda g, out: _pick(g, a.data, b.data, np.greater)
+    return _broadcast("maximum", np.maximum, a, b), lambda g, out: _pick(g, a.data, b.data, np.greater)
 
 
 @primitive
 def minimum(a: Tensor, b: Tensor):
     """Elementwise minimum; at ties the gradient is split evenly."""
-    _check_broadcast("minimum", a, b)
-    return np.minimum(a.data, b.data), lambda g, out: _pick(g, a.data, b.data, np.less)
+    return _broadcast("minimum", np.minimum, a, b), lambda g, out: _pick(g, a.data, b.data, np.less)
 
 
 def _pick(g: Tensor, a: np.ndarray, b: np.ndarray, wins: Callable) -> tuple[Tensor, Tensor]:
@@ -148,9 +147,8 @@ def _pick(g: Tensor, a: np.ndarray, b: np.ndarray, wins: Callable) -> tuple[Tens
 @primitive
 def where(cond: Tensor, a: Tensor, b: Tensor):
     """``a`` where ``cond`` else ``b``; ``cond`` gets no gradient."""
-    _check_broadcast("where", cond, a, b)
     mask = cond.data.astype(bool)
-    return np.where(mask, a.data, b.data), lambda g, out: (None, g * mask, g * ~mask)
+    return _broadcast("where", np.where, cond, a, b), lambda g, out: (None, g * mask, g * ~mask)
 
 
 # ----- elementwise unary --------------------------------------------------------------------
@@ -341,9 +339,9 @@ def matmul(a: Tensor, b: Tensor):
             g = g.unsqueeze(-2 if b.ndim > 1 else 0)
         if b.ndim == 1:
             g = g.unsqueeze(-1)
-        ga = g @ b2.transpose()
-        gb = a2.transpose() @ g
-        return ga, (gb.squeeze(-1) if b.ndim == 1 else gb)
+        ga = g @ b2.transpose() if a.requires_grad else None
+        gb = a2.transpose() @ g if b.requires_grad else None
+        return ga, (gb.squeeze(-1) if b.ndim == 1 and gb is not None else gb)
     return data, vjp
 
 
