@@ -1,0 +1,159 @@
+"""Covariate shift: does BN keep a layer's input distribution still, and is that why it helps?
+
+Two measures, with and without BN, on a 3-hidden-layer sigmoid MLP (Ioffe & Szegedy 2015, Fig. 1):
+the 15/50/85th percentiles of one last-hidden-layer unit's sigmoid input over training, and
+Santurkar et al. (2018)'s gradient view: G is a layer's weight gradient, G' the same gradient after
+every earlier layer has taken its SGD step on the same batch; ||G - G'|| and cos(G, G') measure how much
+the earlier layers' updates change what this layer should do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from tinygrad_bn import Tensor, grad, nn, no_grad, optim
+from viz import plots
+
+from ..training import Split, accuracy, load, minibatches, mlp
+from . import Figure, Result, verdict
+
+PERCENTILES = (15, 50, 85)
+
+
+def sigmoid_inputs(model: nn.Sequential, X: np.ndarray) -> list[np.ndarray]:
+    """The input of every Sigmoid layer, one (N, units) array per hidden layer, as training sees them.
+
+    BN normalizes with the statistics of ``X`` itself (train mode), so the view does not depend on how far
+    the running statistics have caught up; the running statistics are restored afterwards.
+    """
+    snapshot = model.state_dict()
+    found = []
+    with no_grad():
+        h = Tensor(X)
+        for layer in model:
+            if isinstance(layer, nn.Sigmoid):
+                found.append(h.data.copy())
+            h = layer(h)
+    model.load_state_dict(snapshot)
+    return found
+
+
+def gradient_shift(model: nn.Sequential, xb: np.ndarray, yb: np.ndarray, lr: float) -> tuple[float, float, float]:
+    """Santurkar's ICS averaged over every Linear layer but the first: (||G-G'||, ||G-G'||/||G||, cos(G, G'))."""
+    snapshot = model.state_dict()
+    named = list(model.named_parameters())
+    grads = grad(model(Tensor(xb)).cross_entropy(yb), [p for _, p in named])
+    linears = [i for i, layer in enumerate(model) if isinstance(layer, nn.Linear)]
+    diffs, rels, coss = [], [], []
+    for i in linears[1:]:
+        w = model[i].weight
+        g = grads[next(k for k, (_, p) in enumerate(named) if p is w)].data.astype(np.float64)
+        for (name, p), gp in zip(named, grads, strict=True):
+            if int(name.split(".")[0]) < i:
+                p.data -= lr * gp.data
+        g2 = grad(model(Tensor(xb)).cross_entropy(yb), [w])[0].data.astype(np.float64)
+        model.load_state_dict(snapshot)
+        d = np.linalg.norm(g - g2)
+        diffs.append(d)
+        rels.append(d / max(np.linalg.norm(g), 1e-30))
+        coss.append(float(g.ravel() @ g2.ravel() / max(np.linalg.norm(g) * np.linalg.norm(g2), 1e-30)))
+    return float(np.mean(diffs)), float(np.mean(rels)), float(np.mean(coss))
+
+
+def _shift(pcts: np.ndarray) -> np.ndarray:
+    """Per unit: total movement of the percentiles between checkpoints, in units of the mean 15-85 width.
+
+    ``pcts`` has shape (checkpoints, 3 percentiles, units).
+    """
+    moved = np.abs(np.diff(pcts, axis=0)).mean(axis=1).sum(axis=0)
+    width = (pcts[:, -1] - pcts[:, 0]).mean(axis=0)
+    return moved / np.maximum(width, 1e-12)
+
+
+def _train(split: Split, bn: bool, cfg: dict, seed: int, progress: bool) -> dict:
+    model = mlp([split.n_features, 100, 100, 100, 10], bn=bn, activation="sigmoid", seed=seed)
+    opt = optim.SGD(model.parameters(), lr=cfg["lr"])
+    stream = minibatches(split.X_train, split.y_train, cfg["batch"], np.random.default_rng(seed))
+    probe_rng = np.random.default_rng(seed + 1)
+    X_probe = split.X_test[: cfg["probe"]]
+    scatter_at = set(cfg["scatter_at"])
+    rec: dict = {"steps": [], "percentiles": [], "ics": [], "scatter": {}, "test_acc": []}
+    label = "BN" if bn else "no BN"
+    for step in tqdm(range(cfg["steps"] + 1), desc=f"covariate-shift {label}", leave=False, disable=not progress,
+                     mininterval=0.5):
+        if step % cfg["every"] == 0 or step in scatter_at:
+            inputs = sigmoid_inputs(model, X_probe)
+            if step in scatter_at:
+                rec["scatter"][step] = inputs[1][:, :2].tolist()
+            if step % cfg["every"] == 0:
+                rows = probe_rng.choice(len(split.y_train), cfg["batch"], replace=False)
+                rec["steps"].append(step)
+                rec["percentiles"].append(np.percentile(inputs[-1], PERCENTILES, axis=0))
+                rec["ics"].append(gradient_shift(model, split.X_train[rows], split.y_train[rows], cfg["lr"]))
+                rec["test_acc"].append(accuracy(model, split.X_test, split.y_test))
+        if step == cfg["steps"]:
+            break
+        xb, yb = next(stream)
+        loss = model(Tensor(xb)).cross_entropy(yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    pcts = np.array(rec["percentiles"])
+    shift = _shift(pcts)
+    ics = np.array(rec["ics"])[1:]  # from the first step on (at step 0 both nets are untouched)
+    return {"steps": rec["steps"], "unit0_percentiles": pcts[:, :, 0].T.tolist(),
+            "shift_unit0": float(shift[0]), "shift_layer_mean": float(shift.mean()),
+            "ics_l2": ics[:, 0].tolist(), "ics_relative": ics[:, 1].tolist(), "ics_cos": ics[:, 2].tolist(),
+            "ics_l2_mean": float(ics[:, 0].mean()), "ics_relative_mean": float(ics[:, 1].mean()),
+            "ics_cos_mean": float(ics[:, 2].mean()), "scatter": rec["scatter"], "test_acc": rec["test_acc"],
+            "final_test_acc": rec["test_acc"][-1]}
+
+
+def run(quick: bool, seed: int, out: Path, progress: bool = True) -> Result:
+    steps = 150 if quick else 1200
+    cfg = {"steps": steps, "batch": 60, "lr": 0.5, "every": steps // 15, "probe": 500,
+           "scatter_at": [0, steps // 10, steps // 3, steps]}
+    split = load("mnist", seed)
+    runs = {label: _train(split, bn, cfg, seed, progress) for label, bn in (("no BN", False), ("BN", True))}
+    no, bn = runs["no BN"], runs["BN"]
+
+    plots.percentile_bands({k: (r["steps"], r["unit0_percentiles"]) for k, r in runs.items()},
+                           out / "covariate_shift_percentiles", percentiles=PERCENTILES)
+    plots.scatter_grid({k: r["scatter"] for k, r in runs.items()}, out / "covariate_shift_scatter",
+                       xlabel="z[2]_1", ylabel="z[2]_2")
+    ics_steps = no["steps"][1:]
+    plots.panels({"||G - G'|| (mean over layers 2..4)": {k: (ics_steps, r["ics_l2"]) for k, r in runs.items()},
+                  "cos(G, G')": {k: (ics_steps, r["ics_cos"]) for k, r in runs.items()}},
+                 out / "covariate_shift_ics", xlabel="step", logy=[True, False])
+
+    stiller = bn["shift_layer_mean"] < no["shift_layer_mean"]
+    smaller_ics = bn["ics_relative_mean"] < no["ics_relative_mean"] and bn["ics_cos_mean"] > no["ics_cos_mean"]
+    finding = (f"The last hidden layer's sigmoid inputs moved {no['shift_layer_mean']:.2f} widths over training "
+               f"without BN and {bn['shift_layer_mean']:.2f} with BN; Santurkar's ||G - G'||/||G|| was "
+               f"{no['ics_relative_mean']:.3f} without and {bn['ics_relative_mean']:.3f} with BN (cosine "
+               f"{no['ics_cos_mean']:.3f} vs {bn['ics_cos_mean']:.3f}).")
+    numbers = {"settings": cfg, "runs": runs, "bn_distribution_stiller": stiller, "bn_smaller_gradient_shift": smaller_ics}
+    figures = [
+        Figure("covariate_shift_percentiles", "One unit's sigmoid input over training (Ioffe & Szegedy, Fig. 1)",
+               f"The 15th, 50th and 85th percentiles of unit 1 of the last hidden layer over {cfg['probe']} test images, "
+               f"at {len(no['steps'])} points of training (lr {cfg['lr']}, batch {cfg['batch']}). Averaged over the "
+               f"layer's 100 units, the percentiles moved {no['shift_layer_mean']:.2f} times the 15-85 width without BN "
+               f"and {bn['shift_layer_mean']:.2f} with BN (this unit: {no['shift_unit0']:.2f} vs {bn['shift_unit0']:.2f})."),
+        Figure("covariate_shift_scatter", "Two units of the second hidden layer at four points of training",
+               f"Each dot is a test image's (z[2]_1, z[2]_2), the inputs of the first two sigmoids of hidden layer 2, at "
+               f"steps {', '.join(map(str, cfg['scatter_at']))}. Final test accuracy: {no['final_test_acc']:.3f} without "
+               f"BN, {bn['final_test_acc']:.3f} with BN."),
+        Figure("covariate_shift_ics", "Santurkar et al.'s internal covariate shift, ||G - G'|| and cos(G, G')",
+               "G is a layer's weight gradient on a batch, G' the same after every earlier layer took its SGD step on "
+               f"that batch; averaged over layers 2, 3 and the output layer. Mean ||G - G'|| was {no['ics_l2_mean']:.4f} "
+               f"without and {bn['ics_l2_mean']:.4f} with BN (relative to ||G||: {no['ics_relative_mean']:.3f} vs "
+               f"{bn['ics_relative_mean']:.3f}); mean cosine {no['ics_cos_mean']:.3f} vs {bn['ics_cos_mean']:.3f}."),
+    ]
+    return Result("covariate-shift", "BN works by reducing internal covariate shift.", verdict(stiller + smaller_ics, 2),
+                  "Two checks: (1) with BN the last hidden layer's sigmoid-input percentiles move less over training "
+                  "(mean over its units, in 15-85 widths); (2) with BN Santurkar's gradient shift is smaller: lower "
+                  "mean ||G - G'||/||G|| and higher mean cos(G, G'). Both pass: supported; none: not supported; "
+                  "otherwise mixed.", finding, numbers, figures, seed, quick)

@@ -1,0 +1,152 @@
+"""What every experiment shares: the datasets as float32 splits, the MLP, a seeded training loop, accuracy."""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from tinygrad_bn import Tensor, data, manual_seed, nn, no_grad, optim
+
+
+@dataclass
+class Split:
+    """A train/test split as float32 features and int64 labels."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+
+@functools.cache
+def _raw(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dataset ``name`` with pixels in [0, 1], loaded once per process (callers never modify it)."""
+    loaders = {"digits": (data.load_digits, 16.0), "mnist": (data.load_mnist_5k, 255.0)}
+    if name not in loaders:
+        raise ValueError(f"load: unknown dataset {name!r}; choose one of {sorted(loaders)}")
+    loader, top = loaders[name]
+    X, y = loader()
+    X /= top
+    X.flags.writeable = y.flags.writeable = False
+    return X, y
+
+
+def load(name: str, seed: int, standardize: bool = True, scales: np.ndarray | None = None) -> Split:
+    """Dataset ``name`` ("digits" or "mnist"), split 80/20 with ``seed``.
+
+    Pixels are first mapped to [0, 1]; ``scales`` then multiplies each feature (to give features wildly
+    different ranges); ``standardize`` finally z-scores every feature with training statistics.
+    """
+    X, y = _raw(name)
+    if scales is not None:
+        X = X * scales
+    Xtr, Xte, ytr, yte = data.train_test_split(X, y, test_fraction=0.2, seed=seed)
+    if standardize:
+        Xtr, Xte = data.standardize(Xtr, Xte)
+    return Split(Xtr.astype(np.float32), ytr, Xte.astype(np.float32), yte)
+
+
+def mlp(sizes: list[int], *, bn: bool = False, dropout: float = 0.0, activation: str = "relu",
+        ghost_batch: int | None = None, seed: int = 0) -> nn.Sequential:
+    """Linear layers of ``sizes``; each hidden one followed by [BN or GhostBN], the activation, [Dropout].
+
+    The weights are drawn from the library's generator reseeded with ``seed``, so one seed, one network.
+    """
+    acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+    manual_seed(seed)
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(nn.Linear(a, b))
+        if i == len(sizes) - 2:
+            break
+        if ghost_batch:
+            layers.append(nn.GhostBatchNorm(b, virtual_batch_size=ghost_batch))
+        elif bn:
+            layers.append(nn.BatchNorm1d(b))
+        layers.append(acts[activation]())
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of rows classified correctly, in eval mode (the model's mode is restored)."""
+    return float((predict(model, X) == y).mean())
+
+
+def predict(model: nn.Module, X: np.ndarray, train_mode: bool = False) -> np.ndarray:
+    """Predicted classes of ``X`` as one batch, in eval mode unless ``train_mode``."""
+    return logits(model, X, train_mode).argmax(axis=1)
+
+
+def logits(model: nn.Module, X: np.ndarray, train_mode: bool = False) -> np.ndarray:
+    """The model's outputs on ``X`` as one batch without recording a graph, in eval mode unless ``train_mode``.
+
+    In train mode BN layers still update their running statistics; callers that care save and restore them.
+    """
+    was = model.training
+    model.train(train_mode)
+    try:
+        with no_grad():
+            return model(Tensor(X)).data
+    finally:
+        model.train(was)
+
+
+@dataclass
+class History:
+    """Test accuracy every ``eval_every`` steps, the training loss of every step, and whether it diverged."""
+
+    steps: list[int] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    diverged: bool = False
+
+    def steps_to(self, target: float) -> int | None:
+        """The first evaluated step at which test accuracy reached ``target``, or None."""
+        return next((s for s, a in zip(self.steps, self.test_acc, strict=True) if a >= target), None)
+
+    @property
+    def final_acc(self) -> float:
+        return self.test_acc[-1] if self.test_acc else 0.0
+
+
+def minibatches(X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator):
+    """An endless stream of shuffled full mini-batches, epoch after epoch."""
+    batch_size = min(batch_size, len(y))
+    while True:
+        yield from data.batches(X, y, batch_size, shuffle=True, seed=rng, drop_last=True)
+
+
+def train(model: nn.Module, split: Split, *, steps: int, batch_size: int, lr: float, seed: int,
+          momentum: float = 0.0, eval_every: int = 25, desc: str | None = None, progress: bool = True) -> History:
+    """Plain mini-batch SGD on cross-entropy; stops early (``diverged``) when the loss is not finite."""
+    opt = optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    history = History()
+    stream = minibatches(split.X_train, split.y_train, batch_size, np.random.default_rng(seed))
+    model.train()
+    bar = tqdm(range(1, steps + 1), desc=desc, leave=False, disable=not progress, mininterval=0.5)
+    for step in bar:
+        xb, yb = next(stream)
+        loss = model(Tensor(xb)).cross_entropy(yb)
+        value = float(loss.data)
+        history.loss.append(value)
+        if not math.isfinite(value) or value > 1e4:
+            history.diverged = True
+            break
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % eval_every == 0 or step == steps:
+            history.steps.append(step)
+            history.test_acc.append(accuracy(model, split.X_test, split.y_test))
+    bar.close()
+    return history
