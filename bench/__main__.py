@@ -1,0 +1,180 @@
+"""Run every benchmark and print one Markdown report: ``python -m bench [--quick] [--check] [--out FILE]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from . import handwritten, memory, overhead, peers, render_graphs, step
+from .timing import interleaved, machine
+
+PEERS = {"torch": "PyTorch eager", "autograd": "HIPS autograd", "tinygrad": "tinygrad (TinyJit)",
+         "micrograd": "micrograd"}
+SECTIONS = ("step", "overhead", "memory", "render")
+TARGETS = {64: 1.6, 256: 1.3}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="tiny settings: a smoke run, numbers meaningless")
+    p.add_argument("--check", action="store_true", help="only verify the hand-written gradients against ours")
+    p.add_argument("--peers", default=",".join(PEERS),
+                   help=f"comma-separated subset of {','.join(PEERS)} ('' for none)")
+    p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    p.add_argument("--repeats", type=int, default=None, help="timing repeats (default 15, quick 2)")
+    p.add_argument("--out", help="also write the report to this file")
+    return p.parse_args(argv)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f} ms"
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.2f} MiB"
+
+
+def step_section(batches: tuple[int, ...], peer_names: list[str], repeats: int, quick: bool) -> list[str]:
+    lines = ["## Training step", "",
+             "MLP 784-256-256-10, float32, mean cross-entropy, SGD; one step = forward, loss, backward, update. "
+             "Median time per step, and its ratio to the hand-written numpy step of the same column.", ""]
+    columns = [(bn, b) for bn in (True, False) for b in batches]
+    results: dict[str, dict[tuple[bool, int], float | str]] = {}
+    for bn, b in columns:
+        params = handwritten.init_params(step.SIZES, bn=bn)
+        x, y = step.batch(b)
+        fns: dict[str, Callable[[], object]] = {"hand-written numpy": step.hand(params, x, y),
+                                                "tinygrad_bn": step.ours(params, x, y)}
+        for name in peer_names:
+            build = peers.STEPS.get(name)
+            if build is None:
+                continue
+            try:
+                fns[name] = build(params, x, y, step.LR)
+            except peers.Unavailable as e:
+                results.setdefault(name, {})[(bn, b)] = f"absent: {e}"
+        number = 1 if quick else max(1, 1280 // b)
+        for name, t in interleaved(fns, repeats, number, warmup=2 if quick else 5).items():
+            results.setdefault(name, {})[(bn, b)] = t
+    hand = results["hand-written numpy"]
+    head = [f"{'BN' if bn else 'no BN'}, batch {b}" for bn, b in columns]
+    lines += ["| system | " + " | ".join(head) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, row in results.items():
+        cells = []
+        for c in columns:
+            v = row.get(c, "not run")
+            cells.append(v if isinstance(v, str) else f"**{v / hand[c]:.2f}x** ({_ms(v)})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    ours = results["tinygrad_bn"]
+    lines += [""]
+    for b in batches:
+        if isinstance(ours.get((True, b)), float) and b in TARGETS:
+            r = ours[(True, b)] / hand[(True, b)]
+            lines.append(f"- batch {b} with BN: {r:.2f}x the hand-written step (target <= {TARGETS[b]}x: "
+                         f"{'met' if r <= TARGETS[b] else 'MISSED'})")
+        if isinstance(ours.get((False, b)), float):
+            lines.append(f"- cost of BN at batch {b}: ours {ours[(True, b)] / ours[(False, b)]:.2f}x its no-BN step, "
+                         f"hand-written {hand[(True, b)] / hand[(False, b)]:.2f}x")
+    return lines + [""]
+
+
+def overhead_section(peer_names: list[str], n: int, repeats: int) -> list[str]:
+    chosen = {k: v for k, v in peers.CHAINS.items() if k in peer_names}
+    saved, peers.CHAINS = peers.CHAINS, chosen
+    try:
+        res = overhead.measure(n, repeats)
+    finally:
+        peers.CHAINS = saved
+    lines = ["## Per-op overhead", "",
+             f"A chain of {n} ops (multiply by a number, add a number, relu, in turn) on a 1-element tensor; "
+             "median microseconds per op.", "",
+             "| system | forward µs/op | backward µs/op | forward + backward | ratio to PyTorch |",
+             "|---|---|---|---|---|"]
+    ref = res.get("PyTorch eager")
+    for name, v in res.items():
+        if isinstance(v, str):
+            lines.append(f"| {name} | absent: {v} | | | |")
+            continue
+        ratio = f"{sum(v) / sum(ref):.2f}x" if isinstance(ref, tuple) else "n/a"
+        lines.append(f"| {name} | {v[0]:.2f} | {v[1]:.2f} | {sum(v):.2f} | {ratio} |")
+    ours = res["tinygrad_bn"]
+    if isinstance(ref, tuple) and isinstance(ours, tuple):
+        r = sum(ours) / sum(ref)
+        lines += ["", f"- ours {r:.2f}x PyTorch eager's overhead (target <= 2x: {'met' if r <= 2 else 'MISSED'})"]
+    return lines + [""]
+
+
+def memory_section(batches: tuple[int, ...], steps: int) -> list[str]:
+    lines = ["## Memory", "",
+             "Peak bytes allocated during one BN training step above what was live before it (tracemalloc), "
+             f"and the change of live bytes from step 10 to step {steps}.", "",
+             "| batch | tinygrad_bn peak | hand-written peak | ratio | growth, ours | growth, hand-written |",
+             "|---|---|---|---|---|---|"]
+    params = handwritten.init_params(step.SIZES)
+    worst = 0.0
+    for b in batches:
+        x, y = step.batch(b)
+        ours_peak = memory.peak_per_step(step.ours(params, x, y))
+        hand_peak = memory.peak_per_step(step.hand(params, x, y))
+        _, g_ours = memory.growth(step.ours(params, x, y), steps)
+        _, g_hand = memory.growth(step.hand(params, x, y), steps)
+        worst = max(worst, ours_peak / hand_peak)
+        lines.append(f"| {b} | {_mb(ours_peak)} | {_mb(hand_peak)} | **{ours_peak / hand_peak:.2f}x** | "
+                     f"{g_ours:+d} B | {g_hand:+d} B |")
+    return lines + ["", f"- worst peak ratio {worst:.2f}x (target <= 1.5x: {'met' if worst <= 1.5 else 'MISSED'})", ""]
+
+
+def render_section(depths: tuple[int, ...]) -> list[str]:
+    lines = ["## Rendering", "",
+             "Capture (viz.capture), noise analysis (viz.noise_paths) and SVG rendering of every node "
+             "(viz.render, max_nodes=None) of an MLP of Linear -> BatchNorm1d -> ReLU blocks after "
+             "backward(retain_grads=True).", "",
+             "| blocks | graph nodes | noise entries | capture | analyse | render | total | Graphviz |",
+             "|---|---|---|---|---|---|---|---|"]
+    total = {}
+    for d in depths:
+        m = render_graphs.measure(d)
+        total[d] = m["total"]
+        lines.append(f"| {d} | {m['nodes']} | {m['entries']} | {_ms(m['capture'])} | {_ms(m['analyse'])} | "
+                     f"{_ms(m['render'])} | **{m['total']:.2f} s** | {m['engine']} |")
+    d = max(depths)
+    return lines + ["", f"- {d} blocks in {total[d]:.2f} s (target for 50 < 5 s: "
+                        f"{'met' if total[d] < 5 else 'MISSED'})", ""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    err = step.check()
+    print(f"check: hand-written and tinygrad_bn gradients agree (float64, largest relative error {err:.1e})",
+          file=sys.stderr)
+    if args.check:
+        return 0
+    peer_names = [PEERS[p.strip()] for p in args.peers.split(",") if p.strip()]
+    sections = [s.strip() for s in args.only.split(",") if s.strip()]
+    repeats = args.repeats or (2 if args.quick else 15)
+    out = ["# tinygrad_bn benchmarks", "", f"Command: `python -m bench {' '.join(argv or sys.argv[1:])}`".rstrip(), ""]
+    out += [f"- {k}: {v}" for k, v in {**machine(), **{f"peer {k}": v for k, v in peers.versions().items()}}.items()]
+    out += [""]
+    for s in sections:
+        print(f"running {s} ...", file=sys.stderr)
+        if s == "step":
+            out += step_section((8, 16) if args.quick else (64, 256), peer_names, repeats, args.quick)
+        elif s == "overhead":
+            out += overhead_section(peer_names, 30 if args.quick else overhead.N_OPS, repeats)
+        elif s == "memory":
+            out += memory_section((8,) if args.quick else (64, 256), 20 if args.quick else 500)
+        elif s == "render":
+            out += render_section((2, 3) if args.quick else (10, 50))
+        else:
+            raise SystemExit(f"python -m bench: unknown section {s!r}; choose from {', '.join(SECTIONS)}")
+    report = "\n".join(out)
+    print(report)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(report + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Interleaved timing (systems take turns, medians over repeats) and a description of the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, number: int,
+                warmup: int = 2) -> dict[str, float]:
+    """Median seconds per call of each function; every repeat times each function in turn.
+
+    The order rotates from one repeat to the next, so no system always runs right after another.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    names = list(fns)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn = fns[name]
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times[name].append((time.perf_counter() - start) / number)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, str]:
+    """CPU, cores, Python, numpy and the BLAS libraries loaded with their thread counts (threadpoolctl)."""
+    info = {"cpu": f"{cpu_model()} ({os.cpu_count()} logical cores)",
+            "python": platform.python_version(), "numpy": np.__version__}
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        info["blas"] = "unknown (threadpoolctl is not installed)"
+    else:
+        pools = [f"{p.get('internal_api')} {p.get('version') or ''} ({p.get('architecture') or p.get('user_api')}, "
+                 f"{p.get('num_threads')} threads, {os.path.basename(p.get('filepath', ''))})"
+                 for p in threadpool_info()]
+        info["blas"] = "; ".join(pools) or "none found"
+    env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))}
+    info["environment"] = ", ".join(f"{k}={v}" for k, v in sorted(env.items())) or "no OPENBLAS_/OMP_/MKL_ variables"
+    return info

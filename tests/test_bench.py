@@ -1,0 +1,58 @@
+"""The benchmarks' check mode and a tiny run of the entry point (no timing asserts: the machine is noisy)."""
+
+import numpy as np
+import pytest
+
+from bench import __main__ as bench_main
+from bench import handwritten, memory, step
+
+
+@pytest.mark.parametrize("bn", [True, False])
+def test_hand_written_gradients_equal_ours(bn):
+    assert step.check(batch_size=16, bn=bn) <= 1e-9
+
+
+def test_check_fails_when_the_hand_written_backward_is_wrong(monkeypatch):
+    real = handwritten.loss_and_grads
+
+    def broken(*args, **kwargs):
+        loss, grads = real(*args, **kwargs)
+        grads[0]["gamma"] = grads[0]["gamma"] * 1.01
+        return loss, grads
+    monkeypatch.setattr(handwritten, "loss_and_grads", broken)
+    with pytest.raises(AssertionError, match="gradients differ"):
+        step.check(batch_size=16)
+
+
+def test_hand_written_step_trains_like_ours():
+    params = handwritten.init_params(step.SIZES, seed=3)
+    x, y = step.batch(32, seed=3)
+    ours, hand = step.ours(params, x, y), step.hand(params, x, y)
+    losses = [(float(ours().item()), hand()) for _ in range(5)]
+    np.testing.assert_allclose([a for a, _ in losses], [b for _, b in losses], rtol=1e-4)
+    assert losses[-1][1] < losses[0][1]
+
+
+def test_memory_is_flat_over_steps():
+    params = handwritten.init_params(step.SIZES)
+    x, y = step.batch(8)
+    _, growth = memory.growth(step.ours(params, x, y), steps=15, settle=5)
+    assert abs(growth) < 10_000
+
+
+def test_entry_point_runs_in_a_tiny_setting(tmp_path, capsys):
+    out = tmp_path / "bench.md"
+    assert bench_main.main(["--quick", "--peers", "torch,micrograd", "--out", str(out)]) == 0
+    report = out.read_text()
+    for heading in ("## Training step", "## Per-op overhead", "## Memory", "## Rendering"):
+        assert heading in report
+    assert "| tinygrad_bn |" in report and "blas:" in report
+    assert report.strip() == capsys.readouterr().out.strip()
+
+
+def test_absent_peer_is_reported_not_failed(monkeypatch):
+    def unavailable(*args):
+        raise bench_main.peers.Unavailable("not installed here")
+    monkeypatch.setitem(bench_main.peers.STEPS, "PyTorch eager", unavailable)
+    lines = bench_main.step_section((8,), ["PyTorch eager"], repeats=1, quick=True)
+    assert any("PyTorch eager" in line and "absent: not installed here" in line for line in lines)
