@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygrad_bn import Tensor, grad, nn
+from tinygrad_bn import Tensor, grad, gradcheck, nn
 
 M, C = 32, 6
 
@@ -91,3 +91,15 @@ def test_scale_invariance_of_the_weight_row_before_bn():
     np.testing.assert_allclose(y1, y0, rtol=1e-10, atol=1e-12)  # BN(a W x) = BN(W x)
     np.testing.assert_allclose(gw1[2], gw0[2] / a, rtol=1e-10)  # grad(a W) = grad(W) / a
     np.testing.assert_allclose(np.delete(gw1, 2, axis=0), np.delete(gw0, 2, axis=0), rtol=1e-10)
+
+
+
+@pytest.mark.parametrize("bn,shape", [(nn.BatchNorm1d(3, dtype=np.float64), (5, 3)),
+                                      (nn.BatchNorm1d(3, dtype=np.float64), (3, 3, 2)),
+                                      (nn.BatchNorm2d(3, dtype=np.float64), (2, 3, 2, 2)),
+                                      (nn.GhostBatchNorm(3, 2, dtype=np.float64), (4, 3))],
+                         ids=["bn1d", "bn1d-3d", "bn2d", "ghost"])
+def test_input_gradient_matches_finite_differences(bn, shape):
+    bn.weight.data[:] = [0.5, -2.0, 1.5]
+    x = Tensor(np.random.default_rng(6).standard_normal(shape), requires_grad=True)
+    assert gradcheck(bn, [x])

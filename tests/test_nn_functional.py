@@ -59,7 +59,8 @@ def test_cross_entropy_errors_name_the_shapes():
                                          r"\(3, 4\), got int64 labels of shape \(2,\)"):
         x.cross_entropy(np.array([0, 1]))
     with pytest.raises(ValueError, match="got float64 labels"):
-        x.cross_entropy(np.array([0.0, 1.0, 2.0]))
+        x.cross_entropy(np.array([0.0, 1.5, 2.0]))
+    assert x.cross_entropy(Tensor([0, 1, 2])).item() == pytest.approx(np.log(4))  # a list Tensor is float32
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\).*got values from 0 to 4"):
         x.cross_entropy(np.array([0, 1, 4]))
     with pytest.raises(ValueError, match=r"expected logits of shape \(N, C\), got \(4,\)"):

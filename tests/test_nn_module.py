@@ -161,3 +161,11 @@ def test_layer_norm_matches_torch_and_uses_no_batch_statistics():
     assert all(0 not in n.attrs["axis"] for n in _nodes(y) if n.op in ("mean", "var"))
     with pytest.raises(ValueError, match=r"layer_norm: input of shape \(6, 3, 5\) does not end with"):
         nn.LayerNorm(4)(Tensor(x))
+
+
+def test_to_casts_parameters_and_float_buffers_only():
+    net = Net().to(np.float64)
+    assert all(p.dtype == np.float64 for p in net.parameters())
+    bn = net.block.bn
+    assert bn.running_var.dtype == np.float64 and bn.num_batches_tracked.dtype == np.int64
+    assert net(Tensor(np.ones((3, 4)))).dtype == np.float64

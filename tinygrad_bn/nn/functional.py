@@ -36,14 +36,16 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def cross_entropy(logits: Tensor, labels: Any) -> Tensor:
-    """Mean cross-entropy of logits (N, C) against integer class labels (N,) (array or Tensor)."""
+    """Mean cross-entropy of logits (N, C) against class labels (N,): integers (or whole floats), array or Tensor."""
     logits = _tensor(logits)
     y = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {logits.shape}")
-    if y.shape != logits.shape[:1] or (y.size and y.dtype.kind not in "iu"):
+    whole = y.dtype.kind in "iu" or (y.dtype.kind == "f" and bool(np.all(y == np.round(y))))
+    if y.shape != logits.shape[:1] or not whole:
         raise ValueError(f"cross_entropy: expected integer labels of shape ({logits.shape[0]},) for logits "
                          f"of shape {logits.shape}, got {y.dtype} labels of shape {y.shape}")
+    y = y.astype(np.int64, copy=False)
     if y.size and (y.min() < 0 or y.max() >= logits.shape[1]):
         raise ValueError(f"cross_entropy: labels must lie in [0, {logits.shape[1]}) for logits of shape "
                          f"{logits.shape}, got values from {y.min()} to {y.max()}")
