@@ -131,7 +131,7 @@ def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor 
     """Normalize each sample over its last ``len(normalized_shape)`` axes (no batch statistics)."""
     x = _tensor(x)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if x.shape[max(x.ndim - len(shape), 0):] != shape or x.ndim < len(shape):
+    if x.shape[max(x.ndim - len(shape), 0):] != shape:
         raise ValueError(f"layer_norm: input of shape {x.shape} does not end with normalized_shape {shape}")
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     y, _, _ = normalize(x, axes, eps)
