@@ -73,7 +73,8 @@ def test_noise_colours_legend_and_gradients(engine):
 def test_heat_colour_follows_gradient_magnitude():
     x = Tensor(np.ones((4, 3)), requires_grad=True, name="small")
     y = Tensor(np.ones((4, 3)), requires_grad=True, name="large")
-    loss = (x * 1e-4 + y * 1e2).sum()
+    z = Tensor(np.ones((4, 3)), requires_grad=True, name="zero")
+    loss = (x * 1e-4 + y * 1e2 + z * 0.0).sum()
     loss.backward()
     g = viz.capture(loss)
     fills = {}
@@ -83,7 +84,7 @@ def test_heat_colour_follows_gradient_magnitude():
         if title is not None and title.text in g and g.nodes[title.text].get("name"):
             fills[g.nodes[title.text]["name"]] = {e.get("fill") for e in grp if e.tag == f"{SVG}path"}
     small, large = fills["small"].pop(), fills["large"].pop()
-    assert small != large
+    assert small != large and fills["zero"] == {small}  # a zero gradient is as cold as the smallest
     blue = lambda c: int(c[5:7], 16) - int(c[1:3], 16)  # noqa: E731
     assert blue(small) > 0 > blue(large)
 

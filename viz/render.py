@@ -182,8 +182,8 @@ def _heat(norm: float | None, scale: tuple[float, float]) -> str:
     from matplotlib.colors import to_hex
 
     lo, hi = scale
-    x = 0.0 if not norm or not math.isfinite(math.log10(norm)) else math.log10(norm)
-    t = 0.5 if hi == lo else min(max((x - lo) / (hi - lo), 0.0), 1.0)
+    x = math.log10(norm) if norm and norm > 0 else -math.inf  # a zero gradient is the coldest
+    t = 0.5 if hi == lo and math.isfinite(x) else min(max((x - lo) / (hi - lo or 1.0), 0.0), 1.0)
     return to_hex(matplotlib.colormaps[HEAT](0.08 + 0.84 * t))
 
 
