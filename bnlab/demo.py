@@ -23,17 +23,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     experiments.add_arguments(parser, with_name=False)
 
 
-def demo(out: Path | str = "out", *, quick: bool = False, seed: int = 0, progress: bool = True,
-         command: str = "tinygrad-bn demo") -> tuple[Path, list[Result]]:
+def demo(
+    out: Path | str = "out",
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+    command: str = "tinygrad-bn demo",
+) -> tuple[Path, list[Result]]:
     """Run all experiments into ``out`` and write the report; returns its path and the results."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     found = network_graph(out / "bn_graph.svg", seed)
-    graph = Figure("bn_graph", "A small network's graph: Linear, BatchNorm1d, ReLU, Dropout, Linear, cross-entropy",
-                   "Every op tinygrad_bn recorded for one training step on a batch of 8, boxed by module, each tensor "
-                   "coloured by the size of its gradient (blue small, red large) with noise paths marked in the "
-                   "legend's colours. viz.noise_paths found: " + "; ".join(found["noise_entries"]) + ".")
+    graph = Figure(
+        "bn_graph",
+        "A small network's graph: Linear, BatchNorm1d, ReLU, Dropout, Linear, cross-entropy",
+        "Every op tinygrad_bn recorded for one training step on a batch of 8, boxed by module, each tensor "
+        "coloured by the size of its gradient (blue small, red large) with noise paths marked in the "
+        "legend's colours. viz.noise_paths found: " + "; ".join(found["noise_entries"]) + ".",
+    )
     results = []
     bar = tqdm(EXPERIMENTS, desc="experiments", disable=not progress)
     for name in bar:

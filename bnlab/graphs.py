@@ -13,12 +13,14 @@ from tinygrad_bn import Tensor, manual_seed, nn
 def _entries(target: Tensor) -> list[str]:
     """The noise entry points ``viz.noise_paths`` finds in the graph of ``target``, as short phrases."""
     g = viz.capture(target)
-    return [f"{e['kind']} at {e['op']} (from the {e['source_kind']} {g.nodes[e['source_op']]['op']})"
-            for e in viz.noise_paths(g).entries]
+    return [
+        f"{e['kind']} at {e['op']} (from the {e['source_kind']} {g.nodes[e['source_op']]['op']})"
+        for e in viz.noise_paths(g).entries
+    ]
 
 
 def network_graph(path: Path, seed: int = 0) -> dict:
-    """Render Linear -> BN -> ReLU -> Dropout -> Linear -> cross-entropy on a batch of 8, with gradients, to ``path``."""
+    """Render Linear, BN, ReLU, Dropout, Linear and cross-entropy on a batch of 8, with gradients, to ``path``."""
     manual_seed(seed)
     model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Dropout(0.5), nn.Linear(3, 2))
     x = Tensor(np.random.default_rng(seed).normal(size=(8, 4)).astype(np.float32), name="x")

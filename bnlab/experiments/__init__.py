@@ -71,14 +71,15 @@ def jsonable(value: Any) -> Any:
 
 
 def verdict(passed: int, total: int) -> str:
-    """"supported" when every check passed, "not supported" when none did, "mixed" otherwise."""
+    """ "supported" when every check passed, "not supported" when none did, "mixed" otherwise."""
     if passed == total:
         return "supported"
     return "not supported" if passed == 0 else "mixed"
 
 
-def run_experiment(name: str, *, quick: bool = False, seed: int = 0, out: Path | str = "out",
-                   progress: bool = True) -> Result:
+def run_experiment(
+    name: str, *, quick: bool = False, seed: int = 0, out: Path | str = "out", progress: bool = True
+) -> Result:
     """Run experiment ``name``, writing its figures and ``<name>.json`` into ``out``."""
     key = name.replace("_", "-")
     if key not in EXPERIMENTS:

@@ -82,12 +82,13 @@ def _train(split: Split, bn: bool, cfg: dict, seed: int, progress: bool) -> dict
     scatter_at = set(cfg["scatter_at"])
     rec: dict = {"steps": [], "percentiles": [], "ics": [], "scatter": {}, "test_acc": []}
     label = "BN" if bn else "no BN"
-    for step in tqdm(range(cfg["steps"] + 1), desc=f"covariate-shift {label}", leave=False, disable=not progress,
-                     mininterval=0.5):
+    for step in tqdm(
+        range(cfg["steps"] + 1), desc=f"covariate-shift {label}", leave=False, disable=not progress, mininterval=0.5
+    ):
         if step % cfg["every"] == 0 or step in scatter_at:
             inputs = sigmoid_inputs(model, X_probe)
             if step in scatter_at:
-                rec["scatter"][step] = inputs[1][:, :2].tolist()
+                rec["scatter"][step] = inputs[1][: cfg["scatter_points"], :2].tolist()
             if step % cfg["every"] == 0:
                 rows = probe_rng.choice(len(split.y_train), cfg["batch"], replace=False)
                 rec["steps"].append(step)
@@ -104,56 +105,109 @@ def _train(split: Split, bn: bool, cfg: dict, seed: int, progress: bool) -> dict
     pcts = np.array(rec["percentiles"])
     shift = _shift(pcts)
     ics = np.array(rec["ics"])[1:]  # from the first step on (at step 0 both nets are untouched)
-    return {"steps": rec["steps"], "unit0_percentiles": pcts[:, :, 0].T.tolist(),
-            "shift_unit0": float(shift[0]), "shift_layer_mean": float(shift.mean()),
-            "ics_l2": ics[:, 0].tolist(), "ics_relative": ics[:, 1].tolist(), "ics_cos": ics[:, 2].tolist(),
-            "ics_l2_mean": float(ics[:, 0].mean()), "ics_relative_mean": float(ics[:, 1].mean()),
-            "ics_cos_mean": float(ics[:, 2].mean()), "scatter": rec["scatter"], "test_acc": rec["test_acc"],
-            "final_test_acc": rec["test_acc"][-1]}
+    return {
+        "steps": rec["steps"],
+        "unit0_percentiles": pcts[:, :, 0].T.tolist(),
+        "shift_unit0": float(shift[0]),
+        "shift_layer_mean": float(shift.mean()),
+        "ics_l2": ics[:, 0].tolist(),
+        "ics_relative": ics[:, 1].tolist(),
+        "ics_cos": ics[:, 2].tolist(),
+        "ics_l2_mean": float(ics[:, 0].mean()),
+        "ics_relative_mean": float(ics[:, 1].mean()),
+        "ics_cos_mean": float(ics[:, 2].mean()),
+        "scatter": rec["scatter"],
+        "test_acc": rec["test_acc"],
+        "final_test_acc": rec["test_acc"][-1],
+    }
 
 
 def run(quick: bool, seed: int, out: Path, progress: bool = True) -> Result:
-    steps = 150 if quick else 1200
-    cfg = {"steps": steps, "batch": 60, "lr": 0.5, "every": steps // 15, "probe": 500,
-           "scatter_at": [0, steps // 10, steps // 3, steps]}
+    steps = 90 if quick else 1200
+    cfg = {
+        "steps": steps,
+        "batch": 60,
+        "lr": 0.5,
+        "every": steps // 15,
+        "probe": 500,
+        "scatter_points": 200,
+        "scatter_at": [0, steps // 10, steps // 3, steps],
+    }
     split = load("mnist", seed)
     runs = {label: _train(split, bn, cfg, seed, progress) for label, bn in (("no BN", False), ("BN", True))}
     no, bn = runs["no BN"], runs["BN"]
 
-    plots.percentile_bands({k: (r["steps"], r["unit0_percentiles"]) for k, r in runs.items()},
-                           out / "covariate_shift_percentiles", percentiles=PERCENTILES)
-    plots.scatter_grid({k: r["scatter"] for k, r in runs.items()}, out / "covariate_shift_scatter",
-                       xlabel="z[2]_1", ylabel="z[2]_2")
+    plots.percentile_bands(
+        {k: (r["steps"], r["unit0_percentiles"]) for k, r in runs.items()},
+        out / "covariate_shift_percentiles",
+        percentiles=PERCENTILES,
+    )
+    plots.scatter_grid(
+        {k: r["scatter"] for k, r in runs.items()}, out / "covariate_shift_scatter", xlabel="z[2]_1", ylabel="z[2]_2"
+    )
     ics_steps = no["steps"][1:]
-    plots.panels({"||G - G'|| (mean over layers 2..4)": {k: (ics_steps, r["ics_l2"]) for k, r in runs.items()},
-                  "cos(G, G')": {k: (ics_steps, r["ics_cos"]) for k, r in runs.items()}},
-                 out / "covariate_shift_ics", xlabel="step", logy=[True, False])
+    plots.panels(
+        {
+            "||G - G'|| (mean over layers 2..4)": {k: (ics_steps, r["ics_l2"]) for k, r in runs.items()},
+            "cos(G, G')": {k: (ics_steps, r["ics_cos"]) for k, r in runs.items()},
+        },
+        out / "covariate_shift_ics",
+        xlabel="step",
+        logy=[True, False],
+    )
 
     stiller = bn["shift_layer_mean"] < no["shift_layer_mean"]
     smaller_ics = bn["ics_relative_mean"] < no["ics_relative_mean"] and bn["ics_cos_mean"] > no["ics_cos_mean"]
-    finding = (f"The last hidden layer's sigmoid inputs moved {no['shift_layer_mean']:.2f} widths over training "
-               f"without BN and {bn['shift_layer_mean']:.2f} with BN; Santurkar's ||G - G'||/||G|| was "
-               f"{no['ics_relative_mean']:.3f} without and {bn['ics_relative_mean']:.3f} with BN (cosine "
-               f"{no['ics_cos_mean']:.3f} vs {bn['ics_cos_mean']:.3f}).")
-    numbers = {"settings": cfg, "runs": runs, "bn_distribution_stiller": stiller, "bn_smaller_gradient_shift": smaller_ics}
+    finding = (
+        f"The last hidden layer's sigmoid inputs moved {no['shift_layer_mean']:.2f} widths over training "
+        f"without BN and {bn['shift_layer_mean']:.2f} with BN; Santurkar's ||G - G'||/||G|| was "
+        f"{no['ics_relative_mean']:.3f} without and {bn['ics_relative_mean']:.3f} with BN (cosine "
+        f"{no['ics_cos_mean']:.3f} vs {bn['ics_cos_mean']:.3f})."
+    )
+    numbers = {
+        "settings": cfg,
+        "runs": runs,
+        "bn_distribution_stiller": stiller,
+        "bn_smaller_gradient_shift": smaller_ics,
+    }
     figures = [
-        Figure("covariate_shift_percentiles", "One unit's sigmoid input over training (Ioffe & Szegedy, Fig. 1)",
-               f"The 15th, 50th and 85th percentiles of unit 1 of the last hidden layer over {cfg['probe']} test images, "
-               f"at {len(no['steps'])} points of training (lr {cfg['lr']}, batch {cfg['batch']}). Averaged over the "
-               f"layer's 100 units, the percentiles moved {no['shift_layer_mean']:.2f} times the 15-85 width without BN "
-               f"and {bn['shift_layer_mean']:.2f} with BN (this unit: {no['shift_unit0']:.2f} vs {bn['shift_unit0']:.2f})."),
-        Figure("covariate_shift_scatter", "Two units of the second hidden layer at four points of training",
-               f"Each dot is a test image's (z[2]_1, z[2]_2), the inputs of the first two sigmoids of hidden layer 2, at "
-               f"steps {', '.join(map(str, cfg['scatter_at']))}. Final test accuracy: {no['final_test_acc']:.3f} without "
-               f"BN, {bn['final_test_acc']:.3f} with BN."),
-        Figure("covariate_shift_ics", "Santurkar et al.'s internal covariate shift, ||G - G'|| and cos(G, G')",
-               "G is a layer's weight gradient on a batch, G' the same after every earlier layer took its SGD step on "
-               f"that batch; averaged over layers 2, 3 and the output layer. Mean ||G - G'|| was {no['ics_l2_mean']:.4f} "
-               f"without and {bn['ics_l2_mean']:.4f} with BN (relative to ||G||: {no['ics_relative_mean']:.3f} vs "
-               f"{bn['ics_relative_mean']:.3f}); mean cosine {no['ics_cos_mean']:.3f} vs {bn['ics_cos_mean']:.3f}."),
+        Figure(
+            "covariate_shift_percentiles",
+            "One unit's sigmoid input over training (Ioffe & Szegedy, Fig. 1)",
+            f"The 15th, 50th and 85th percentiles of unit 1 of the last hidden layer over {cfg['probe']} test images, "
+            f"at {len(no['steps'])} points of training (lr {cfg['lr']}, batch {cfg['batch']}). Averaged over the "
+            f"layer's 100 units, the percentiles moved {no['shift_layer_mean']:.2f} times the 15-85 width without BN "
+            f"and {bn['shift_layer_mean']:.2f} with BN (this unit: {no['shift_unit0']:.2f} vs "
+            f"{bn['shift_unit0']:.2f}).",
+        ),
+        Figure(
+            "covariate_shift_scatter",
+            "Two units of the second hidden layer at four points of training",
+            f"Each dot is one of {cfg['scatter_points']} test images' (z[2]_1, z[2]_2), the inputs of the first "
+            "two sigmoids of hidden layer 2, at "
+            f"steps {', '.join(map(str, cfg['scatter_at']))}. Final test accuracy: {no['final_test_acc']:.3f} without "
+            f"BN, {bn['final_test_acc']:.3f} with BN.",
+        ),
+        Figure(
+            "covariate_shift_ics",
+            "Santurkar et al.'s internal covariate shift, ||G - G'|| and cos(G, G')",
+            "G is a layer's weight gradient on a batch, G' the same after every earlier layer took its SGD step on "
+            f"that batch; averaged over layers 2, 3 and the output layer. Mean ||G - G'|| was {no['ics_l2_mean']:.4f} "
+            f"without and {bn['ics_l2_mean']:.4f} with BN (relative to ||G||: {no['ics_relative_mean']:.3f} vs "
+            f"{bn['ics_relative_mean']:.3f}); mean cosine {no['ics_cos_mean']:.3f} vs {bn['ics_cos_mean']:.3f}.",
+        ),
     ]
-    return Result("covariate-shift", "BN works by reducing internal covariate shift.", verdict(stiller + smaller_ics, 2),
-                  "Two checks: (1) with BN the last hidden layer's sigmoid-input percentiles move less over training "
-                  "(mean over its units, in 15-85 widths); (2) with BN Santurkar's gradient shift is smaller: lower "
-                  "mean ||G - G'||/||G|| and higher mean cos(G, G'). Both pass: supported; none: not supported; "
-                  "otherwise mixed.", finding, numbers, figures, seed, quick)
+    return Result(
+        "covariate-shift",
+        "BN works by reducing internal covariate shift.",
+        verdict(stiller + smaller_ics, 2),
+        "Two checks: (1) with BN the last hidden layer's sigmoid-input percentiles move less over training "
+        "(mean over its units, in 15-85 widths); (2) with BN Santurkar's gradient shift is smaller: lower "
+        "mean ||G - G'||/||G|| and higher mean cos(G, G'). Both pass: supported; none: not supported; "
+        "otherwise mixed.",
+        finding,
+        numbers,
+        figures,
+        seed,
+        quick,
+    )

@@ -38,23 +38,44 @@ def _loss(model, X: np.ndarray, y: np.ndarray) -> float:
 def _measure(model, split: Split) -> dict:
     train_acc, test_acc = accuracy(model, split.X_train, split.y_train), accuracy(model, split.X_test, split.y_test)
     train_loss, test_loss = _loss(model, split.X_train, split.y_train), _loss(model, split.X_test, split.y_test)
-    return {"train_acc": train_acc, "test_acc": test_acc, "gap_acc": train_acc - test_acc,
-            "train_loss": train_loss, "test_loss": test_loss, "gap_loss": test_loss - train_loss}
+    return {
+        "train_acc": train_acc,
+        "test_acc": test_acc,
+        "gap_acc": train_acc - test_acc,
+        "train_loss": train_loss,
+        "test_loss": test_loss,
+        "gap_loss": test_loss - train_loss,
+    }
 
 
 def run(quick: bool, seed: int, out: Path, progress: bool = True) -> Result:
     seeds = [seed + i for i in range(2 if quick else 3)]
-    steps, lr, hidden = (120, 0.05, 64) if quick else (500, 0.05, 128)
+    steps, lr, hidden = (80, 0.05, 64) if quick else (500, 0.05, 128)
     runs: dict = {label: [] for label in CONFIGS}
     for s in seeds:
         split = load("digits", s)
         for label, (batch, kwargs) in CONFIGS.items():
             model = mlp([split.n_features, hidden, hidden, 10], seed=s, **kwargs)
-            train(model, split, steps=steps, batch_size=batch, lr=lr, momentum=0.9, seed=s, eval_every=steps,
-                  desc=f"regularization seed {s} {label}", progress=progress)
+            train(
+                model,
+                split,
+                steps=steps,
+                batch_size=batch,
+                lr=lr,
+                momentum=0.9,
+                seed=s,
+                eval_every=steps,
+                desc=f"regularization seed {s} {label}",
+                progress=progress,
+            )
             runs[label].append(_measure(model, split))
-    summary = {label: {key: {"mean": float(np.mean([r[key] for r in rs])), "std": float(np.std([r[key] for r in rs]))}
-                       for key in rs[0]} for label, rs in runs.items()}
+    summary = {
+        label: {
+            key: {"mean": float(np.mean([r[key] for r in rs])), "std": float(np.std([r[key] for r in rs]))}
+            for key in rs[0]
+        }
+        for label, rs in runs.items()
+    }
 
     def m(label: str, key: str) -> float:
         return summary[label][key]["mean"]
@@ -62,31 +83,63 @@ def run(quick: bool, seed: int, out: Path, progress: bool = True) -> Result:
     def sd(label: str, key: str) -> float:
         return summary[label][key]["std"]
 
-    better = m("BN @64", "test_acc") - m("no BN @64", "test_acc") > max(sd("BN @64", "test_acc"), sd("no BN @64", "test_acc"))
+    better = m("BN @64", "test_acc") - m("no BN @64", "test_acc") > max(
+        sd("BN @64", "test_acc"), sd("no BN @64", "test_acc")
+    )
     small_batch_less_gap = m("BN @64", "gap_loss") < m("BN @512", "gap_loss")
     ghost_restores = abs(m("GhostBN @512 (64)", "gap_loss") - m("BN @64", "gap_loss")) < abs(
-        m("BN @512", "gap_loss") - m("BN @64", "gap_loss"))
-    numbers = {"seeds": seeds, "steps": steps, "lr": lr, "momentum": 0.9, "hidden": hidden, "runs": runs,
-               "summary": summary, "bn64_beats_no_bn": better, "bn64_smaller_gap_than_bn512": small_batch_less_gap,
-               "ghost_gap_closer_to_bn64": ghost_restores}
-    plots.bars_with_spread({"test accuracy": {k: (v["test_acc"]["mean"], v["test_acc"]["std"]) for k, v in summary.items()},
-                            "train - test gap in accuracy": {k: (v["gap_acc"]["mean"], v["gap_acc"]["std"])
-                                                             for k, v in summary.items()},
-                            "test - train gap in loss": {k: (v["gap_loss"]["mean"], v["gap_loss"]["std"])
-                                                         for k, v in summary.items()}},
-                           out / "regularization")
-    table = "; ".join(f"{k} {m(k, 'test_acc'):.3f} ± {sd(k, 'test_acc'):.3f} (loss gap {m(k, 'gap_loss'):.3f})"
-                      for k in CONFIGS)
-    finding = (f"BN @64 test accuracy {m('BN @64', 'test_acc'):.3f} vs no BN {m('no BN @64', 'test_acc'):.3f}; loss gap "
-               f"BN @64 {m('BN @64', 'gap_loss'):.3f}, BN @512 {m('BN @512', 'gap_loss'):.3f}, GhostBN @512 "
-               f"{m('GhostBN @512 (64)', 'gap_loss'):.3f} ({'closer to' if ghost_restores else 'not closer to'} BN @64).")
-    figures = [Figure("regularization", "Test accuracy and generalization gap, mean ± std over seeds",
-                      f"Each bar is the mean over {len(seeds)} seeds (error bar: std) after {steps} SGD steps (lr {lr}, "
-                      f"momentum 0.9) on digits, whatever the batch size. Test accuracy (and test - train loss gap): "
-                      f"{table}.")]
-    return Result("regularization", "BN regularizes through its mini-batch noise: small batches generalize better, "
-                  "and GhostBatchNorm restores that at large batches.", verdict(better + small_batch_less_gap + ghost_restores, 3),
-                  "Three checks: (1) BN @64's mean test accuracy beats no BN's by more than the larger of their stds; "
-                  "(2) BN @64's test - train loss gap is smaller than BN @512's; (3) GhostBN @512 (virtual 64)'s loss gap "
-                  "is closer to BN @64's than BN @512's is. All pass: supported; none: not supported; otherwise mixed.",
-                  finding, numbers, figures, seed, quick)
+        m("BN @512", "gap_loss") - m("BN @64", "gap_loss")
+    )
+    numbers = {
+        "seeds": seeds,
+        "steps": steps,
+        "lr": lr,
+        "momentum": 0.9,
+        "hidden": hidden,
+        "runs": runs,
+        "summary": summary,
+        "bn64_beats_no_bn": better,
+        "bn64_smaller_gap_than_bn512": small_batch_less_gap,
+        "ghost_gap_closer_to_bn64": ghost_restores,
+    }
+    plots.bars_with_spread(
+        {
+            "test accuracy": {k: (v["test_acc"]["mean"], v["test_acc"]["std"]) for k, v in summary.items()},
+            "train - test gap in accuracy": {
+                k: (v["gap_acc"]["mean"], v["gap_acc"]["std"]) for k, v in summary.items()
+            },
+            "test - train gap in loss": {k: (v["gap_loss"]["mean"], v["gap_loss"]["std"]) for k, v in summary.items()},
+        },
+        out / "regularization",
+    )
+    table = "; ".join(
+        f"{k} {m(k, 'test_acc'):.3f} ± {sd(k, 'test_acc'):.3f} (loss gap {m(k, 'gap_loss'):.3f})" for k in CONFIGS
+    )
+    finding = (
+        f"BN @64 test accuracy {m('BN @64', 'test_acc'):.3f} vs no BN {m('no BN @64', 'test_acc'):.3f}; loss gap "
+        f"BN @64 {m('BN @64', 'gap_loss'):.3f}, BN @512 {m('BN @512', 'gap_loss'):.3f}, GhostBN @512 "
+        f"{m('GhostBN @512 (64)', 'gap_loss'):.3f} ({'closer to' if ghost_restores else 'not closer to'} BN @64)."
+    )
+    figures = [
+        Figure(
+            "regularization",
+            "Test accuracy and generalization gap, mean ± std over seeds",
+            f"Each bar is the mean over {len(seeds)} seeds (error bar: std) after {steps} SGD steps (lr {lr}, "
+            f"momentum 0.9) on digits, whatever the batch size. Test accuracy (and test - train loss gap): "
+            f"{table}.",
+        )
+    ]
+    return Result(
+        "regularization",
+        "BN regularizes through its mini-batch noise: small batches generalize better, "
+        "and GhostBatchNorm restores that at large batches.",
+        verdict(better + small_batch_less_gap + ghost_restores, 3),
+        "Three checks: (1) BN @64's mean test accuracy beats no BN's by more than the larger of their stds; "
+        "(2) BN @64's test - train loss gap is smaller than BN @512's; (3) GhostBN @512 (virtual 64)'s loss gap "
+        "is closer to BN @64's than BN @512's is. All pass: supported; none: not supported; otherwise mixed.",
+        finding,
+        numbers,
+        figures,
+        seed,
+        quick,
+    )

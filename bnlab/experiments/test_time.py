@@ -26,8 +26,12 @@ def batch_stats_accuracy(model: nn.Module, split: Split, batch: int) -> float:
     """Test accuracy when BN normalizes each test batch of ``batch`` rows with its own statistics."""
     snapshot = model.state_dict()
     n = len(split.y_test) - len(split.y_test) % batch
-    correct = sum(int((logits(model, split.X_test[i:i + batch], train_mode=True).argmax(1) == split.y_test[i:i + batch]).sum())
-                  for i in range(0, n, batch))
+    correct = sum(
+        int(
+            (logits(model, split.X_test[i : i + batch], train_mode=True).argmax(1) == split.y_test[i : i + batch]).sum()
+        )
+        for i in range(0, n, batch)
+    )
     model.load_state_dict(snapshot)
     return correct / n
 
@@ -46,14 +50,17 @@ def batch_dependence(model: nn.Module, split: Split, batches: int, batch: int, r
     out = {}
     for mode, rows in seen.items():
         rows = np.array(rows, dtype=np.float64)
-        out[mode] = {"max_logit_diff": float((rows.max(0) - rows.min(0)).max()),
-                     "classes_predicted": sorted({int(c) for c in rows.argmax(1)}),
-                     "logits": rows}
+        out[mode] = {
+            "max_logit_diff": float((rows.max(0) - rows.min(0)).max()),
+            "classes_predicted": sorted({int(c) for c in rows.argmax(1)}),
+            "logits": rows,
+        }
     return out
 
 
-def running_convergence(model: nn.Sequential, split: Split, momentums: list[float | None], steps: int,
-                        batch: int, seed: int) -> dict:
+def running_convergence(
+    model: nn.Sequential, split: Split, momentums: list[float | None], steps: int, batch: int, seed: int
+) -> dict:
     """Error of the first BN layer's running statistics against the population's, step by step.
 
     Mean: RMS over units of (running_mean - mu) / sigma; variance: RMS of running_var / sigma^2 - 1.
@@ -86,11 +93,21 @@ def running_convergence(model: nn.Sequential, split: Split, momentums: list[floa
 def run(quick: bool, seed: int, out: Path, progress: bool = True) -> Result:
     split = load("digits", seed)
     model = mlp([split.n_features, 64 if quick else 128, 64 if quick else 128, 10], bn=True, seed=seed)
-    train(model, split, steps=150 if quick else 400, batch_size=64, lr=0.1, momentum=0.9, seed=seed, eval_every=50,
-          desc="test-time: train the BN net", progress=progress)
+    train(
+        model,
+        split,
+        steps=150 if quick else 400,
+        batch_size=64,
+        lr=0.1,
+        momentum=0.9,
+        seed=seed,
+        eval_every=50,
+        desc="test-time: train the BN net",
+        progress=progress,
+    )
     eval_logits = logits(model, split.X_test)
     acc_running = float((eval_logits.argmax(1) == split.y_test).mean())
-    one = np.concatenate([logits(model, split.X_test[i:i + 1]) for i in range(len(split.y_test))])
+    one = np.concatenate([logits(model, split.X_test[i : i + 1]) for i in range(len(split.y_test))])
     acc_one = float((one.argmax(1) == split.y_test).mean())
     sizes = [2, 4, 16, 64, len(split.y_test)]
     acc_batch = {str(b): batch_stats_accuracy(model, split, b) for b in sizes}
@@ -103,47 +120,91 @@ def run(quick: bool, seed: int, out: Path, progress: bool = True) -> Result:
     train_moves = dep["train"]["max_logit_diff"] > 100 * SAME
     running_wins = acc_running >= acc_batch["4"]
     final = {k: {"mean": v["mean"][-1], "var": v["var"][-1]} for k, v in conv.items()}
-    numbers = {"acc_running_stats": acc_running, "acc_one_at_a_time": acc_one, "acc_test_batch_stats": acc_batch,
-               "one_at_a_time_max_logit_diff": one_diff,
-               "batch_dependence": {k: {kk: vv for kk, vv in v.items() if kk != "logits"} for k, v in dep.items()},
-               "running_stats_final_relative_error": final, "running_stats_curves": conv,
-               "eval_independent_of_batch": eval_same, "train_mode_depends_on_batch": train_moves,
-               "running_stats_at_least_as_good_as_batch_of_4": running_wins}
+    numbers = {
+        "acc_running_stats": acc_running,
+        "acc_one_at_a_time": acc_one,
+        "acc_test_batch_stats": acc_batch,
+        "one_at_a_time_max_logit_diff": one_diff,
+        "batch_dependence": {k: {kk: vv for kk, vv in v.items() if kk != "logits"} for k, v in dep.items()},
+        "running_stats_final_relative_error": final,
+        "running_stats_curves": conv,
+        "eval_independent_of_batch": eval_same,
+        "train_mode_depends_on_batch": train_moves,
+        "running_stats_at_least_as_good_as_batch_of_4": running_wins,
+    }
 
-    plots.bars_with_spread({"test accuracy": {"running stats": (acc_running, 0.0), "one at a time": (acc_one, 0.0),
-                                              **{f"test batch {b}": (a, 0.0) for b, a in acc_batch.items()}}},
-                           out / "test_time_accuracy")
-    plots.strips({"eval mode (running stats)": dep["eval"]["logits"], "train mode (batch stats)": dep["train"]["logits"]},
-                 out / "test_time_dependence", xlabel="class", ylabel="logit of test example 0")
+    plots.bars_with_spread(
+        {
+            "test accuracy": {
+                "running stats": (acc_running, 0.0),
+                "one at a time": (acc_one, 0.0),
+                **{f"test batch {b}": (a, 0.0) for b, a in acc_batch.items()},
+            }
+        },
+        out / "test_time_accuracy",
+    )
+    plots.strips(
+        {"eval mode (running stats)": dep["eval"]["logits"], "train mode (batch stats)": dep["train"]["logits"]},
+        out / "test_time_dependence",
+        xlabel="class",
+        ylabel="logit of test example 0",
+    )
     steps = list(range(1, len(next(iter(conv.values()))["mean"]) + 1))
-    plots.panels({"running mean": {k: (steps, v["mean"]) for k, v in conv.items()},
-                  "running var": {k: (steps, v["var"]) for k, v in conv.items()}},
-                 out / "test_time_running_stats", xlabel="batches seen (64 each)", logy=True)
+    plots.panels(
+        {
+            "running mean": {k: (steps, v["mean"]) for k, v in conv.items()},
+            "running var": {k: (steps, v["var"]) for k, v in conv.items()},
+        },
+        out / "test_time_running_stats",
+        xlabel="batches seen (64 each)",
+        logy=True,
+    )
     best = min(final, key=lambda k: final[k]["mean"])
     figures = [
-        Figure("test_time_accuracy", "Test accuracy by what BN normalizes with",
-               f"Running statistics give {acc_running:.3f} (one example at a time: {acc_one:.3f}, largest logit difference "
-               f"{one_diff:.1e}); normalizing with the test batch's own statistics gives "
-               + ", ".join(f"{a:.3f} at batch {b}" for b, a in acc_batch.items()) + "."),
-        Figure("test_time_dependence", "One test example's logits inside different batches",
-               f"Test example 0 was put into {len(dep['eval']['logits'])} random batches of 32; each dot is one of its "
-               f"logits. In eval mode they spread by at most {dep['eval']['max_logit_diff']:.1e} (classes predicted: "
-               f"{dep['eval']['classes_predicted']}); in train mode by {dep['train']['max_logit_diff']:.3f} (classes "
-               f"{dep['train']['classes_predicted']})."),
-        Figure("test_time_running_stats", "How the running statistics converge, by momentum",
-               "Error of the first BN layer's running mean (RMS of (running_mean - mu)/sigma) and variance (RMS of "
-               "running_var/sigma^2 - 1) against the population statistics, "
-               "restarting from (0, 1) with the trained weights fixed. After the last batch: "
-               + ", ".join(f"{k} {v['mean']:.3f} / {v['var']:.3f}" for k, v in final.items())
-               + f" (mean / var); lowest mean error: {best}."),
+        Figure(
+            "test_time_accuracy",
+            "Test accuracy by what BN normalizes with",
+            f"Running statistics give {acc_running:.3f} (one example at a time: {acc_one:.3f}, largest logit "
+            "difference "
+            f"{one_diff:.1e}); normalizing with the test batch's own statistics gives "
+            + ", ".join(f"{a:.3f} at batch {b}" for b, a in acc_batch.items())
+            + ".",
+        ),
+        Figure(
+            "test_time_dependence",
+            "One test example's logits inside different batches",
+            f"Test example 0 was put into {len(dep['eval']['logits'])} random batches of 32; each dot is one of its "
+            f"logits. In eval mode they spread by at most {dep['eval']['max_logit_diff']:.1e} (classes predicted: "
+            f"{dep['eval']['classes_predicted']}); in train mode by {dep['train']['max_logit_diff']:.3f} (classes "
+            f"{dep['train']['classes_predicted']}).",
+        ),
+        Figure(
+            "test_time_running_stats",
+            "How the running statistics converge, by momentum",
+            "Error of the first BN layer's running mean (RMS of (running_mean - mu)/sigma) and variance (RMS of "
+            "running_var/sigma^2 - 1) against the population statistics, "
+            "restarting from (0, 1) with the trained weights fixed. After the last batch: "
+            + ", ".join(f"{k} {v['mean']:.3f} / {v['var']:.3f}" for k, v in final.items())
+            + f" (mean / var); lowest mean error: {best}.",
+        ),
     ]
-    finding = (f"Eval predictions moved by {dep['eval']['max_logit_diff']:.1e} across batches, train-mode ones by "
-               f"{dep['train']['max_logit_diff']:.3f}; accuracy {acc_running:.3f} with running statistics vs "
-               f"{acc_batch['4']:.3f} with test batches of 4.")
-    return Result("test-time", "At test time BN must use running (population) statistics: a prediction then does not "
-                  "depend on the rest of the batch, while batch statistics make it depend and hurt at small batches.",
-                  verdict(eval_same + train_moves + running_wins, 3),
-                  f"Three checks: (1) in eval mode test example 0's logits differ by less than {SAME:g} across batches and "
-                  f"one-at-a-time logits equal batched ones to {SAME:g}; (2) in train mode they differ by more than "
-                  f"{100 * SAME:g}; (3) accuracy with running statistics is at least that with test batches of 4. "
-                  "All pass: supported; none: not supported; otherwise mixed.", finding, numbers, figures, seed, quick)
+    finding = (
+        f"Eval predictions moved by {dep['eval']['max_logit_diff']:.1e} across batches, train-mode ones by "
+        f"{dep['train']['max_logit_diff']:.3f}; accuracy {acc_running:.3f} with running statistics vs "
+        f"{acc_batch['4']:.3f} with test batches of 4."
+    )
+    return Result(
+        "test-time",
+        "At test time BN must use running (population) statistics: a prediction then does not "
+        "depend on the rest of the batch, while batch statistics make it depend and hurt at small batches.",
+        verdict(eval_same + train_moves + running_wins, 3),
+        f"Three checks: (1) in eval mode test example 0's logits differ by less than {SAME:g} across batches and "
+        f"one-at-a-time logits equal batched ones to {SAME:g}; (2) in train mode they differ by more than "
+        f"{100 * SAME:g}; (3) accuracy with running statistics is at least that with test batches of 4. "
+        "All pass: supported; none: not supported; otherwise mixed.",
+        finding,
+        numbers,
+        figures,
+        seed,
+        quick,
+    )
