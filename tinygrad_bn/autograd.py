@@ -114,10 +114,12 @@ def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    if stretched:
+        g = g.sum(axis=stretched, keepdims=True)
+    if lead > 0:
+        g = g.sum(axis=tuple(range(lead)))
+    return g if g.shape == shape else g.reshape(shape)
 
 
 def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retain_graph: bool,
@@ -162,7 +164,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
             for inp, gi in zip(node.inputs, grads):
                 if gi is None or not inp.requires_grad:
                     continue
-                gi = unbroadcast(gi, inp.shape)
+                if gi.data.shape != inp.data.shape:
+                    gi = unbroadcast(gi, inp.data.shape)
                 key = id(inp)
                 pending[key] = pending[key] + gi if key in pending else gi
     finally:

@@ -10,6 +10,7 @@ the engine undoes broadcasting for every input with the one shared ``autograd.un
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,11 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
 
     @functools.wraps(fn)
     def apply(*args: Any, **attrs: Any) -> Tensor:
-        inputs = args if all(isinstance(a, Tensor) for a in args) else _tensors(args)
+        inputs = args
+        for a in args:
+            if not isinstance(a, Tensor):
+                inputs = _tensors(args)
+                break
         try:
             data, vjp = fn(*inputs, **attrs)
         except (ValueError, IndexError, TypeError) as e:
@@ -43,9 +48,15 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
             shapes = ", ".join(str(t.shape) for t in inputs)
             raise ShapeError(f"{name}: {e} (input shapes {shapes})") from None
         out = Tensor(data)
-        if _grad_enabled.get() and (random or any(t.requires_grad for t in inputs)):
-            out.requires_grad = any(t.requires_grad for t in inputs)
-            out.node = Node(name, inputs, attrs, vjp if out.requires_grad else None, random=random)
+        if _grad_enabled.get():
+            needs = False
+            for t in inputs:
+                if t.requires_grad:
+                    needs = True
+                    break
+            if needs or random:
+                out.requires_grad = needs
+                out.node = Node(name, inputs, attrs, vjp if needs else None, random=random)
         return out
 
     apply.op_name = name  # type: ignore[attr-defined]
@@ -65,13 +76,12 @@ def _tensors(args: tuple) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
-def _broadcast(name: str, fn: Callable, *ts: Tensor) -> np.ndarray:
-    """``fn`` of the arrays of ``ts`` under numpy broadcasting; a ShapeError naming the shapes if they do not fit."""
+def _broadcast(name: str, fn: Callable, a: Tensor, b: Tensor) -> np.ndarray:
+    """``fn(a, b)`` on the arrays under numpy broadcasting; a ShapeError naming the shapes if they do not fit."""
     try:
-        return fn(*(t.data for t in ts))
+        return fn(a.data, b.data)
     except ValueError:
-        raise ShapeError(f"{name}: shapes {' and '.join(str(t.shape) for t in ts)} cannot be broadcast "
-                         "together") from None
+        raise ShapeError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
 
 
 def _expand(g: Tensor, x: Tensor, axis: tuple[int, ...], keepdims: bool) -> Tensor:
@@ -82,7 +92,8 @@ def _expand(g: Tensor, x: Tensor, axis: tuple[int, ...], keepdims: bool) -> Tens
 
 
 def _count(x: Tensor, axis: tuple[int, ...]) -> int:
-    return int(np.prod([x.shape[a] for a in axis], dtype=np.int64))
+    shape = x.data.shape
+    return math.prod(shape[a] for a in axis)
 
 
 # ----- elementwise binary -------------------------------------------------------------------
@@ -148,7 +159,12 @@ def _pick(g: Tensor, a: np.ndarray, b: np.ndarray, wins: Callable) -> tuple[Tens
 def where(cond: Tensor, a: Tensor, b: Tensor):
     """``a`` where ``cond`` else ``b``; ``cond`` gets no gradient."""
     mask = cond.data.astype(bool)
-    return _broadcast("where", np.where, cond, a, b), lambda g, out: (None, g * mask, g * ~mask)
+    try:
+        data = np.where(mask, a.data, b.data)
+    except ValueError:
+        raise ShapeError(f"where: shapes {cond.shape} and {a.shape} and {b.shape} cannot be broadcast "
+                         "together") from None
+    return data, lambda g, out: (None, g * mask, g * ~mask)
 
 
 # ----- elementwise unary --------------------------------------------------------------------
@@ -232,12 +248,15 @@ def mean(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
 def var(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False, correction: int = 0):
     """Variance over ``axis`` divided by ``n - correction``."""
     n = _count(x, axis)
+    mu = x.data.mean(axis=axis, keepdims=True)
+    centred = x.data - mu
     with np.errstate(divide="ignore", invalid="ignore"):
-        data = x.data.var(axis=axis, ddof=correction, keepdims=keepdims)
+        data = np.square(centred, out=centred).sum(axis=axis, keepdims=keepdims) / (n - correction)
 
     def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
-        centred = x - x.mean(axis=axis, keepdims=True)
-        return (_expand(g, x, axis, keepdims) * (2.0 / (n - correction)) * centred,)
+        # the saved mean is a constant; a recorded backward (create_graph) needs the differentiable one
+        mean = x.mean(axis=axis, keepdims=True) if _grad_enabled.get() else mu
+        return (_expand(g, x, axis, keepdims) * (2.0 / (n - correction)) * (x - mean),)
     return data, vjp
 
 

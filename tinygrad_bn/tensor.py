@@ -49,6 +49,8 @@ def generator(gen: np.random.Generator | int | None = None) -> np.random.Generat
 
 
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    if type(data) is np.ndarray and dtype is None:  # the common case, first
+        return data
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
     if isinstance(data, np.ndarray | np.generic):
