@@ -182,6 +182,7 @@ def test_rendering_object_files_and_dot(tmp_path):
     assert path.read_text() == out.svg == out._repr_svg_()
     assert re.search(r"mean -?\d", parse(out.svg)[2]) is None and re.search(r"mean -?\d", parse(loss_svg(loss))[2])
     assert out.save(tmp_path / "copy.svg").read_bytes() == out.data
+    assert repr(out).startswith("Rendering(format='svg', engine=") and "<svg" not in repr(out)
     dot = viz.to_dot(loss, rankdir="LR", show_values=False)
     assert dot.startswith("digraph") and "rankdir=LR" in dot and dot == out.dot
     nonoise = parse(viz.render(loss, noise=False, show_grads=False).svg)[2]
@@ -204,6 +205,8 @@ def test_engine_errors(monkeypatch):
         viz.render(loss, rankdir="XY")
     with pytest.raises(ValueError, match="depth"):
         viz.render(loss, depth=-1)
+    with pytest.raises(ValueError, match=r"ends in \.png but format='svg'"):
+        viz.render(loss, "graph.png")
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="apt-get install graphviz"):
         viz.render(loss, engine="dot")

@@ -12,7 +12,7 @@ import math
 import shutil
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +46,9 @@ Target = Tensor | Sequence[Tensor] | nx.DiGraph
 class Rendering:
     """A rendered graph: ``data`` (bytes in ``format``), ``svg`` text, the ``dot`` source, the ``engine`` used."""
 
-    data: bytes
+    data: bytes = field(repr=False)
     format: str
-    dot: str
+    dot: str = field(repr=False)
     engine: str
     message: str | None = None
 
@@ -86,6 +86,9 @@ def render(target: Target, path: str | Path | None = None, *, show_grads: bool =
     says so in its title. ``engine`` is "auto" (system ``dot`` if on PATH, else WebAssembly), "dot" or
     "wasm". Writes ``path`` when given.
     """
+    suffix = Path(path).suffix.lstrip(".").lower() if path is not None else ""
+    if suffix and suffix != format:
+        raise ValueError(f"render: {str(path)!r} ends in .{suffix} but format={format!r}; pass format={suffix!r}")
     dot, message = _build(target, show_grads, show_values, noise, cluster_modules, depth, rankdir, max_nodes)
     data, used = _layout(dot.source, format, engine)
     out = Rendering(data, format, dot.source, used, message)
