@@ -23,8 +23,10 @@ def texts(path):
 
 
 def test_builtin_training_step(tmp_path, capsys):
+    from bnlab.cli import main
+
     out = tmp_path / "step.svg"
-    assert run("-o", out, "--batch-size", 16) == 0
+    assert main(["render", "-o", str(out), "--batch-size", "16"]) == 0
     text = texts(out)
     assert "grad norm" in text and "multiplicative noise (batch std)" in text and "digits" in text
     printed = capsys.readouterr().out
