@@ -52,6 +52,7 @@ def curves(
     xlabel: str = "step",
     logx: bool = False,
     logy: bool = False,
+    ylim: tuple[float, float] | None = None,
 ) -> list[Path]:
     """Line plot of several labelled (x, y) series."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -64,6 +65,8 @@ def curves(
         xscale="log" if logx else "linear",
         yscale="log" if logy else "linear",
     )
+    if ylim:
+        ax.set_ylim(*ylim)
     ax.legend(fontsize=8)
     return save(fig, stem)
 

@@ -25,7 +25,7 @@ def _settings(quick: bool) -> dict:
             "hidden": 64,
         }
     return {
-        "lrs": {"digits": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0], "mnist": [0.03, 0.3, 3.0]},
+        "lrs": {"digits": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0], "mnist": [0.03, 0.3, 3.0]},
         "steps": {"digits": 400, "mnist": 300},
         "eval_every": 20,
         "scale_steps": 300,
@@ -38,6 +38,7 @@ def _curve(h: History) -> dict:
         "steps": h.steps,
         "test_acc": h.test_acc,
         "diverged": h.diverged,
+        "diverged_at_step": len(h.loss) if h.diverged else None,
         "final_acc": h.final_acc,
         "steps_to_90": h.steps_to(TARGET),
     }
@@ -107,10 +108,14 @@ def run(quick: bool, seed: int, out: Path, progress: bool = True) -> Result:
     numbers["scales"] = {"lr": 0.1, "feature_range_max": [float(scales.min()), float(scales.max())], "runs": scale_runs}
     plots.steps_to_target({n: d["runs"] for n, d in numbers["datasets"].items()}, out / "speed_steps", target=TARGET)
     plots.curves(
-        {k: (v["steps"], v["test_acc"]) for k, v in scale_runs.items()},
+        {
+            k + (f" (diverged at step {v['diverged_at_step']})" if v["diverged"] else ""): (v["steps"], v["test_acc"])
+            for k, v in scale_runs.items()
+        },
         out / "speed_scales",
         title="digits with features scaled 1..1000, lr 0.1",
         ylabel="test accuracy",
+        ylim=(0, 1),
     )
 
     passed = int(comparisons > 0 and wins >= 2 * comparisons / 3) + int(lr_ok)
