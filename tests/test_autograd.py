@@ -175,8 +175,12 @@ def test_module_scope_and_random_ops_are_recorded_on_nodes():
     assert y.node.module == "block.bn" and (x * 2).node.module is None
     mask = ops.bernoulli(p=0.5, shape=(2, 3), dtype=np.float64, generator=np.random.default_rng(0))
     assert mask.node.random and mask.node.op == "bernoulli" and not mask.requires_grad
-    (x * mask).sum().backward()
-    np.testing.assert_allclose(x.grad.data, mask.data)
+    scaled = mask / 0.5  # derived from a random value: recorded, though it needs no gradient
+    assert scaled.node.op == "div" and scaled.node.inputs[0] is mask and not scaled.requires_grad
+    (x * scaled).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 * mask.data)
+    with no_grad():
+        assert (mask / 0.5).node is None
 
 
 def test_backward_errors_are_clear():

@@ -27,7 +27,9 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
 
     Positional arguments are the op's input tensors; keyword arguments are its attributes, stored
     on the graph node. Non-Tensor inputs (numbers, arrays) become constants, Python and numpy
-    scalars taking the dtype of the tensor they are combined with.
+    scalars taking the dtype of the tensor they are combined with. In grad mode a node is recorded
+    when an input requires grad, when the op is random, or when an input was itself recorded (so a
+    value computed from a dropout mask stays in the graph for ``viz``).
     """
     if fn is None:
         return functools.partial(primitive, random=random)
@@ -48,13 +50,12 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
             shapes = ", ".join(str(t.shape) for t in inputs)
             raise ShapeError(f"{name}: {e} (input shapes {shapes})") from None
         out = Tensor(data)
-        if _grad_enabled.get():
-            needs = False
+        if _grad_enabled.get():  # record when a gradient is needed or a random value flows through
+            needs, traced = False, random
             for t in inputs:
-                if t.requires_grad:
-                    needs = True
-                    break
-            if needs or random:
+                needs = needs or t.requires_grad
+                traced = traced or t.node is not None
+            if needs or traced:
                 out.requires_grad = needs
                 out.node = Node(name, inputs, attrs, vjp if needs else None, random=random)
         return out
