@@ -21,17 +21,22 @@ def _tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+def _row_max(x: Tensor, axis: int) -> Tensor:
+    """The maximum along ``axis`` as a named constant: the stability shift cancels in the result."""
+    return Tensor(x.data.max(axis=axis, keepdims=True), name="max (constant shift)")
+
+
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """``x - logsumexp(x)`` along ``axis``, shifted by the (constant) maximum for stability."""
     x = _tensor(x)
-    shifted = x - x.data.max(axis=axis, keepdims=True)
+    shifted = x - _row_max(x, axis)
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the (constant) maximum for stability."""
     x = _tensor(x)
-    e = (x - x.data.max(axis=axis, keepdims=True)).exp()
+    e = (x - _row_max(x, axis)).exp()
     return e / e.sum(axis=axis, keepdims=True)
 
 
