@@ -22,6 +22,7 @@ figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee
 figcaption { font-size: 0.92em; color: #444; margin-top: 0.4em; }
 .scroll { max-height: 900px; overflow: auto; border: 1px solid #eee; }
 .scroll img { max-width: none; border: 0; }
+figure.graph img { max-height: 1000px; }
 table { border-collapse: collapse; font-size: 0.88em; } td, th { border: 1px solid #ddd; padding: 0.2em 0.5em; }
 th { background: #f6f8fa; text-align: left; } code { background: #f6f8fa; padding: 0 0.2em; }
 .rule { font-size: 0.92em; color: #444; }
@@ -68,8 +69,9 @@ def _figure(out: Path, fig: Figure, scroll: bool = False) -> str:
     img = f'<img src="{data_uri(out / (fig.stem + ".svg"))}" alt="{html.escape(fig.title)}">'
     if scroll:
         img = f'<div class="scroll">{img}</div>'
+    kind = ' class="graph"' if fig.stem.endswith("graph") and not scroll else ""
     return (
-        f'<figure id="{fig.stem}">{img}<figcaption><b>{html.escape(fig.title)}.</b> '
+        f'<figure id="{fig.stem}"{kind}>{img}<figcaption><b>{html.escape(fig.title)}.</b> '
         f"{html.escape(fig.caption)}</figcaption></figure>"
     )
 

@@ -125,7 +125,7 @@ def panels(
     fig, axes = plt.subplots(1, n, figsize=(3.8 * n, 3.2), squeeze=False)
     for ax, ly, (title, series) in zip(axes[0], logys, panels.items()):
         for i, (label, (x, y)) in enumerate(series.items()):
-            ax.plot(x, y, "o-", ms=3, color=_color(label, i), label=label, lw=1.5)
+            ax.plot(x, y, "o-" if len(x) <= 30 else "-", ms=3, color=_color(label, i), label=label, lw=1.5)
         ax.set(title=title, xlabel=xlabel, xscale="log" if logx else "linear", yscale="log" if ly else "linear")
         ax.legend(fontsize=8)
     return save(fig, stem)
@@ -201,7 +201,7 @@ def bars_with_spread(panels: Mapping[str, Mapping[str, tuple[float, float]]], st
         ax.bar(
             range(len(labels)),
             means,
-            yerr=[values[k][1] for k in labels],
+            yerr=[values[k][1] for k in labels] if any(values[k][1] for k in labels) else None,
             capsize=3,
             color=[f"C{i}" for i in range(len(labels))],
             alpha=0.85,

@@ -138,7 +138,7 @@ def run(quick: bool, seed: int, out: Path, progress: bool = True) -> Result:
             "test accuracy": {
                 "running stats": (acc_running, 0.0),
                 "one at a time": (acc_one, 0.0),
-                **{f"test batch {b}": (a, 0.0) for b, a in acc_batch.items()},
+                **{f"test batches of {b}": (a, 0.0) for b, a in acc_batch.items()},
             }
         },
         out / "test_time_accuracy",
