@@ -24,29 +24,17 @@ from tinygrad_bn import Tensor, data, nn
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "target",
-        nargs="?",
-        default=None,
-        help="module:function (or file.py:function) returning the Tensor(s) to draw; "
-        "default: a small built-in BN network on digits",
-    )
+    parser.add_argument("target", nargs="?", default=None,
+                        help="module:function (or file.py:function) returning the Tensor(s) to draw; "
+                             "default: a small built-in BN network on digits")
     parser.add_argument("-o", "--output", default="out/graph.svg", help="file to write (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32, help="built-in network's batch size")
     parser.add_argument("--depth", type=int, default=None, help="collapse modules nested deeper than this")
-    parser.add_argument(
-        "--max-nodes",
-        type=int,
-        default=viz.MAX_NODES,
-        help="collapse larger graphs by default (default: %(default)s; 0 = never)",
-    )
+    parser.add_argument("--max-nodes", type=int, default=viz.MAX_NODES,
+                        help="collapse larger graphs by default (default: %(default)s; 0 = never)")
     parser.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"], help="layout direction")
-    parser.add_argument(
-        "--engine",
-        default="auto",
-        choices=["auto", "dot", "wasm"],
-        help="Graphviz engine: system dot, WebAssembly, or auto (dot if on PATH)",
-    )
+    parser.add_argument("--engine", default="auto", choices=["auto", "dot", "wasm"],
+                        help="Graphviz engine: system dot, WebAssembly, or auto (dot if on PATH)")
     parser.add_argument("--format", default=None, help="output format (default: the output file's suffix, else svg)")
     parser.add_argument("--no-backward", action="store_true", help="draw the forward graph only, without gradients")
     parser.add_argument("--seed", type=int, default=0, help="seed of the built-in network and batch")
@@ -58,15 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_backward and len(roots) == 1 and roots[0].size == 1 and roots[0].requires_grad:
         roots[0].backward(retain_grads=True)
     fmt = args.format or Path(args.output).suffix.lstrip(".") or "svg"
-    out = viz.render(
-        roots,
-        args.output,
-        depth=args.depth,
-        max_nodes=args.max_nodes or None,
-        rankdir=args.rankdir,
-        engine=args.engine,
-        format=fmt,
-    )
+    out = viz.render(roots, args.output, depth=args.depth, max_nodes=args.max_nodes or None, rankdir=args.rankdir,
+                     engine=args.engine, format=fmt)
     report = viz.noise_paths(viz.capture(roots))
     print(report.summary())
     if out.message:
@@ -81,13 +62,8 @@ def builtin_step(batch_size: int = 32, seed: int = 0) -> Tensor:
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(X), size=batch_size, replace=False)
     x = Tensor((X[rows] - 8.0) / 8.0, dtype=np.float32, name="digits")
-    model = nn.Sequential(
-        nn.Linear(64, 16, generator=seed),
-        nn.BatchNorm1d(16),
-        nn.ReLU(),
-        nn.Dropout(0.1, generator=seed),
-        nn.Linear(16, 10, generator=seed),
-    )
+    model = nn.Sequential(nn.Linear(64, 16, generator=seed), nn.BatchNorm1d(16), nn.ReLU(),
+                          nn.Dropout(0.1, generator=seed), nn.Linear(16, 10, generator=seed))
     model.train()
     return model(x).cross_entropy(y[rows])
 
