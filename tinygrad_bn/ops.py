@@ -72,6 +72,8 @@ def _tensors(args: tuple) -> tuple[Tensor, ...]:
             out.append(a)
         elif isinstance(a, np.ndarray) and a.ndim > 0 and a.dtype.kind == "f":
             out.append(Tensor(a))
+        elif ref is not None and isinstance(a, int | float):  # Python numbers, the common constant
+            out.append(Tensor(np.array(a, dtype=ref)))
         else:
             out.append(Tensor(a, dtype=ref if ref is not None and np.asarray(a).dtype.kind in "biuf" else None))
     return tuple(out)
@@ -196,7 +198,7 @@ def sqrt(x: Tensor):
 
 @primitive
 def relu(x: Tensor):
-    return np.maximum(x.data, 0), lambda g, out: (g * (x.data > 0),)
+    return np.maximum(x.data, 0), lambda g, out: (g * Tensor(x.data > 0),)  # a boolean mask: no float copy
 
 
 @primitive
@@ -235,14 +237,14 @@ def astype(x: Tensor, *, dtype: np.dtype):
 @primitive
 def sum(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
     return (x.data.sum(axis=axis, keepdims=keepdims),
-            lambda g, out: (_expand(g, x, axis, keepdims).broadcast_to(x.shape),))
+            lambda g, out: (broadcast_to(_expand(g, x, axis, keepdims), shape=x.shape),))
 
 
 @primitive
 def mean(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
     n = _count(x, axis)
     return (x.data.mean(axis=axis, keepdims=keepdims),
-            lambda g, out: ((_expand(g, x, axis, keepdims) / n).broadcast_to(x.shape),))
+            lambda g, out: (broadcast_to(_expand(g, x, axis, keepdims) / n, shape=x.shape),))
 
 
 @primitive
@@ -295,7 +297,7 @@ def reshape(x: Tensor, *, shape: tuple[int, ...]):
 @primitive
 def transpose(x: Tensor, *, axes: tuple[int, ...]):
     """Permute axes: output axis i is input axis ``axes[i]``."""
-    return x.data.transpose(axes), lambda g, out: (g.permute(*np.argsort(axes)),)
+    return x.data.transpose(axes), lambda g, out: (transpose(g, axes=tuple(np.argsort(axes).tolist())),)
 
 
 @primitive
