@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from . import handwritten, memory, overhead, peers, render_graphs, step
-from .timing import interleaved, machine
+from .timing import interleaved, machine, steady_allocator
 
 PEERS = {"torch": "PyTorch eager", "autograd": "HIPS autograd", "tinygrad": "tinygrad (TinyJit)",
          "micrograd": "micrograd"}
@@ -23,6 +23,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help=f"comma-separated subset of {','.join(PEERS)} ('' for none)")
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     p.add_argument("--repeats", type=int, default=None, help="timing repeats (default 15, quick 2)")
+    p.add_argument("--default-allocator", action="store_true",
+                   help="leave glibc malloc's adaptive thresholds alone (timings then depend on allocation history)")
     p.add_argument("--out", help="also write the report to this file")
     return p.parse_args(argv)
 
@@ -153,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     peer_names = [PEERS[p.strip()] for p in args.peers.split(",") if p.strip()]
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
     repeats = args.repeats or (2 if args.quick else 15)
+    allocator = "default, adaptive thresholds" if args.default_allocator else steady_allocator()
     out = ["# tinygrad_bn benchmarks", "", f"Command: `python -m bench {' '.join(argv or sys.argv[1:])}`".rstrip(), ""]
     out += [f"- {k}: {v}" for k, v in {**machine(), **{f"peer {k}": v for k, v in peers.versions().items()}}.items()]
+    out += [f"- allocator: {allocator}"]
     out += [""]
     for s in sections:
         print(f"running {s} ...", file=sys.stderr)

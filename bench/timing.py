@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import platform
 import statistics
@@ -30,6 +32,22 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int, number: int,
                 fn()
             times[name].append((time.perf_counter() - start) / number)
     return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def steady_allocator() -> str:
+    """Fix glibc malloc's mmap and trim thresholds (32 MiB, 256 MiB) for this process; what was done.
+
+    By default glibc moves both thresholds with the sizes freed so far, so a step that allocates a
+    few MiB may give memory back to the OS and fault it in again (hundreds of page faults per step)
+    or not, depending on the process's allocation history and on which system ran before. Fixed
+    thresholds make every system run on the same, steady allocator.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        ok = libc.mallopt(-3, 32 << 20) == 1 and libc.mallopt(-1, 256 << 20) == 1  # M_MMAP_/M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        ok = False
+    return "glibc malloc, mmap threshold 32 MiB, trim threshold 256 MiB" if ok else "default (mallopt unavailable)"
 
 
 def cpu_model() -> str:
