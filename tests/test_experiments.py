@@ -117,6 +117,9 @@ def test_same_seed_same_numbers(tmp_path):
     assert a.numbers["additive"] == b.numbers["additive"]
     out, _ = quick_demo()
     assert json.loads((out / "noise.json").read_text())["numbers"]["additive"] != a.numbers["additive"]
+    # run alone, an experiment with dropout gives the numbers it gave inside the demo
+    run_experiment("regularization", quick=True, seed=0, out=tmp_path / "c", progress=False)
+    assert (tmp_path / "c" / "regularization.json").read_text() == (out / "regularization.json").read_text()
 
 
 def test_unknown_experiment_is_a_clear_error(tmp_path):
