@@ -5,7 +5,6 @@ import functools
 import io
 import json
 import math
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,9 @@ from bnlab.experiments import EXPERIMENTS, run_experiment, verdict  # noqa: E402
 
 
 @functools.cache
-def quick_demo() -> tuple[Path, str]:
-    """`tinygrad-bn demo --quick` run once per test process: (output folder, what it printed)."""
-    out = Path(tempfile.mkdtemp(prefix="bnlab-demo-"))
+def quick_demo(base: Path) -> tuple[Path, str]:
+    """`tinygrad-bn demo --quick` run once per test process into ``base``: (output folder, what it printed)."""
+    out = base / "quick-demo"
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         assert main(["demo", "--quick", "--no-progress", "--out", str(out)]) == 0
@@ -28,8 +27,8 @@ def quick_demo() -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def results() -> dict:
-    out, _ = quick_demo()
+def results(tmp_path_factory) -> dict:
+    out, _ = quick_demo(tmp_path_factory.getbasetemp())
     return {name: json.loads((out / f"{name}.json").read_text()) for name in EXPERIMENTS}
 
 
@@ -110,12 +109,12 @@ def test_test_time_eval_predictions_do_not_depend_on_the_batch(results):
     assert results["test-time"]["verdict"] == "supported"
 
 
-def test_same_seed_same_numbers(tmp_path):
+def test_same_seed_same_numbers(tmp_path, tmp_path_factory):
     a = run_experiment("noise", quick=True, seed=3, out=tmp_path / "a", progress=False)
     b = run_experiment("noise", quick=True, seed=3, out=tmp_path / "b", progress=False)
     assert (tmp_path / "a" / "noise.json").read_text() == (tmp_path / "b" / "noise.json").read_text()
     assert a.numbers["additive"] == b.numbers["additive"]
-    out, _ = quick_demo()
+    out, _ = quick_demo(tmp_path_factory.getbasetemp())
     assert json.loads((out / "noise.json").read_text())["numbers"]["additive"] != a.numbers["additive"]
     # run alone, an experiment with dropout gives the numbers it gave inside the demo
     run_experiment("regularization", quick=True, seed=0, out=tmp_path / "c", progress=False)

@@ -21,8 +21,8 @@ GRAPHS = {"bn_graph", "noise_graph"}  # drawn by viz as SVG only; every matplotl
 
 
 @pytest.fixture(scope="module")
-def demo():
-    out, printed = quick_demo()
+def demo(tmp_path_factory):
+    out, printed = quick_demo(tmp_path_factory.getbasetemp())
     results = {name: json.loads((out / f"{name}.json").read_text()) for name in EXPERIMENTS}
     return out, (out / "report.html").read_text(encoding="utf-8"), results
 
@@ -60,9 +60,9 @@ def test_every_caption_verdict_and_number_is_in_the_report(demo):
             assert f"<code>{html.escape(key)}</code></td><td>{html.escape(fmt(value))}</td>" in page, key
 
 
-def test_demo_prints_where_the_report_is(demo):
+def test_demo_prints_where_the_report_is(demo, tmp_path_factory):
     out, _, _ = demo
-    _, printed = quick_demo()
+    _, printed = quick_demo(tmp_path_factory.getbasetemp())
     assert f"Report: {(out / 'report.html').resolve()}" in printed
     for name in EXPERIMENTS:
         assert re.search(rf"{name}: (supported|not supported|mixed) ", printed)
