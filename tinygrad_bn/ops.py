@@ -362,7 +362,10 @@ def matmul(a: Tensor, b: Tensor):
         if b.ndim == 1:
             g = g.unsqueeze(-1)
         ga = g @ b2.transpose() if a.requires_grad else None
-        gb = a2.transpose() @ g if b.requires_grad else None
+        gb = None
+        if b.requires_grad:  # in b's memory order (b is often a transposed weight): no strided copy later
+            f_order = b.ndim == 2 and b.data.flags.f_contiguous and not b.data.flags.c_contiguous
+            gb = (g.transpose() @ a2).transpose() if f_order else a2.transpose() @ g
         return ga, (gb.squeeze(-1) if b.ndim == 1 and gb is not None else gb)
     return data, vjp
 
