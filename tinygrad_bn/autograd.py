@@ -94,17 +94,21 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
     order: list[Tensor] = []
     seen: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
+    push = stack.append
     while stack:
         t, expanded = stack.pop()
         if expanded:
             order.append(t)
             continue
-        if id(t) in seen:
+        key = id(t)
+        if key in seen:
             continue
-        seen.add(id(t))
-        stack.append((t, True))
+        seen.add(key)
+        push((t, True))
         if t.node is not None:
-            stack.extend((i, False) for i in t.node.inputs if i.requires_grad and id(i) not in seen)
+            for i in t.node.inputs:
+                if i.requires_grad and id(i) not in seen:
+                    push((i, False))
     order.reverse()
     return order
 

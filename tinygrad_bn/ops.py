@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .autograd import Node, _grad_enabled
-from .tensor import ShapeError, Tensor
+from .tensor import ShapeError, Tensor, _result
 
 Forward = Callable[..., tuple[np.ndarray, Callable | None]]
 
@@ -49,7 +49,7 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
                 raise
             shapes = ", ".join(str(t.shape) for t in inputs)
             raise ShapeError(f"{name}: {e} (input shapes {shapes})") from None
-        out = Tensor(data)
+        out = _result(data)
         if _grad_enabled.get():  # record when a gradient is needed or a random value flows through
             needs, traced = False, random
             for t in inputs:

@@ -420,6 +420,16 @@ class Tensor:
         return F.mse(self, target)
 
 
+def _result(data: np.ndarray | np.generic) -> Tensor:
+    """A plain Tensor around an op's freshly computed array, without the constructor's conversions."""
+    t = object.__new__(Tensor)
+    t.data = data if type(data) is np.ndarray else np.asarray(data)
+    t.requires_grad = t._retains_grad = False
+    t.grad = t.name = t.node = None
+    t._hooks = []
+    return t
+
+
 def _shape(shape: tuple) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray):
         return tuple(int(s) for s in shape[0])
