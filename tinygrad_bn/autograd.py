@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from .tensor import Tensor
 
@@ -222,7 +224,7 @@ def _root_grad(out: Tensor, g: Tensor | Any | None, where: str) -> Tensor:
         if out.size != 1:
             raise RuntimeError(f"{where}: the output has shape {out.shape}; a gradient can be created "
                                "implicitly only for a scalar output, so pass grad= with the output's shape")
-        return Tensor(1.0, dtype=out.dtype).reshape(out.shape)
+        return Tensor(np.ones(out.shape, dtype=out.dtype))
     g = g if isinstance(g, Tensor) else Tensor(g, dtype=out.dtype)
     if g.shape != out.shape:
         raise ValueError(f"{where}: grad has shape {g.shape} but the output has shape {out.shape}")

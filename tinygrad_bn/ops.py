@@ -297,7 +297,8 @@ def reshape(x: Tensor, *, shape: tuple[int, ...]):
 @primitive
 def transpose(x: Tensor, *, axes: tuple[int, ...]):
     """Permute axes: output axis i is input axis ``axes[i]``."""
-    return x.data.transpose(axes), lambda g, out: (transpose(g, axes=tuple(np.argsort(axes).tolist())),)
+    inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
+    return x.data.transpose(axes), lambda g, out: (transpose(g, axes=inverse),)
 
 
 @primitive
