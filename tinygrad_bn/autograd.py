@@ -117,15 +117,17 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
 
 def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Sum ``g`` over the axes that broadcasting added or stretched, so it has ``shape``."""
-    if g.shape == shape:
+    if g.data.shape == shape:
         return g
-    lead = g.ndim - len(shape)
-    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    if stretched:
-        g = g.sum(axis=stretched, keepdims=True)
+    from .ops import sum as total  # the primitive: these axes are already sorted and non-negative
+    lead = g.data.ndim - len(shape)
     if lead > 0:
-        g = g.sum(axis=tuple(range(lead)))
-    return g if g.shape == shape else g.reshape(shape)
+        g = total(g, axis=tuple(range(lead)))
+    if g.data.shape != shape:
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.data.shape[i] != 1)
+        if stretched:
+            g = total(g, axis=stretched, keepdims=True)
+    return g if g.data.shape == shape else g.reshape(shape)
 
 
 def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retain_graph: bool,

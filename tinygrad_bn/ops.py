@@ -73,7 +73,7 @@ def _tensors(args: tuple) -> tuple[Tensor, ...]:
         elif isinstance(a, np.ndarray) and a.ndim > 0 and a.dtype.kind == "f":
             out.append(Tensor(a))
         elif ref is not None and isinstance(a, int | float):  # Python numbers, the common constant
-            out.append(Tensor(np.array(a, dtype=ref)))
+            out.append(_result(np.array(a, dtype=ref)))
         else:
             out.append(Tensor(a, dtype=ref if ref is not None and np.asarray(a).dtype.kind in "biuf" else None))
     return tuple(out)
@@ -92,6 +92,13 @@ def _expand(g: Tensor, x: Tensor, axis: tuple[int, ...], keepdims: bool) -> Tens
     if not keepdims:
         g = g.reshape(tuple(1 if i in axis else n for i, n in enumerate(x.shape)))
     return g
+
+
+def _mean(a: np.ndarray, axis: tuple[int, ...], keepdims: bool, n: int) -> np.ndarray:
+    """``a.mean`` without numpy's Python-level wrapper for float32/float64 (the same sum, then divide)."""
+    if a.dtype.kind == "f" and a.dtype.itemsize >= 4:
+        return np.add.reduce(a, axis=axis, keepdims=keepdims) / n
+    return a.mean(axis=axis, keepdims=keepdims)
 
 
 def _count(x: Tensor, axis: tuple[int, ...]) -> int:
@@ -193,7 +200,7 @@ def log(x: Tensor):
 def sqrt(x: Tensor):
     with np.errstate(invalid="ignore"):
         data = np.sqrt(x.data)
-    return data, lambda g, out: (g / (2 * out),)
+    return data, lambda g, out: (g / (out + out),)
 
 
 @primitive
@@ -236,14 +243,14 @@ def astype(x: Tensor, *, dtype: np.dtype):
 
 @primitive
 def sum(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
-    return (x.data.sum(axis=axis, keepdims=keepdims),
+    return (np.add.reduce(x.data, axis=axis, keepdims=keepdims),
             lambda g, out: (broadcast_to(_expand(g, x, axis, keepdims), shape=x.shape),))
 
 
 @primitive
 def mean(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
     n = _count(x, axis)
-    return (x.data.mean(axis=axis, keepdims=keepdims),
+    return (_mean(x.data, axis, keepdims, n),
             lambda g, out: (broadcast_to(_expand(g, x, axis, keepdims) / n, shape=x.shape),))
 
 
@@ -251,10 +258,10 @@ def mean(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
 def var(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False, correction: int = 0):
     """Variance over ``axis`` divided by ``n - correction``."""
     n = _count(x, axis)
-    mu = x.data.mean(axis=axis, keepdims=True)
+    mu = _mean(x.data, axis, True, n)
     centred = x.data - mu
     with np.errstate(divide="ignore", invalid="ignore"):
-        data = np.square(centred, out=centred).sum(axis=axis, keepdims=keepdims) / (n - correction)
+        data = np.add.reduce(np.square(centred, out=centred), axis=axis, keepdims=keepdims) / (n - correction)
 
     def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
         # the saved mean is a constant; a recorded backward (create_graph) needs the differentiable one

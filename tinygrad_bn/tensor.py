@@ -444,6 +444,8 @@ def _axes(op: str, axis: Axis, ndim: int) -> tuple[int, ...]:
     """Normalize an ``axis`` argument to a sorted tuple of non-negative axes (all when None)."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and 0 <= axis < ndim:  # the common case
+        return (axis,)
     axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
     out = []
     for a in axes:
