@@ -369,13 +369,19 @@ def matmul(a: Tensor, b: Tensor):
             g = g.unsqueeze(-2 if b.ndim > 1 else 0)
         if b.ndim == 1:
             g = g.unsqueeze(-1)
-        ga = g @ b2.transpose() if a.requires_grad else None
+        ga = matmul(g, _mT(b2)) if a.requires_grad else None
         gb = None
         if b.requires_grad:  # in b's memory order (b is often a transposed weight): no strided copy later
             f_order = b.ndim == 2 and b.data.flags.f_contiguous and not b.data.flags.c_contiguous
-            gb = (g.transpose() @ a2).transpose() if f_order else a2.transpose() @ g
+            gb = _mT(matmul(_mT(g), a2)) if f_order else matmul(_mT(a2), g)
         return ga, (gb.squeeze(-1) if b.ndim == 1 and gb is not None else gb)
     return data, vjp
+
+
+def _mT(t: Tensor) -> Tensor:
+    """Swap the last two axes."""
+    n = t.data.ndim
+    return transpose(t, axes=(*range(n - 2), n - 1, n - 2))
 
 
 # ----- random -------------------------------------------------------------------------------
