@@ -260,15 +260,14 @@ def mean(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
 def var(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False, correction: int = 0):
     """Variance over ``axis`` divided by ``n - correction``."""
     n = _count(x, axis)
-    mu = _mean(x.data, axis, True, n)
-    centred = x.data - mu
+    centred = x.data - _mean(x.data, axis, True, n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        data = np.add.reduce(np.square(centred, out=centred), axis=axis, keepdims=keepdims) / (n - correction)
+        data = np.add.reduce(centred * centred, axis=axis, keepdims=keepdims) / (n - correction)
 
     def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
-        # the saved mean is a constant; a recorded backward (create_graph) needs the differentiable one
-        mean = x.mean(axis=axis, keepdims=True) if _grad_enabled.get() else mu
-        return (_expand(g, x, axis, keepdims) * (2.0 / (n - correction)) * (x - mean),)
+        # the plain backward reuses the forward's centred x; a recorded one (create_graph) differentiates it
+        c = x - x.mean(axis=axis, keepdims=True) if _grad_enabled.get() else Tensor(centred)
+        return (_expand(g, x, axis, keepdims) * (2.0 / (n - correction)) * c,)
     return data, vjp
 
 
