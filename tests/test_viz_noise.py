@@ -32,6 +32,7 @@ def test_bn_sqrt_div_form():
     assert [g.nodes[n]["op"] for n in mult["nodes"] if g.nodes[n]["kind"] == "op"] == ["add", "sqrt", "div"]
     assert mult["edges"][0][0] == mult["source"] and mult["edges"][-1][1] == mult["node"]
     assert mult["source_kind"] == "batch statistic" and mult["operand"] == 1
+    assert (mult.kind, mult.op, mult.node, mult.source) == (mult["kind"], "div", mult["node"], mult["source"])
     assert set(r.batch_statistics) == {e["source"] for e in r.entries}
     # the centred and the normalized tensors are signal, the statistic and sqrt(var + eps) are not
     assert g.graph["outputs"][0] in r.signal and mult["source"] not in r.signal

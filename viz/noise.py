@@ -27,17 +27,27 @@ ADDITIVE = frozenset({"add", "sub"})
 MULTIPLICATIVE = frozenset({"mul", "div", "matmul"})
 
 
+class Entry(dict):
+    """One noise entry point: a plain dict whose keys also read as attributes (``e["kind"]`` or ``e.kind``)."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
 @dataclass
 class NoiseReport:
     """The result of :func:`noise_paths`, as plain data.
 
-    ``entries``: one dict per (entry op, source) with ``node``, ``op``, ``kind`` ("additive" /
+    ``entries``: one :class:`Entry` (a dict) per (entry op, source) with ``node``, ``op``, ``kind`` ("additive" /
     "multiplicative"), ``source`` (tensor node of the batch statistic or random draw), ``source_op``,
     ``source_kind`` ("batch statistic" / "random"), ``operand`` (input position of the noisy operand),
     ``module``, and the path from source to entry as ``nodes`` and ``edges``.
     """
 
-    entries: list[dict[str, Any]]
+    entries: list[Entry]
     batch_statistics: list[str]
     random_sources: list[str]
     signal: set[str]
@@ -81,7 +91,7 @@ def noise_paths(g: nx.DiGraph) -> NoiseReport:
     sources: dict[str, frozenset[str]] = {}
     stats: list[str] = []
     randoms: list[str] = []
-    entries: list[dict[str, Any]] = []
+    entries: list[Entry] = []
     for n in nx.topological_sort(g):
         d = g.nodes[n]
         if d["kind"] == "tensor":
@@ -111,7 +121,7 @@ def noise_paths(g: nx.DiGraph) -> NoiseReport:
                         continue
                     for s in sorted(sources[i], key=_order):
                         nodes, edges = _path(g, n, i, s, signal, sources)
-                        entries.append(dict(
+                        entries.append(Entry(
                             node=n, op=d["op"], kind=kind, source=s, source_op=next(iter(g.predecessors(s))),
                             source_kind="random" if s in randoms else "batch statistic", operand=pos,
                             module=d["module"], nodes=nodes, edges=edges))
