@@ -253,7 +253,7 @@ def sum(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
 def mean(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
     n = _count(x, axis)
     return (_mean(x.data, axis, keepdims, n),
-            lambda g, out: (broadcast_to(_expand(g, x, axis, keepdims) / n, shape=x.shape),))
+            lambda g, out: (broadcast_to(_expand(g, x, axis, keepdims) * (1 / n if n else 0.0), shape=x.shape),))
 
 
 @primitive
