@@ -56,3 +56,9 @@ def test_absent_peer_is_reported_not_failed(monkeypatch):
     monkeypatch.setitem(bench_main.peers.STEPS, "PyTorch eager", unavailable)
     lines = bench_main.step_section((8,), ["PyTorch eager"], repeats=1, quick=True)
     assert any("PyTorch eager" in line and "absent: not installed here" in line for line in lines)
+
+
+def test_profile_entry_point_runs(capsys):
+    from bench import profile
+    assert profile.main(["--batch", "8", "--steps", "2"]) == 0
+    assert "step" in capsys.readouterr().out
