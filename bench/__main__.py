@@ -25,7 +25,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--peers", default=",".join(PEERS),
                    help=f"comma-separated subset of {','.join(PEERS)} ('' for none)")
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
-    p.add_argument("--repeats", type=int, default=None, help="timing repeats (default 15, quick 2)")
+    p.add_argument("--repeats", type=int, default=None, help="timing repeats (default 30, quick 2)")
     p.add_argument("--default-allocator", action="store_true",
                    help="leave glibc malloc's adaptive thresholds alone (timings then depend on allocation history)")
     p.add_argument("--out", help="also write the report to this file")
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     peer_names = [PEERS[p.strip()] for p in args.peers.split(",") if p.strip()]
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
-    repeats = args.repeats or (2 if args.quick else 15)
+    repeats = args.repeats or (2 if args.quick else 30)
     allocator = "default, adaptive thresholds" if args.default_allocator else steady_allocator()
     out = ["# tinygrad_bn benchmarks", "", f"Command: `python -m bench {' '.join(argv or sys.argv[1:])}`".rstrip(), ""]
     out += [f"- {k}: {v}" for k, v in {**machine(), **{f"peer {k}": v for k, v in peers.versions().items()}}.items()]
