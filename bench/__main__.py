@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Callable
 
@@ -139,18 +140,19 @@ def render_section(depths: tuple[int, ...]) -> list[str]:
     lines = ["## Rendering", "",
              "Capture (viz.capture), noise analysis (viz.noise_paths) and SVG rendering of every node "
              "(viz.render, max_nodes=None) of an MLP of Linear -> BatchNorm1d -> ReLU blocks after "
-             "backward(retain_grads=True).", "",
+             "backward(retain_grads=True), with the system `dot` when present and with Graphviz in WebAssembly.", "",
              "| blocks | graph nodes | noise entries | capture | analyse | render | total | Graphviz |",
              "|---|---|---|---|---|---|---|---|"]
-    total = {}
-    for d in depths:
-        m = render_graphs.measure(d)
-        total[d] = m["total"]
-        lines.append(f"| {d} | {m['nodes']} | {m['entries']} | {_ms(m['capture'])} | {_ms(m['analyse'])} | "
-                     f"{_ms(m['render'])} | **{m['total']:.2f} s** | {m['engine']} |")
-    d = max(depths)
-    return lines + ["", f"- {d} blocks in {total[d]:.2f} s (target for 50 < 5 s: "
-                        f"{'met' if total[d] < 5 else 'MISSED'})", ""]
+    worst = 0.0
+    for engine in ("dot", "wasm") if shutil.which("dot") else ("wasm",):
+        for d in depths:
+            m = render_graphs.measure(d, engine=engine)
+            if d == max(depths):
+                worst = max(worst, float(m["total"]))
+            lines.append(f"| {d} | {m['nodes']} | {m['entries']} | {_ms(m['capture'])} | {_ms(m['analyse'])} | "
+                         f"{_ms(m['render'])} | **{m['total']:.2f} s** | {m['engine']} |")
+    return lines + ["", f"- {max(depths)} blocks in at most {worst:.2f} s (target for 50 < 5 s: "
+                        f"{'met' if worst < 5 else 'MISSED'})", ""]
 
 
 def main(argv: list[str] | None = None) -> int:
