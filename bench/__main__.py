@@ -51,23 +51,25 @@ def step_section(batches: tuple[int, ...], peer_names: list[str], repeats: int, 
                 "the targets are judged on the table without them." if peer_names else
                 "Only these two systems take turns, so no other thread pool disturbs the BLAS."), ""]
     columns = [(bn, b) for bn in (True, False) for b in batches]
-    results: dict[str, dict[tuple[bool, int], float | str]] = {}
+    results: dict[str, dict[tuple[bool, int], float | str]] = {"hand-written numpy": {}, "tinygrad_bn": {}}
+    runs: dict[tuple[str, tuple[bool, int]], Callable[[], object]] = {}  # every column takes turns, too
     for bn, b in columns:
         params = handwritten.init_params(step.SIZES, bn=bn)
         x, y = step.batch(b)
-        fns: dict[str, Callable[[], object]] = {"hand-written numpy": step.hand(params, x, y),
-                                                "tinygrad_bn": step.ours(params, x, y)}
+        steps = {"hand-written numpy": step.hand(params, x, y), "tinygrad_bn": step.ours(params, x, y)}
         for name in peer_names:
-            build = peers.STEPS.get(name)
-            if build is None:
+            if name not in peers.STEPS:
                 continue
             try:
-                fns[name] = build(params, x, y, step.LR)
+                steps[name] = peers.STEPS[name](params, x, y, step.LR)
             except peers.Unavailable as e:
                 results.setdefault(name, {})[(bn, b)] = f"absent: {e}"
-        number = 1 if quick else max(1, 1280 // b)
-        for name, t in interleaved(fns, repeats, number, warmup=2 if quick else 5).items():
-            results.setdefault(name, {})[(bn, b)] = t
+        k = 1 if quick else max(1, 1280 // b)  # steps per timing: about 20 ms each
+        for name, fn in steps.items():
+            runs[(name, (bn, b))] = lambda fn=fn, k=k: [fn() for _ in range(k)]
+            results.setdefault(name, {})
+    for (name, (bn, b)), t in interleaved(runs, repeats, 1, warmup=2).items():
+        results[name][(bn, b)] = t / (1 if quick else max(1, 1280 // b))
     hand = results["hand-written numpy"]
     head = [f"{'BN' if bn else 'no BN'}, batch {b}" for bn, b in columns]
     lines += ["| system | " + " | ".join(head) + " |", "|---" * (len(columns) + 1) + "|"]

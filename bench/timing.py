@@ -9,12 +9,14 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
+K = TypeVar("K")
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int, number: int,
-                warmup: int = 2) -> dict[str, float]:
+
+def interleaved(fns: dict[K, Callable[[], object]], repeats: int, number: int, warmup: int = 2) -> dict[K, float]:
     """Median seconds per call of each function; every repeat times each function in turn.
 
     The order rotates from one repeat to the next, so no system always runs right after another.
@@ -23,7 +25,7 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int, number: int,
         for _ in range(warmup):
             fn()
     names = list(fns)
-    times: dict[str, list[float]] = {name: [] for name in names}
+    times: dict[K, list[float]] = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
             fn = fns[name]
