@@ -29,6 +29,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=None, help="timing repeats (default 30, quick 2)")
     p.add_argument("--default-allocator", action="store_true",
                    help="leave glibc malloc's adaptive thresholds alone (timings then depend on allocation history)")
+    p.add_argument("--threads", type=int, help="limit BLAS/OpenMP threads of every system (default: libraries' own)")
     p.add_argument("--out", help="also write the report to this file")
     return p.parse_args(argv)
 
@@ -157,6 +158,17 @@ def render_section(depths: tuple[int, ...]) -> list[str]:
                         f"{'met' if worst < 5 else 'MISSED'})", ""]
 
 
+def limit_threads(n: int) -> None:
+    """At most ``n`` threads in every BLAS/OpenMP pool of this process (numpy's and PyTorch's)."""
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(n)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(n)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     err = step.check()
@@ -168,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
     repeats = args.repeats or (2 if args.quick else 30)
     allocator = "default, adaptive thresholds" if args.default_allocator else steady_allocator()
+    if args.threads:
+        limit_threads(args.threads)
     out = ["# tinygrad_bn benchmarks", "", f"Command: `python -m bench {' '.join(argv or sys.argv[1:])}`".rstrip(), ""]
     out += [f"- {k}: {v}" for k, v in {**machine(), **{f"peer {k}": v for k, v in peers.versions().items()}}.items()]
     out += [f"- allocator: {allocator}"]
