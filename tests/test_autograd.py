@@ -28,6 +28,24 @@ def test_grads_accumulate_across_backward_calls_and_are_not_aliased():
     np.testing.assert_allclose(b.grad.data, [2.0])
 
 
+def test_every_grad_is_a_writable_array_of_its_own():
+    x, w = t(np.ones((3, 2))), t(np.ones(2))
+    h = x + w  # add passes the same gradient to both inputs (w's is summed down)
+    h.retain_grad()
+    seed = np.full((3, 2), 2.0)
+    h.backward(seed)
+    arrays = [x.grad.data, w.grad.data, h.grad.data, seed]
+    assert len({id(a) for a in arrays}) == 4 and not any(np.shares_memory(a, b) for a in arrays for b in arrays
+                                                         if a is not b)
+    a, b = t(np.ones((2, 3))), t(np.ones(6))
+    (a.reshape(6) + b).sum().backward()  # a's gradient is a view of the array b gets
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    s = t(np.ones(4))
+    s.sum().backward()  # sum's gradient is a read-only broadcast view: the leaf gets a copy
+    s.grad.data[0] = 5.0
+    assert s.grad.data.flags.writeable and seed[0, 0] == 2.0
+
+
 def test_only_leaves_keep_grads_unless_asked():
     x = t([1.0, 2.0])
     h = x * 3

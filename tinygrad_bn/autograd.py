@@ -141,6 +141,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
     """
     wanted = None if capture is None else {id(t) for t in capture}
     found: dict[int, Tensor] = {}
+    handed = {_memory(g.data) for g in root_grads}  # arrays the caller holds: never stored as a .grad
     pending: dict[int, Tensor] = {}
     for r, g in zip(roots, root_grads):
         pending[id(r)] = pending[id(r)] + g if id(r) in pending else g
@@ -158,7 +159,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
                 if id(t) in wanted:
                     found[id(t)] = g
             elif t.node is None or retain_grads or t._retains_grad:
-                _accumulate(t, g, create_graph)
+                _accumulate(t, g, create_graph, handed)
             node = t.node
             if node is None:
                 continue
@@ -181,13 +182,27 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
     return found
 
 
-def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
+def _accumulate(t: Tensor, g: Tensor, create_graph: bool, handed: set[int]) -> None:
+    """Add ``g`` into ``t.grad``. Outside ``create_graph`` every ``.grad`` gets a writable array of its
+    own: ``g``'s array is kept when nothing else holds its memory, else copied (``handed`` holds the
+    owners of the memory already given out). Copying every time would double the large allocations of a step."""
     from .tensor import Tensor
     if g.dtype != t.dtype:
         g = g.astype(t.dtype)
-    if not create_graph:  # a fresh writable array, never aliased with another tensor's grad
-        g = Tensor(g.data.copy() if t.grad is None else g.data)
-    t.grad = g if t.grad is None else t.grad + g
+    if t.grad is not None:
+        t.grad = t.grad + g
+    elif create_graph:
+        t.grad = g
+    else:
+        a = g.data
+        fresh = a.flags.writeable and _memory(a) not in handed and (a.base is None or type(a.base) is np.ndarray)
+        t.grad = Tensor(a if fresh else a.copy())
+    handed.add(_memory(t.grad.data))
+
+
+def _memory(a: np.ndarray) -> int:
+    """Identity of the array that owns ``a``'s memory (numpy points a view's ``base`` at it)."""
+    return id(a if a.base is None else a.base)
 
 
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
