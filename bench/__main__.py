@@ -27,8 +27,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help=f"comma-separated subset of {','.join(PEERS)} ('' for none)")
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     p.add_argument("--repeats", type=int, default=None, help="timing repeats (default 30, quick 2)")
-    p.add_argument("--default-allocator", action="store_true",
-                   help="leave glibc malloc's adaptive thresholds alone (timings then depend on allocation history)")
+    p.add_argument("--steady-allocator", action="store_true",
+                   help="fix glibc malloc's thresholds (the default leaves them adaptive, as users run)")
     p.add_argument("--threads", type=int, help="limit BLAS/OpenMP threads of every system (default: libraries' own)")
     p.add_argument("--out", help="also write the report to this file")
     return p.parse_args(argv)
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     peer_names = [PEERS[p.strip()] for p in args.peers.split(",") if p.strip()]
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
     repeats = args.repeats or (2 if args.quick else 30)
-    allocator = "default, adaptive thresholds" if args.default_allocator else steady_allocator()
+    allocator = steady_allocator() if args.steady_allocator else "glibc default (adaptive thresholds)"
     if args.threads:
         limit_threads(args.threads)
     out = ["# tinygrad_bn benchmarks", "", f"Command: `python -m bench {' '.join(argv or sys.argv[1:])}`".rstrip(), ""]

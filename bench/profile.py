@@ -11,7 +11,6 @@ import pstats
 import sys
 
 from . import handwritten, step
-from .timing import steady_allocator
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +19,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--no-bn", action="store_true", help="the MLP without BatchNorm")
     args = p.parse_args(argv)
-    steady_allocator()
     x, y = step.batch(args.batch)
     run = step.ours(handwritten.init_params(step.SIZES, bn=not args.no_bn), x, y)
     for _ in range(5):
