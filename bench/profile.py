@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     run = step.ours(handwritten.init_params(step.SIZES, bn=not args.no_bn), x, y)
     for _ in range(5):
         run()
+    print(f"tinygrad_bn training step, MLP {'-'.join(map(str, step.SIZES))}{'' if args.no_bn else ' with BN'}, "
+          f"batch {args.batch}, {args.steps} steps")
     try:
         from pyinstrument import Profiler
     except ImportError:
