@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tinygrad_bn import Tensor, nn, no_grad
+from tinygrad_bn.autograd import toposort
 from tinygrad_bn.nn import functional as F
 
 torch = pytest.importorskip("torch")
@@ -126,16 +127,8 @@ def test_functional_batch_norm_is_the_module_computation():
 
 
 def _ops(t):
-    """Every node reachable from t, as (op, node)."""
-    out, stack, seen = [], [t], set()
-    while stack:
-        u = stack.pop()
-        if u.node is None or id(u) in seen:
-            continue
-        seen.add(id(u))
-        out.append(u.node)
-        stack.extend(u.node.inputs)
-    return out
+    """Every op node behind t (the engine's own walk of the graph)."""
+    return [u.node for u in toposort([t]) if u.node is not None]
 
 
 def test_graph_is_made_of_primitives_with_visible_normalization():

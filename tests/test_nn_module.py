@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tinygrad_bn import Tensor, nn
+from tinygrad_bn.autograd import toposort
 
 torch = pytest.importorskip("torch")
 
@@ -29,15 +30,8 @@ class Net(nn.Module):
 
 
 def _nodes(t):
-    out, stack, seen = [], [t], set()
-    while stack:
-        u = stack.pop()
-        if u.node is None or id(u) in seen:
-            continue
-        seen.add(id(u))
-        out.append(u.node)
-        stack.extend(u.node.inputs)
-    return out
+    """Every op node behind t (the engine's own walk of the graph)."""
+    return [u.node for u in toposort([t]) if u.node is not None]
 
 
 def test_tree_and_names():

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Node, _grad_enabled, unbroadcast
+from .autograd import Node, _grad_enabled
 from .tensor import ShapeError, Tensor, _result
 
 Forward = Callable[..., tuple[np.ndarray, Callable | None]]
@@ -115,9 +115,7 @@ def add(a: Tensor, b: Tensor):
 
 @primitive
 def sub(a: Tensor, b: Tensor):
-    # b's gradient is negated after summing down to b's shape: a pass over the small array, not the large one
-    return (_broadcast("sub", np.subtract, a, b),
-            lambda g, out: (g, -unbroadcast(g, b.shape) if b.requires_grad else None))
+    return _broadcast("sub", np.subtract, a, b), lambda g, out: (g, -g if b.requires_grad else None)
 
 
 @primitive
@@ -133,7 +131,7 @@ def div(a: Tensor, b: Tensor):
 
     def vjp(g: Tensor, out: Tensor) -> tuple[Tensor | None, Tensor | None]:
         ga = g / b
-        return ga if a.requires_grad else None, -unbroadcast(ga * out, b.shape) if b.requires_grad else None
+        return ga if a.requires_grad else None, -ga * out if b.requires_grad else None
     return data, vjp
 
 

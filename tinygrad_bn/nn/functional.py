@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..autograd import no_grad
 from ..tensor import Tensor
 from ..tensor import generator as _generator
 
@@ -93,10 +92,9 @@ def normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Ten
 
 
 def update_running(running: Tensor, stat: np.ndarray, factor: float) -> None:
-    """``running = (1 - factor) * running + factor * stat``, in place and outside the graph."""
-    with no_grad():
-        running.data *= 1 - factor
-        running.data += factor * stat.reshape(running.shape)
+    """``running = (1 - factor) * running + factor * stat``, in place on the array (outside the graph)."""
+    running.data *= 1 - factor
+    running.data += factor * stat.reshape(running.shape)
 
 
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
