@@ -214,3 +214,49 @@ def test_composite_batchnorm_gradient():
         z = x @ w
         return (z - z.mean(axis=0, keepdims=True)) / (z.var(axis=0, keepdims=True) + 1e-5).sqrt()
     gradcheck(bn, [data((6, 4), 0), data((4, 3), 1)])
+
+
+@st.composite
+def windows(draw):
+    """A (N, C, H, W) shape with a kernel, dilation, padding and stride that fit it."""
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    hw = tuple(draw(st.integers(max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]), 6)) for i in (0, 1))
+    return (draw(st.integers(1, 2)), draw(st.integers(1, 3)), *hw), dict(kernel_size=k, dilation=d, padding=p, stride=s)
+
+
+@FAST
+@given(case=windows(), seed=st.integers(0, 1000))
+def test_unfold_and_fold(case, seed):
+    from tinygrad_bn import ops
+    shape, kw = case
+    x = data(shape, seed)
+    cols = ops.unfold(Tensor(x), **kw)
+    gradcheck(lambda t: ops.unfold(t, **kw), [Tensor(x, requires_grad=True)])
+    g = data(cols.shape, seed + 1)
+    gradcheck(lambda t: ops.fold(t, output_size=shape[2:], **kw), [Tensor(g, requires_grad=True)])
+    # fold is unfold's adjoint: <unfold(x), g> == <x, fold(g)>
+    np.testing.assert_allclose((cols.data * g).sum(), (x * ops.fold(Tensor(g), output_size=shape[2:], **kw).data).sum())
+    args = (kw["kernel_size"], kw["dilation"], kw["padding"], kw["stride"])
+    torch_agrees(lambda t: ops.unfold(t, **kw), lambda t: torch.nn.functional.unfold(t, *args), [x])
+    torch_agrees(lambda t: ops.fold(t, output_size=shape[2:], **kw),
+                 lambda t: torch.nn.functional.fold(t, shape[2:], *args), [g])
+
+
+def test_pad_with_a_value_and_its_gradient():
+    from tinygrad_bn import ops
+    x = data((2, 3, 4), 0)
+    widths = ((0, 0), (1, 2), (3, 0))
+    y = ops.pad(Tensor(x), widths=widths, value=-np.inf)
+    assert y.shape == (2, 6, 7) and np.isneginf(y.data[:, 0]).all() and (y.data[:, 1:4, 3:] == x).all()
+    gradcheck(lambda t: ops.pad(t, widths=widths, value=1.5), [Tensor(x, requires_grad=True)])
+    torch_agrees(lambda t: ops.pad(t, widths=widths, value=1.5),
+                 lambda t: torch.nn.functional.pad(t, (3, 0, 1, 2), value=1.5), [x])
+
+
+def test_unfold_names_a_kernel_larger_than_the_padded_input():
+    from tinygrad_bn import ShapeError, ops
+    with pytest.raises(ShapeError, match=r"unfold: kernel \(5, 5\) .* larger than the input \(3, 3\)"):
+        ops.unfold(Tensor(np.zeros((1, 1, 3, 3))), kernel_size=(5, 5), padding=(0, 0))

@@ -389,3 +389,73 @@ def _mT(t: Tensor) -> Tensor:
 def bernoulli(*, p: float, shape: tuple[int, ...], dtype: np.dtype, generator: np.random.Generator):
     """A 0/1 mask of ``shape``, each entry 1 with probability ``p`` (a random source in the graph)."""
     return (generator.random(shape) < p).astype(dtype), None
+
+
+# ----- sliding windows (convolution and pooling) --------------------------------------------
+
+@primitive
+def pad(x: Tensor, *, widths: tuple[tuple[int, int], ...], value: float = 0.0):
+    """Constant padding: ``widths[i] = (before, after)`` entries of ``value`` around axis i."""
+    data = np.full(tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, widths)), value, dtype=x.dtype)
+    inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape, widths))
+    data[inner] = x.data
+    return data, lambda g, out: (g[inner],)
+
+
+def _windows(op: str, shape: tuple[int, ...], kernel: tuple[int, int], dilation: tuple[int, int],
+             padding: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:
+    """Output height and width of sliding ``kernel`` over the last two axes of ``shape``."""
+    out = tuple((shape[i + 2] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in (0, 1))
+    if out[0] < 1 or out[1] < 1:
+        raise ShapeError(f"{op}: kernel {kernel} with dilation {dilation} is larger than the input {shape[2:]} "
+                         f"padded by {padding}")
+    return out  # type: ignore[return-value]
+
+
+@primitive
+def unfold(x: Tensor, *, kernel_size: tuple[int, int], dilation: tuple[int, int] = (1, 1),
+           padding: tuple[int, int] = (0, 0), stride: tuple[int, int] = (1, 1)):
+    """Sliding blocks of (N, C, H, W) as (N, C*kh*kw, L) (im2col), like ``torch.nn.functional.unfold``.
+
+    The forward is one copy of a strided view of the zero-padded input; the vjp is :func:`fold`.
+    """
+    n, c, h, w = x.shape
+    (kh, kw), (ph, pw) = kernel_size, padding
+    oh, ow = _windows("unfold", x.shape, kernel_size, dilation, padding, stride)
+    xp = x.data
+    if ph or pw:
+        xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+        xp[:, :, ph:ph + h, pw:pw + w] = x.data
+    s = xp.strides
+    view = np.lib.stride_tricks.as_strided(
+        xp, (n, c, kh, kw, oh, ow),
+        (s[0], s[1], s[2] * dilation[0], s[3] * dilation[1], s[2] * stride[0], s[3] * stride[1]), writeable=False)
+    data = view.reshape(n, c * kh * kw, oh * ow)
+    return data, lambda g, out: (fold(g, output_size=(h, w), kernel_size=kernel_size, dilation=dilation,
+                                      padding=padding, stride=stride),)
+
+
+@primitive
+def fold(cols: Tensor, *, output_size: tuple[int, int], kernel_size: tuple[int, int],
+         dilation: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0), stride: tuple[int, int] = (1, 1)):
+    """Sum sliding blocks (N, C*kh*kw, L) back into (N, C, H, W) (col2im), like ``torch.nn.functional.fold``.
+
+    One strided add per kernel offset (no scatter); the vjp is :func:`unfold`.
+    """
+    (h, w), (kh, kw), (ph, pw) = output_size, kernel_size, padding
+    n, ckk, length = cols.shape
+    oh, ow = _windows("fold", (n, 0, h, w), kernel_size, dilation, padding, stride)
+    if ckk % (kh * kw) or length != oh * ow:
+        raise ShapeError(f"fold: expected (N, C*{kh}*{kw}, {oh * ow}) blocks for output size {output_size}, "
+                         f"got {cols.shape}")
+    c = ckk // (kh * kw)
+    blocks = cols.data.reshape(n, c, kh, kw, oh, ow)
+    data = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    (dh, dw), (sh, sw) = dilation, stride
+    for i in range(kh):
+        for j in range(kw):
+            data[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += blocks[:, :, i, j]
+    if ph or pw:
+        data = np.ascontiguousarray(data[:, :, ph:ph + h, pw:pw + w])
+    return data, lambda g, out: (unfold(g, kernel_size=kernel_size, dilation=dilation, padding=padding,
+                                        stride=stride),)
