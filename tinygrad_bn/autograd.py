@@ -1,4 +1,4 @@
-"""The graph node, grad mode, module scope, and the reverse-mode engine."""
+"""The graph node, grad mode, record mode, module and function scopes, and the reverse-mode engine."""
 
 from __future__ import annotations
 
@@ -14,19 +14,55 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 _grad_enabled: ContextVar[bool] = ContextVar("grad_enabled", default=True)
-_module_path: ContextVar[str | None] = ContextVar("module_path", default=None)
+_recording: ContextVar[bool] = ContextVar("recording", default=False)
+
+
+class Scope:
+    """One entry of the scope stack: a module call or a function scope (see :func:`scope`).
+
+    Public attributes, read by ``viz``: ``path`` (dotted: ``"1"``, ``"block.bn"``; a function scope
+    appends its name to the enclosing scope's path, e.g. ``"1.batch_norm"``), ``kind`` (``"module"`` or
+    ``"function"``), ``name`` (the module's class name, or the function scope's name), ``extra_repr``
+    (the module's :meth:`~tinygrad_bn.nn.Module.extra_repr`, ``""`` for functions), ``training`` (the
+    module's flag; None for functions), ``inputs`` (the Tensor arguments of the call, in order),
+    ``input_shapes`` and ``output_shapes`` (tuples of shapes; the outputs are set when the call returns,
+    ``None`` until then). Each call gets its own Scope object, so two calls of one module are told apart.
+    """
+
+    __slots__ = ("path", "kind", "name", "extra_repr", "training", "inputs", "input_shapes", "output_shapes")
+
+    def __init__(self, path: str | None, kind: str, name: str | None, extra_repr: str = "",
+                 training: bool | None = None, inputs: tuple[Tensor, ...] = ()) -> None:
+        self.path, self.kind, self.name, self.extra_repr, self.training = path, kind, name, extra_repr, training
+        self.inputs = inputs
+        self.input_shapes = tuple(t.shape for t in inputs)
+        self.output_shapes: tuple[tuple[int, ...], ...] | None = None
+
+    def finish(self, result: Any) -> None:
+        """Record the shapes of the Tensors in ``result`` (a Tensor, or a tuple/list of them)."""
+        from .tensor import Tensor
+        items = result if isinstance(result, tuple | list) else (result,)
+        self.output_shapes = tuple(t.shape for t in items if isinstance(t, Tensor))
+
+    def __repr__(self) -> str:
+        return f"Scope({self.kind} {self.path!r}, {self.name}({self.extra_repr}))"
+
+
+_scopes: ContextVar[tuple[Scope, ...]] = ContextVar("scopes", default=())
 
 
 class Node:
     """How a tensor was made: an op applied to input tensors.
 
     Public attributes, read by ``viz``: ``op`` (primitive name), ``inputs`` (tensors, in order),
-    ``attrs`` (keyword arguments of the op, e.g. ``axis``), ``module`` (path of the module that was
-    running, or None) and ``random`` (the op drew random numbers). ``vjp`` is the saved
-    vector-Jacobian product; backward frees it unless ``retain_graph=True``.
+    ``attrs`` (keyword arguments of the op, e.g. ``axis``), ``scopes`` (the tuple of :class:`Scope`
+    the op ran in, outermost first; shared by every op of one call, never copied), ``module`` (path of
+    the innermost module scope, or None) and ``random`` (the op drew random numbers). ``vjp`` is the
+    saved vector-Jacobian product (None when no input needs a gradient); backward frees it unless
+    ``retain_graph=True``.
     """
 
-    __slots__ = ("op", "inputs", "attrs", "module", "random", "vjp")
+    __slots__ = ("op", "inputs", "attrs", "scopes", "random", "vjp")
 
     def __init__(self, op: str, inputs: tuple[Tensor, ...], attrs: dict[str, Any],
                  vjp: Callable | None, random: bool = False) -> None:
@@ -35,7 +71,12 @@ class Node:
         self.attrs = attrs
         self.vjp = vjp
         self.random = random
-        self.module = _module_path.get()
+        self.scopes = _scopes.get()
+
+    @property
+    def module(self) -> str | None:
+        """Path of the innermost module scope the op ran in, or None outside every module."""
+        return _innermost_module(self.scopes)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.attrs.items())
@@ -76,19 +117,112 @@ class enable_grad(_GradMode):
     enabled = True
 
 
+class record(_GradMode):
+    """Context manager and decorator: in grad mode every op records a graph node, even when no input
+    needs a gradient (only ops that need one keep a vjp), so ``viz`` sees statistics of a raw input.
+
+    Nothing else about grad mode changes: inside ``no_grad`` nothing is recorded, and a backward pass
+    records nothing (unless ``create_graph=True``). Thread- and task-local.
+    """
+
+    def __enter__(self) -> None:
+        self._token = _recording.set(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _recording.reset(self._token)
+
+
+def is_recording() -> bool:
+    """Whether every op records a node right now (inside :class:`record`)."""
+    return _recording.get()
+
+
+class scope:
+    """Context manager and decorator: ops inside belong to a function scope called ``name``.
+
+    ``viz`` boxes (and collapses) a scope like a module::
+
+        @tinygrad_bn.scope("attention")
+        def attention(q, k, v): ...
+
+        with tinygrad_bn.scope("head"):
+            y = x @ w
+
+    As a decorator the Tensor arguments and results are recorded as the scope's inputs and outputs.
+    """
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"scope: name must be a non-empty string, got {name!r}")
+        self.name = name
+
+    def __enter__(self) -> Scope:
+        s = _function_scope(self.name, ())
+        self._token = _scopes.set(_scopes.get() + (s,))
+        return s
+
+    def __exit__(self, *exc: object) -> None:
+        _scopes.reset(self._token)
+
+    def __call__(self, fn: Callable) -> Callable:
+        name = self.name
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            s = _function_scope(name, args)
+            token = _scopes.set(_scopes.get() + (s,))
+            try:
+                result = fn(*args, **kwargs)
+            finally:
+                _scopes.reset(token)
+            s.finish(result)
+            return result
+        return wrapper
+
+
+def _function_scope(name: str, args: tuple) -> Scope:
+    from .tensor import Tensor
+    parent = _scopes.get()
+    base = parent[-1].path if parent else None
+    return Scope(f"{base}.{name}" if base else name, "function", name,
+                 inputs=tuple(a for a in args if isinstance(a, Tensor)))
+
+
+def push_scope(s: Scope) -> Any:
+    """Push ``s`` on the scope stack; returns the token that :func:`pop_scope` takes (for ``Module.__call__``)."""
+    return _scopes.set(_scopes.get() + (s,))
+
+
+def pop_scope(token: Any) -> None:
+    """Undo the :func:`push_scope` that returned ``token``."""
+    _scopes.reset(token)
+
+
 @contextmanager
 def module_scope(path: str | None) -> Iterator[None]:
-    """Record ``path`` as the running module on every node created inside the block."""
-    token = _module_path.set(path)
+    """Record ``path`` as the running module on every node created inside the block (None: no module)."""
+    token = _scopes.set(_scopes.get() + (Scope(path, "module", None),) if path is not None else ())
     try:
         yield
     finally:
-        _module_path.reset(token)
+        _scopes.reset(token)
 
 
 def current_module() -> str | None:
     """Path of the module whose forward is running, or None."""
-    return _module_path.get()
+    return _innermost_module(_scopes.get())
+
+
+def current_scopes() -> tuple[Scope, ...]:
+    """The scope stack right now, outermost first."""
+    return _scopes.get()
+
+
+def _innermost_module(scopes: tuple[Scope, ...]) -> str | None:
+    for s in reversed(scopes):
+        if s.kind == "module":
+            return s.path
+    return None
 
 
 def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -145,7 +279,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
     pending: dict[int, Tensor] = {}
     for r, g in zip(roots, root_grads):
         pending[id(r)] = pending[id(r)] + g if id(r) in pending else g
-    token = _grad_enabled.set(create_graph)
+    token, recording = _grad_enabled.set(create_graph), _recording.set(False)
     try:
         for t in toposort(roots):
             g = pending.pop(id(t), None)
@@ -178,6 +312,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
                 key = id(inp)
                 pending[key] = pending[key] + gi if key in pending else gi
     finally:
+        _recording.reset(recording)
         _grad_enabled.reset(token)
     return found
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Node, _grad_enabled
+from .autograd import Node, _grad_enabled, _recording
 from .tensor import ShapeError, Tensor, _result
 
 Forward = Callable[..., tuple[np.ndarray, Callable | None]]
@@ -28,8 +28,8 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
     Positional arguments are the op's input tensors; keyword arguments are its attributes, stored
     on the graph node. Non-Tensor inputs (numbers, arrays) become constants, Python and numpy
     scalars taking the dtype of the tensor they are combined with. In grad mode a node is recorded
-    when an input requires grad, when the op is random, or when an input was itself recorded (so a
-    value computed from a dropout mask stays in the graph for ``viz``).
+    when an input requires grad, when the op is random, when an input was itself recorded (so a
+    value computed from a dropout mask stays in the graph for ``viz``), or always inside ``record()``.
     """
     if fn is None:
         return functools.partial(primitive, random=random)
@@ -55,7 +55,7 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
             for t in inputs:
                 needs = needs or t.requires_grad
                 traced = traced or t.node is not None
-            if needs or traced:
+            if needs or traced or _recording.get():
                 out.requires_grad = needs
                 out.node = Node(name, inputs, attrs, vjp if needs else None, random=random)
         return out

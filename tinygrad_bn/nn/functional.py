@@ -1,7 +1,8 @@
 """Composite functions written with primitive ops only, so autodiff gives their gradients.
 
 Losses (softmax, log_softmax, cross_entropy, mse), normalizations (batch_norm, layer_norm) and
-dropout. None of them has a hand-written backward.
+dropout. None of them has a hand-written backward. Each opens a function scope named after itself
+(``autograd.scope``), so the graph can box and collapse it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..autograd import scope
 from ..tensor import Tensor
 from ..tensor import generator as _generator
 
@@ -25,6 +27,7 @@ def _row_max(x: Tensor, axis: int) -> Tensor:
     return Tensor(x.data.max(axis=axis, keepdims=True), name="max (constant shift)")
 
 
+@scope("log_softmax")
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """``x - logsumexp(x)`` along ``axis``, shifted by the (constant) maximum for stability."""
     x = _tensor(x)
@@ -32,6 +35,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
+@scope("softmax")
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the (constant) maximum for stability."""
     x = _tensor(x)
@@ -39,6 +43,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     return e / e.sum(axis=axis, keepdims=True)
 
 
+@scope("cross_entropy")
 def cross_entropy(logits: Tensor, labels: Any) -> Tensor:
     """Mean cross-entropy of logits (N, C) against class labels (N,): integers (or whole floats), array or Tensor."""
     logits = _tensor(logits)
@@ -57,6 +62,7 @@ def cross_entropy(logits: Tensor, labels: Any) -> Tensor:
     return -picked.mean()
 
 
+@scope("mse")
 def mse(x: Tensor, target: Any) -> Tensor:
     """Mean squared error; ``target`` must have the shape of ``x``."""
     x = _tensor(x)
@@ -97,6 +103,7 @@ def update_running(running: Tensor, stat: np.ndarray, factor: float) -> None:
     running.data += factor * stat.reshape(running.shape)
 
 
+@scope("batch_norm")
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
                bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
                eps: float = 1e-5) -> Tensor:
@@ -129,6 +136,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     return _affine(y, weight, bias, shape)
 
 
+@scope("layer_norm")
 def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize each sample over its last ``len(normalized_shape)`` axes (no batch statistics)."""
@@ -145,6 +153,7 @@ def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor 
     return y
 
 
+@scope("dropout")
 def dropout(x: Tensor, p: float = 0.5, training: bool = True,
             generator: np.random.Generator | int | None = None) -> Tensor:
     """Inverted dropout: zero each entry with probability ``p``, scale survivors by ``1/(1-p)``.

@@ -1,8 +1,9 @@
 """Module (a tree of layers with parameters and buffers), Parameter, and Sequential.
 
-Calling a module records its path on every op node created inside it: the path is relative to the
-outermost module being called (``"1"``, ``"block.bn"``; the outermost module itself is ``""``), and
-ops created outside any module keep the path None.
+Calling a module pushes a module :class:`~tinygrad_bn.autograd.Scope` (path, class name,
+``extra_repr``, training flag, input and output shapes) that every op node created inside it
+carries: the path is relative to the outermost module being called (``"1"``, ``"block.bn"``; the
+outermost module itself is ``""``), and ops created outside any module have ``node.module`` None.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..autograd import current_module, module_scope
+from ..autograd import Scope, current_module, pop_scope, push_scope
 from ..tensor import Tensor
 
 # id(module) -> path, set while the outermost module's forward runs
@@ -88,15 +89,23 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         paths = _paths.get()
-        if paths is not None:
-            with module_scope(paths.get(id(self), current_module())):
-                return self.forward(*args, **kwargs)
-        token = _paths.set({id(m): name for name, m in self.named_modules()})
+        outermost = paths is None
+        if outermost:
+            paths_token = _paths.set({id(m): name for name, m in self.named_modules()})
+            path = ""
+        else:
+            path = paths.get(id(self), current_module())
+        s = Scope(path, "module", type(self).__name__, self.extra_repr(), self.training,
+                  tuple(a for a in args if isinstance(a, Tensor)))
+        token = push_scope(s)
         try:
-            with module_scope(""):
-                return self.forward(*args, **kwargs)
+            result = self.forward(*args, **kwargs)
         finally:
-            _paths.reset(token)
+            pop_scope(token)
+            if outermost:
+                _paths.reset(paths_token)
+        s.finish(result)
+        return result
 
     # ----- the tree -------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
