@@ -90,7 +90,7 @@ def _broadcast(name: str, fn: Callable, a: Tensor, b: Tensor) -> np.ndarray:
 def _expand(g: Tensor, x: Tensor, axis: tuple[int, ...], keepdims: bool) -> Tensor:
     """Bring a reduction's output gradient back to the input's rank, ready to broadcast."""
     if not keepdims:
-        g = g.reshape(tuple(1 if i in axis else n for i, n in enumerate(x.shape)))
+        g = reshape(g, shape=tuple(1 if i in axis else n for i, n in enumerate(x.shape)))
     return g
 
 

@@ -7,16 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd
+from . import autograd, validate
+from .validate import AxisError, ShapeError  # noqa: F401  (re-exported: ``from .tensor import ShapeError``)
 
 _default_dtype: np.dtype = np.dtype(np.float32)
 _rng: np.random.Generator = np.random.default_rng()
 
 Axis = int | Sequence[int] | None
-
-
-class ShapeError(ValueError):
-    """An op was given inputs whose shapes (or axes) do not fit together."""
 
 
 def set_default_dtype(dtype: Any) -> None:
@@ -95,31 +92,32 @@ class Tensor:
     @classmethod
     def zeros(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
         """A tensor of zeros."""
-        return cls._make(np.zeros(_shape(shape)), dtype, requires_grad, name)
+        return cls._make(np.zeros(validate.shape("zeros", shape)), dtype, requires_grad, name)
 
     @classmethod
     def ones(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
         """A tensor of ones."""
-        return cls._make(np.ones(_shape(shape)), dtype, requires_grad, name)
+        return cls._make(np.ones(validate.shape("ones", shape)), dtype, requires_grad, name)
 
     @classmethod
     def randn(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None,
               generator: np.random.Generator | int | None = None) -> Tensor:
         """Standard normal samples; ``generator`` is a numpy Generator or a seed."""
-        return cls._make(_gen(generator).standard_normal(_shape(shape)), dtype, requires_grad, name)
+        return cls._make(_gen(generator).standard_normal(validate.shape("randn", shape)), dtype, requires_grad, name)
 
     @classmethod
     def rand(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None,
              generator: np.random.Generator | int | None = None) -> Tensor:
         """Uniform samples on [0, 1)."""
-        return cls._make(_gen(generator).random(_shape(shape)), dtype, requires_grad, name)
+        return cls._make(_gen(generator).random(validate.shape("rand", shape)), dtype, requires_grad, name)
 
     @classmethod
     def uniform(cls, *shape: int, low: float = 0.0, high: float = 1.0, dtype: Any = None,
                 requires_grad: bool = False, name: str | None = None,
                 generator: np.random.Generator | int | None = None) -> Tensor:
         """Uniform samples on [low, high)."""
-        return cls._make(_gen(generator).uniform(low, high, _shape(shape)), dtype, requires_grad, name)
+        size = validate.shape("uniform", shape)
+        return cls._make(_gen(generator).uniform(low, high, size), dtype, requires_grad, name)
 
     @classmethod
     def arange(cls, start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
@@ -132,7 +130,7 @@ class Tensor:
     def eye(cls, n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
             name: str | None = None) -> Tensor:
         """The identity matrix."""
-        return cls._make(np.eye(n, m), dtype, requires_grad, name)
+        return cls._make(np.eye(*validate.shape("eye", (n,) if m is None else (n, m))), dtype, requires_grad, name)
 
     # ----- array facts ---------------------------------------------------------------------
     @property
@@ -281,7 +279,12 @@ class Tensor:
 
     # comparisons give non-differentiable boolean tensors
     def _compare(self, o: Any, fn: Callable) -> Tensor:
-        return Tensor(fn(self.data, o.data if isinstance(o, Tensor) else o))
+        other = o.data if isinstance(o, Tensor) else o
+        try:
+            return Tensor(fn(self.data, other))
+        except ValueError:
+            raise ShapeError(f"{fn.__name__}: shapes {self.shape} and {np.shape(other)} cannot be broadcast "
+                             "together") from None
 
     def __lt__(self, o: Any) -> Tensor:
         return self._compare(o, np.less)
@@ -338,46 +341,79 @@ class Tensor:
     clamp = clip
 
     # ----- reductions ----------------------------------------------------------------------
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.sum(self, axis=_axes("sum", axis, self.ndim), keepdims=keepdims)
+    # ``axis``/``keepdims`` (numpy's names) and ``dim``/``keepdim`` (PyTorch's) are the same arguments
+    def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Sum over ``axis`` (an int, a tuple, or None for every axis)."""
+        return self._reduce(ops.sum, axis, keepdims, dim, keepdim)
 
-    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.mean(self, axis=_axes("mean", axis, self.ndim), keepdims=keepdims)
+    def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+             keepdim: bool | None = None) -> Tensor:
+        """Mean over ``axis`` (an int, a tuple, or None for every axis)."""
+        return self._reduce(ops.mean, axis, keepdims, dim, keepdim)
 
-    def var(self, axis: Axis = None, keepdims: bool = False, correction: int = 0) -> Tensor:
+    def var(self, axis: Axis = None, keepdims: bool = False, correction: int = 0, *, dim: Axis = None,
+            keepdim: bool | None = None) -> Tensor:
         """Variance; ``correction=0`` (biased, the BN paper's) by default, 1 for the unbiased one."""
-        return ops.var(self, axis=_axes("var", axis, self.ndim), keepdims=keepdims, correction=correction)
+        if not isinstance(correction, int | float | np.integer | np.floating) or isinstance(correction, bool):
+            raise TypeError(f"var: correction must be a number, got {correction!r} ({type(correction).__name__})")
+        return self._reduce(ops.var, axis, keepdims, dim, keepdim, correction=correction)
 
-    def std(self, axis: Axis = None, keepdims: bool = False, correction: int = 0) -> Tensor:
-        return self.var(axis, keepdims, correction).sqrt()
+    def std(self, axis: Axis = None, keepdims: bool = False, correction: int = 0, *, dim: Axis = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Standard deviation: the square root of :meth:`var`."""
+        return self.var(axis, keepdims, correction, dim=dim, keepdim=keepdim).sqrt()
 
-    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool | None = None) -> Tensor:
         """Maximum; the gradient is split evenly between tied maxima (like ``torch.amax``)."""
-        return ops.max(self, axis=_axes("max", axis, self.ndim), keepdims=keepdims)
+        return self._reduce(ops.max, axis, keepdims, dim, keepdim)
 
-    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return ops.min(self, axis=_axes("min", axis, self.ndim), keepdims=keepdims)
+    def min(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Minimum; the gradient is split evenly between tied minima (like ``torch.amin``)."""
+        return self._reduce(ops.min, axis, keepdims, dim, keepdim)
+
+    def _reduce(self, op: Callable[..., Tensor], axis: Axis, keepdims: bool, dim: Axis, keepdim: bool | None,
+                **attrs: Any) -> Tensor:
+        name = op.op_name  # type: ignore[attr-defined]
+        if dim is not None or keepdim is not None:
+            axis, keepdims = validate.spelling(name, axis, keepdims, dim, keepdim)
+        if type(keepdims) is not bool:
+            keepdims = validate.flag(name, keepdims)
+        return op(self, axis=validate.axes(name, axis, self.data.shape), keepdims=keepdims, **attrs)
 
     # ----- shape ---------------------------------------------------------------------------
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
-        return ops.reshape(self, shape=_shape(shape))
+        """The same data with ``shape`` (ints or one sequence; one size may be -1, inferred)."""
+        return ops.reshape(self, shape=validate.shape("reshape", shape, infer=True, of=self.data.shape))
 
     view = reshape
 
-    def flatten(self, start: int = 0) -> Tensor:
-        return self.reshape(*self.shape[:start], -1)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge axes ``start_dim`` to ``end_dim`` (inclusive) into one, as ``torch.flatten``."""
+        shape = self.data.shape
+        lo = validate.axis("flatten", start_dim, self.ndim, shape, "start_dim")
+        hi = validate.axis("flatten", end_dim, self.ndim, shape, "end_dim")
+        if lo > hi:
+            raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (tensor of shape {shape})")
+        return self.reshape(*shape[:lo], -1, *shape[hi + 1:]) if self.ndim else self.reshape(1)
 
     def permute(self, *axes: int | Sequence[int]) -> Tensor:
         """Reorder the axes: ``axes[i]`` is the input axis that becomes axis i."""
-        perm = _shape(axes)
-        if sorted(a % max(self.ndim, 1) for a in perm) != list(range(self.ndim)):
-            raise ShapeError(f"permute: {perm} is not a permutation of the axes of shape {self.shape}")
-        return ops.transpose(self, axes=tuple(a % self.ndim for a in perm))
+        items = axes[0] if len(axes) == 1 and isinstance(axes[0], Sequence) else axes
+        perm = tuple(validate.axis("permute", a, self.ndim, self.shape) for a in items)
+        if sorted(perm) != list(range(self.ndim)):
+            raise ShapeError(f"permute: {tuple(items)} is not a permutation of the axes of shape {self.shape}")
+        return ops.transpose(self, axes=perm)
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
         """Swap two axes (PyTorch's meaning); ``.T`` reverses all of them."""
         perm = list(range(self.ndim))
-        perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+        a = validate.axis("transpose", dim0, self.ndim, self.shape, "dim0")
+        b = validate.axis("transpose", dim1, self.ndim, self.shape, "dim1")
+        if self.ndim:
+            perm[a], perm[b] = perm[b], perm[a]
         return ops.transpose(self, axes=tuple(perm))
 
     @property
@@ -385,29 +421,40 @@ class Tensor:
         return ops.transpose(self, axes=tuple(reversed(range(self.ndim))))
 
     def broadcast_to(self, *shape: int | Sequence[int]) -> Tensor:
-        return ops.broadcast_to(self, shape=_shape(shape))
+        return ops.broadcast_to(self, shape=validate.shape("broadcast_to", shape, of=self.data.shape))
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        axis = axis % (self.ndim + 1)
-        return self.reshape(*self.shape[:axis], 1, *self.shape[axis:])
+    def unsqueeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        """Insert a size-1 axis at ``axis`` (alias ``dim``; in ``[-ndim - 1, ndim]``)."""
+        axis, _ = validate.spelling("unsqueeze", axis, False, dim, None)
+        if axis is None:
+            raise TypeError("unsqueeze: missing the axis argument (axis= or dim=)")
+        a = validate.axis("unsqueeze", axis, self.ndim + 1, self.shape)
+        return ops.reshape(self, shape=(*self.shape[:a], 1, *self.shape[a:]))
 
-    def squeeze(self, axis: int) -> Tensor:
-        if self.shape[axis] != 1:
-            raise ShapeError(f"squeeze: axis {axis} of shape {self.shape} has size {self.shape[axis]}, not 1")
-        axis = axis % self.ndim
-        return self.reshape(*self.shape[:axis], *self.shape[axis + 1:])
+    def squeeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        """Remove the size-1 axis ``axis`` (alias ``dim``), or every size-1 axis when it is None."""
+        axis, _ = validate.spelling("squeeze", axis, False, dim, None)
+        shape = self.shape
+        if axis is None:
+            return ops.reshape(self, shape=tuple(n for n in shape if n != 1))
+        a = validate.axis("squeeze", axis, self.ndim, shape)
+        if self.ndim and shape[a] != 1:
+            raise ShapeError(f"squeeze: axis {axis} of shape {shape} has size {shape[a]}, not 1")
+        return ops.reshape(self, shape=shape[:a] + shape[a + 1:])
 
     def matmul(self, o: Any) -> Tensor:
         return ops.matmul(self, o)
 
     # ----- composites (plain functions of primitives, defined in nn.functional) ------------
-    def softmax(self, axis: int = -1) -> Tensor:
+    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        """Softmax along ``axis`` (alias ``dim``)."""
         from .nn import functional as F
-        return F.softmax(self, axis)
+        return F.softmax(self, axis if dim is None else dim)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
+    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        """Log-softmax along ``axis`` (alias ``dim``)."""
         from .nn import functional as F
-        return F.log_softmax(self, axis)
+        return F.log_softmax(self, axis if dim is None else dim)
 
     def cross_entropy(self, labels: Any) -> Tensor:
         """Mean cross-entropy of these logits (N, C) against integer class labels (N,)."""
@@ -430,31 +477,8 @@ def _result(data: np.ndarray | np.generic) -> Tensor:
     return t
 
 
-def _shape(shape: tuple) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], Sequence | np.ndarray):
-        return tuple(int(s) for s in shape[0])
-    return tuple(int(s) for s in shape)
-
-
 def _gen(gen: np.random.Generator | int | None) -> np.random.Generator:
     return generator(gen)
-
-
-def _axes(op: str, axis: Axis, ndim: int) -> tuple[int, ...]:
-    """Normalize an ``axis`` argument to a sorted tuple of non-negative axes (all when None)."""
-    if axis is None:
-        return tuple(range(ndim))
-    if type(axis) is int and 0 <= axis < ndim:  # the common case
-        return (axis,)
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -ndim <= a < max(ndim, 1):
-            raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(a) % max(ndim, 1))
-    if len(set(out)) != len(out):
-        raise ShapeError(f"{op}: repeated axis in {axis}")
-    return tuple(sorted(out))
 
 
 def _index(index: Any) -> Any:
@@ -475,20 +499,21 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     return ops.where(cond, a, b)
 
 
-def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def concatenate(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (alias ``dim``)."""
     if not tensors:
         raise ValueError("concatenate: expected at least one tensor")
-    ndim = np.ndim(tensors[0].data if isinstance(tensors[0], Tensor) else tensors[0])
-    return ops.concatenate(*tensors, axis=_axes("concatenate", axis, ndim)[0])
+    shape = np.shape(tensors[0].data if isinstance(tensors[0], Tensor) else tensors[0])
+    return ops.concatenate(*tensors, axis=validate.axis("concatenate", axis if dim is None else dim, len(shape),
+                                                        shape))
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along a new axis."""
+def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along a new axis (alias ``dim``)."""
     if not tensors:
         raise ValueError("stack: expected at least one tensor")
-    ndim = np.ndim(tensors[0].data if isinstance(tensors[0], Tensor) else tensors[0])
-    return ops.stack(*tensors, axis=_axes("stack", axis, ndim + 1)[0])
+    shape = np.shape(tensors[0].data if isinstance(tensors[0], Tensor) else tensors[0])
+    return ops.stack(*tensors, axis=validate.axis("stack", axis if dim is None else dim, len(shape) + 1, shape))
 
 
 from . import ops  # noqa: E402  (ops builds Tensors; the methods above call into it)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import ops, validate
 from ..autograd import scope
 from ..tensor import Tensor
 from ..tensor import generator as _generator
@@ -24,21 +24,23 @@ def _tensor(x: Any) -> Tensor:
 
 def _row_max(x: Tensor, axis: int) -> Tensor:
     """The maximum along ``axis`` as a named constant: the stability shift cancels in the result."""
-    return Tensor(x.data.max(axis=axis, keepdims=True), name="max (constant shift)")
+    return Tensor(x.data.max(axis=axis, keepdims=True, initial=-np.inf), name="max (constant shift)")
 
 
 @scope("log_softmax")
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """``x - logsumexp(x)`` along ``axis``, shifted by the (constant) maximum for stability."""
+def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """``x - logsumexp(x)`` along ``axis`` (alias ``dim``), shifted by the (constant) maximum for stability."""
     x = _tensor(x)
+    axis = validate.axis("log_softmax", axis if dim is None else dim, x.ndim, x.shape)
     shifted = x - _row_max(x, axis)
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
 @scope("softmax")
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the (constant) maximum for stability."""
+def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis`` (alias ``dim``), shifted by the (constant) maximum for stability."""
     x = _tensor(x)
+    axis = validate.axis("softmax", axis if dim is None else dim, x.ndim, x.shape)
     e = (x - _row_max(x, axis)).exp()
     return e / e.sum(axis=axis, keepdims=True)
 
