@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs docs-serve clean
 
 demo: $(VENV)/.demo
 	$(BIN)/tinygrad-bn demo
@@ -15,6 +15,17 @@ test: $(VENV)/.test
 bench: $(VENV)/.test
 	$(BIN)/python -m bench
 
+docs: $(VENV)/.docs   # the site, into site/ (strict: a warning, broken link or failing notebook cell fails it)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(VENV)/.docs   # the site at http://127.0.0.1:8000, rebuilt on every change
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+$(VENV)/.docs: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e ".[docs,data]"
+	touch $@
+
 $(VENV)/.demo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e ".[data]"
@@ -23,7 +34,7 @@ $(VENV)/.demo: pyproject.toml
 $(VENV)/.test: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e ".[dev,oracle]"
-	touch $@ $(VENV)/.demo
+	touch $@ $(VENV)/.demo $(VENV)/.docs
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) out site
