@@ -25,8 +25,8 @@ def public_names(module: ModuleType) -> list[str]:
     """The public names of ``module``: its ``__all__``, else the non-underscore functions and classes it defines."""
     if hasattr(module, "__all__"):
         return list(module.__all__)
-    return [n for n, v in vars(module).items() if not n.startswith("_") and (inspect.isclass(v) or inspect.isfunction(v))
-            and v.__module__ == module.__name__]
+    return [n for n, v in vars(module).items() if not n.startswith("_")
+            and (inspect.isclass(v) or inspect.isfunction(v)) and v.__module__ == module.__name__]
 
 
 def api_modules() -> list[ModuleType]:
@@ -56,8 +56,9 @@ def page(module: ModuleType) -> str:
     names = [n for n in public_names(module) if not inspect.ismodule(getattr(module, n))]
     shadowed = [n for n in names if hasattr(module, "__path__") and importlib.util.find_spec(f"{module.__name__}.{n}")]
     members = [n for n in names if n not in shadowed]
+    listed = "[" + ", ".join(members) + "]" if members else "false"
     text = (f"# `{module.__name__}`\n\n::: {module.__name__}\n    options:\n      show_root_heading: false\n"
-            f"      show_root_toc_entry: false\n      members: {'[' + ', '.join(members) + ']' if members else 'false'}\n")
+            f"      show_root_toc_entry: false\n      members: {listed}\n")
     for n in shadowed:
         obj = getattr(module, n)
         text += f"\n::: {obj.__module__}.{obj.__qualname__}\n    options:\n      heading: {module.__name__}.{n}\n"
