@@ -171,3 +171,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True,
     mask = ops.bernoulli(p=1 - p, shape=x.shape, dtype=x.dtype, generator=_generator(generator))
     y = x * mask
     return y if p == 1 else y * (1 / (1 - p))
+
+
+from .conv import conv1d, conv2d  # noqa: E402, F401  (re-exported: they live beside their layers)
+from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402, F401

@@ -22,11 +22,7 @@ class Linear(Module):
                  generator: np.random.Generator | int | None = None) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        bound = 1 / math.sqrt(in_features) if in_features > 0 else 0.0
-        gen = _gen(generator)
-        dtype = dtype or get_default_dtype()
-        self.weight = Parameter(gen.uniform(-bound, bound, (out_features, in_features)), dtype=dtype)
-        self.bias = Parameter(gen.uniform(-bound, bound, out_features), dtype=dtype) if bias else None
+        self.weight, self.bias = _uniform_parameter(in_features, (out_features, in_features), bias, dtype, generator)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1:] != (self.in_features,):
@@ -41,6 +37,15 @@ class Linear(Module):
 
 def _gen(gen: np.random.Generator | int | None) -> np.random.Generator:
     return generator(gen)
+
+
+def _uniform_parameter(fan_in: int, shape: tuple[int, ...], bias: bool, dtype: Any,
+                       gen: np.random.Generator | int | None) -> tuple[Parameter, Parameter | None]:
+    """PyTorch's default init of a weight of ``shape`` and its (shape[0],) bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    g, dtype = _gen(gen), dtype or get_default_dtype()
+    weight = Parameter(g.uniform(-bound, bound, shape), dtype=dtype)
+    return weight, (Parameter(g.uniform(-bound, bound, shape[0]), dtype=dtype) if bias else None)
 
 
 class ReLU(Module):

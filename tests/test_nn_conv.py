@@ -1,0 +1,160 @@
+"""Conv1d/Conv2d, pooling and Flatten: PyTorch parity in float64, gradcheck over hypothesis windows, errors."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import viz
+from tinygrad_bn import ShapeError, Tensor, gradcheck, nn
+from tinygrad_bn.nn import functional as F
+
+try:
+    import torch
+except ImportError:  # the oracle is optional; `make test` installs it
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch")
+
+
+def _rand(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _parity(ours, theirs, x, steps=1):
+    """Same outputs, input gradients and parameter gradients as the torch module (float64), copying its weights."""
+    with torch.no_grad():
+        for (_, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
+            assert p.shape == tuple(tp.shape)
+            p.data[...] = tp.numpy()
+    for step in range(steps):
+        xt, tx = Tensor(x + step, requires_grad=True), torch.tensor(x + step, requires_grad=True)
+        y, ty = ours(xt), theirs(tx)
+        np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+        w = _rand(y.shape, 1 + step)
+        (y * Tensor(w)).sum().backward()
+        (ty * torch.from_numpy(w)).sum().backward()
+        np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+        for (name, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
+            np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-10, atol=1e-11, err_msg=name)
+
+
+CONV2D = [dict(), dict(stride=2), dict(padding=1), dict(padding=(2, 0), stride=(1, 2)), dict(dilation=2, padding=2),
+          dict(groups=2), dict(padding="same"), dict(padding="same", dilation=(1, 2)), dict(padding="valid"),
+          dict(bias=False, groups=4)]
+
+
+@needs_torch
+@pytest.mark.parametrize("kw", CONV2D, ids=str)
+@pytest.mark.parametrize("kernel", [3, (2, 3)])
+def test_conv2d_matches_torch(kw, kernel):
+    ours = nn.Conv2d(4, 8, kernel, dtype=np.float64, **kw)
+    theirs = torch.nn.Conv2d(4, 8, kernel, dtype=torch.float64, **kw)
+    _parity(ours, theirs, _rand((3, 4, 7, 6)), steps=2)
+
+
+@needs_torch
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(dilation=2, groups=2), dict(padding="same")],
+                         ids=str)
+def test_conv1d_matches_torch(kw):
+    ours = nn.Conv1d(4, 6, 4, dtype=np.float64, **kw)
+    theirs = torch.nn.Conv1d(4, 6, 4, dtype=torch.float64, **kw)
+    _parity(ours, theirs, _rand((2, 4, 11)))
+
+
+@needs_torch
+def test_default_init_has_torchs_layout_and_bounds():
+    c = nn.Conv2d(6, 4, (3, 2), groups=2, generator=0)
+    t = torch.nn.Conv2d(6, 4, (3, 2), groups=2)
+    assert c.weight.shape == tuple(t.weight.shape) and c.bias.shape == tuple(t.bias.shape)
+    bound = 1 / np.sqrt(3 * 3 * 2)  # fan_in = in/groups * kh * kw
+    for p in (c.weight, c.bias):
+        assert p.dtype == np.float32 and np.abs(p.data).max() <= bound and np.abs(p.data).max() > bound / 2
+    assert np.abs(t.weight.detach().numpy()).max() <= bound
+
+
+@needs_torch
+@pytest.mark.parametrize("layer,kw", [
+    ("MaxPool2d", dict(kernel_size=2)), ("MaxPool2d", dict(kernel_size=3, stride=2, padding=1)),
+    ("MaxPool2d", dict(kernel_size=(2, 3), stride=1, dilation=2)), ("AvgPool2d", dict(kernel_size=2)),
+    ("AvgPool2d", dict(kernel_size=3, stride=2, padding=1)),
+    ("AvgPool2d", dict(kernel_size=3, stride=1, padding=1, count_include_pad=False)),
+    ("AdaptiveAvgPool2d", dict(output_size=1)), ("AdaptiveAvgPool2d", dict(output_size=(4, 3))),
+    ("AdaptiveAvgPool2d", dict(output_size=(None, 2))), ("Flatten", dict()), ("Flatten", dict(start_dim=2)),
+], ids=str)
+def test_pooling_and_flatten_match_torch(layer, kw):
+    x = np.random.default_rng(3).permutation(np.linspace(-3, 3, 2 * 3 * 8 * 6)).reshape(2, 3, 8, 6)  # no ties
+    _parity(getattr(nn, layer)(**kw), getattr(torch.nn, layer)(**kw), x)
+
+
+@needs_torch
+def test_functional_forms_match_torch():
+    x, w, b = _rand((2, 4, 6, 6)), _rand((6, 2, 3, 3), 1), _rand(6, 2)
+    tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
+    tf = torch.nn.functional
+    pairs = [(F.conv2d(Tensor(x), Tensor(w), Tensor(b), 2, 1, 1, 2), tf.conv2d(tx, tw, tb, 2, 1, 1, 2)),
+             (F.max_pool2d(Tensor(x), 3, 2, 1), tf.max_pool2d(tx, 3, 2, 1)),
+             (F.avg_pool2d(Tensor(x), 2), tf.avg_pool2d(tx, 2)),
+             (F.adaptive_avg_pool2d(Tensor(x), 3), tf.adaptive_avg_pool2d(tx, 3))]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@st.composite
+def convs(draw):
+    groups = draw(st.integers(1, 2))
+    cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    hw = tuple(draw(st.integers(max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]), 5)) for i in (0, 1))
+    return (draw(st.integers(1, 2)), cin, *hw), (cout, cin // groups, *k), dict(stride=s, padding=p, dilation=d,
+                                                                              groups=groups)
+
+
+@settings(max_examples=15, deadline=None)
+@given(case=convs(), seed=st.integers(0, 1000))
+def test_conv2d_gradcheck(case, seed):
+    xs, ws, kw = case
+    x, w, b = (Tensor(_rand(s, seed + i), requires_grad=True) for i, s in enumerate((xs, ws, ws[:1])))
+    gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b])
+
+
+def test_pooling_gradcheck():
+    x = Tensor(np.random.default_rng(0).permutation(np.linspace(-2, 2, 2 * 2 * 5 * 5)).reshape(2, 2, 5, 5),
+               requires_grad=True)
+    gradcheck(lambda t: F.max_pool2d(t, 3, 2, 1), [x])
+    gradcheck(lambda t: F.avg_pool2d(t, 3, 2, 1, count_include_pad=False), [x])
+
+
+def test_conv_and_pool_errors_name_the_layer_and_shapes():
+    x = Tensor(np.zeros((2, 3, 4, 4), np.float32))
+    with pytest.raises(ShapeError, match=r"Conv2d: expected an input with 4 channels .*\(2, 3, 4, 4\)"):
+        nn.Conv2d(4, 2, 3)(x)
+    with pytest.raises(ShapeError, match=r"Conv2d: kernel \(5, 5\) .* larger than the input \(2, 3, 4, 4\)"):
+        nn.Conv2d(3, 2, 5)(x)
+    with pytest.raises(ValueError, match="Conv2d: groups=2 must divide in_channels=3"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ShapeError, match=r"conv2d: groups=2 must divide .*input channels \(3"):
+        F.conv2d(x, Tensor(np.zeros((4, 1, 1, 1))), groups=2)
+    with pytest.raises(ValueError, match="Conv2d: padding='same' needs stride 1"):
+        nn.Conv2d(3, 4, 3, stride=2, padding="same")
+    with pytest.raises(ShapeError, match=r"Conv1d: expected a 3D input .*\(2, 3, 4, 4\)"):
+        nn.Conv1d(3, 2, 3)(x)
+    with pytest.raises(ShapeError, match=r"max_pool2d: kernel \(5, 5\) .* larger than the input \(2, 3, 4, 4\)"):
+        nn.MaxPool2d(5)(x)
+    with pytest.raises(ShapeError, match=r"max_pool2d: padding \(2, 2\) must be .* at most half the kernel"):
+        nn.MaxPool2d(3, padding=2)(x)
+    with pytest.raises(ShapeError, match=r"adaptive_avg_pool2d: output size \(3, 3\) must divide .*\(4, 4\)"):
+        nn.AdaptiveAvgPool2d(3)(x)
+
+
+def test_batchnorm2d_after_conv2d_has_its_noise_entries():
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, dtype=np.float64), nn.BatchNorm2d(3, dtype=np.float64),
+                          nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3 * 2 * 2, 2, dtype=np.float64))
+    x = Tensor(_rand((5, 2, 4, 4)), requires_grad=True)  # recorded (until viz.capture records raw inputs)
+    g = viz.capture(model(x).sum(), inputs=[x])
+    report = viz.noise_paths(g)
+    kinds = {(e.op, e.kind, e.module) for e in report.entries}
+    assert kinds == {("sub", "additive", "1"), ("div", "multiplicative", "1")}, report.summary()
+    assert all(g.nodes[e.source_op]["module"] == "1" for e in report.entries)

@@ -1,0 +1,188 @@
+"""Conv1d and Conv2d: ``unfold`` (im2col, a primitive) followed by ``matmul``, PyTorch's arguments and init.
+
+In the graph a convolution is therefore two nodes: ``unfold`` gathers each output position's receptive
+field into a column (batch axis untouched), and ``matmul`` contracts those columns with the weight —
+over channels and kernel offsets, never over the batch — so the noise analysis sees through it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..tensor import ShapeError, Tensor
+from .layers import _uniform_parameter
+from .module import Module
+
+Size = int | tuple[int, ...]
+
+
+def _pair(name: str, what: str, v: Size, n: int = 2) -> tuple[int, ...]:
+    t = (v,) * n if isinstance(v, int | np.integer) else tuple(v)
+    if len(t) != n or not all(isinstance(i, int | np.integer) for i in t):
+        raise ValueError(f"{name}: {what} must be an int or a tuple of {n} ints, got {v!r}")
+    return tuple(int(i) for i in t)
+
+
+def _padding(name: str, padding: Size | str, kernel: tuple[int, int], dilation: tuple[int, int],
+             stride: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``(before, after)`` padding per spatial axis; "same" puts the odd pixel after, as PyTorch does."""
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding == "same":
+        if stride != (1, 1):
+            raise ValueError(f"{name}: padding='same' needs stride 1, got stride {stride}")
+        total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in total)  # type: ignore[return-value]
+    if isinstance(padding, str):
+        raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+    p = _pair(name, "padding", padding)
+    if min(p) < 0:
+        raise ValueError(f"{name}: padding must be non-negative, got {padding}")
+    return (p[0], p[0]), (p[1], p[1])
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size = 1, padding: Size | str = 0,
+           dilation: Size = 1, groups: int = 1, *, name: str = "conv2d") -> Tensor:
+    """2-D convolution (cross-correlation, as in PyTorch) of (N, C, H, W) with weight (O, C/groups, kh, kw).
+
+    Args:
+        x: input of shape (N, C, H, W).
+        weight: filters of shape (O, C/groups, kh, kw).
+        bias: optional (O,) added to every output position.
+        stride, dilation: an int or a (h, w) pair.
+        padding: zeros around the input: an int, a (h, w) pair, "valid" (none) or "same" (output size =
+            input size; stride 1 only).
+        groups: split the channels into this many independent groups.
+        name: the layer named in error messages.
+
+    Returns:
+        (N, O, H_out, W_out).
+
+    Raises:
+        ValueError: shapes that do not fit (channels, groups, a kernel larger than the padded input),
+            naming the layer and the shapes.
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    stride, dilation = _pair(name, "stride", stride), _pair(name, "dilation", dilation)
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ShapeError(f"{name}: expected a 4D input (N, C, H, W) and a 4D weight (O, C/groups, kh, kw), got "
+                         f"input {x.shape} and weight {weight.shape}")
+    out, per_group, kh, kw = weight.shape
+    if groups < 1 or x.shape[1] % groups or out % groups:
+        raise ShapeError(f"{name}: groups={groups} must divide both the input channels ({x.shape[1]}, input "
+                         f"{x.shape}) and the output channels ({out}, weight {weight.shape})")
+    if x.shape[1] != per_group * groups:
+        raise ShapeError(f"{name}: expected an input with {per_group * groups} channels (weight {weight.shape}, "
+                         f"groups={groups}), got input of shape {x.shape}")
+    if bias is not None and bias.shape != (out,):
+        raise ShapeError(f"{name}: bias has shape {bias.shape}, expected ({out},) for weight {weight.shape}")
+    (top, bottom), (left, right) = _padding(name, padding, (kh, kw), dilation, stride)
+    for size, lo, hi, k, d in ((x.shape[2], top, bottom, kh, dilation[0]), (x.shape[3], left, right, kw, dilation[1])):
+        if size + lo + hi < d * (k - 1) + 1:
+            raise ShapeError(f"{name}: kernel ({kh}, {kw}) with dilation {dilation} is larger than the input "
+                             f"{x.shape} padded by {padding}")
+    if (top, left) != (bottom, right):  # asymmetric ("same" with an even kernel): pad explicitly
+        x = ops.pad(x, widths=((0, 0), (0, 0), (top, bottom), (left, right)))
+        top = left = 0
+    cols = ops.unfold(x, kernel_size=(kh, kw), dilation=dilation, padding=(top, left), stride=stride)
+    n, length = x.shape[0], cols.shape[2]
+    if groups == 1:
+        y = weight.reshape(out, -1) @ cols
+    else:
+        y = weight.reshape(groups, out // groups, -1) @ cols.reshape(n, groups, -1, length)
+    h = (x.shape[2] + 2 * top - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    y = y.reshape(n, out, h, length // h)
+    return y if bias is None else y + bias.reshape(1, out, 1, 1)
+
+
+def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size = 1, padding: Size | str = 0,
+           dilation: Size = 1, groups: int = 1, *, name: str = "conv1d") -> Tensor:
+    """1-D convolution of (N, C, L) with weight (O, C/groups, k): :func:`conv2d` over a height of 1.
+
+    Args:
+        x: input of shape (N, C, L).
+        weight: filters of shape (O, C/groups, k).
+        bias: optional (O,).
+        stride, padding, dilation, groups: as in :func:`conv2d`, an int or a 1-tuple each (padding also
+            "same"/"valid").
+        name: the layer named in error messages.
+
+    Returns:
+        (N, O, L_out).
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if x.ndim != 3 or weight.ndim != 3:
+        raise ShapeError(f"{name}: expected a 3D input (N, C, L) and a 3D weight (O, C/groups, k), got input "
+                         f"{x.shape} and weight {weight.shape}")
+    pad = padding if isinstance(padding, str) else (0, _pair(name, "padding", padding, 1)[0])
+    y = conv2d(x.reshape(x.shape[0], x.shape[1], 1, x.shape[2]), weight.reshape(*weight.shape[:2], 1, -1), bias,
+               (1, _pair(name, "stride", stride, 1)[0]), pad, (1, _pair(name, "dilation", dilation, 1)[0]), groups,
+               name=name)
+    return y.reshape(y.shape[0], y.shape[1], y.shape[3])
+
+
+class _ConvNd(Module):
+    """Shared construction: PyTorch's weight layout (out, in/groups, *kernel) and default init."""
+
+    _dims = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Size, stride: Size = 1,
+                 padding: Size | str = 0, dilation: Size = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", dtype: Any = None,
+                 generator: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        name, n = type(self).__name__, self._dims
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = _pair(name, "kernel_size", kernel_size, n)
+        self.stride, self.dilation = _pair(name, "stride", stride, n), _pair(name, "dilation", dilation, n)
+        self.padding = padding if isinstance(padding, str) else _pair(name, "padding", padding, n)
+        if padding == "same" and self.stride != (1,) * n:
+            raise ValueError(f"{name}: padding='same' needs stride 1, got stride {self.stride}")
+        fan_in = in_channels // groups * int(np.prod(self.kernel_size))
+        shape = (out_channels, in_channels // groups, *self.kernel_size)
+        self.weight, self.bias = _uniform_parameter(fan_in, shape, bias, dtype, generator)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (conv2d if self._dims == 2 else conv1d)(x, self.weight, self.bias, self.stride, self.padding,
+                                                       self.dilation, self.groups, name=type(self).__name__)
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding not in ((0,) * self._dims, "valid"):
+            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
+        if self.dilation != (1,) * self._dims:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        return s + ("" if self.bias is not None else ", bias=False")
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C, H, W) inputs; weight (out_channels, in_channels/groups, kh, kw).
+
+    Args:
+        in_channels, out_channels: channels of input and output.
+        kernel_size, stride, dilation: an int or an (h, w) pair.
+        padding: an int, an (h, w) pair, "valid" or "same".
+        groups: independent channel groups (must divide both channel counts).
+        bias: whether to add a learned (out_channels,) bias.
+        padding_mode: only "zeros".
+        dtype: parameter dtype (the default float dtype when None).
+        generator: numpy Generator or seed for the init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like PyTorch.
+    """
+
+    _dims = 2
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C, L) inputs; weight (out_channels, in_channels/groups, k). Arguments as Conv2d."""
+
+    _dims = 1

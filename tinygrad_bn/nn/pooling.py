@@ -1,0 +1,156 @@
+"""Max and average pooling (``unfold`` then a reduction over each window), adaptive average pooling, Flatten."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..tensor import ShapeError, Tensor
+from .conv import Size, _pair
+from .module import Module
+
+
+def _windows(name: str, x: Tensor, kernel_size: Size, stride: Size | None, padding: Size, dilation: Size,
+             fill: float) -> tuple[Tensor, tuple[int, int]]:
+    """Each pooling window of (N, C, H, W) as axis 2 of (N, C, kh*kw, L), padded with ``fill``; and (H_out, W_out)."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if x.ndim != 4:
+        raise ShapeError(f"{name}: expected a 4D input (N, C, H, W), got shape {x.shape}")
+    k = _pair(name, "kernel_size", kernel_size)
+    s = k if stride is None else _pair(name, "stride", stride)
+    p, d = _pair(name, "padding", padding), _pair(name, "dilation", dilation)
+    if any(pi < 0 or 2 * pi > ki for pi, ki in zip(p, k)):
+        raise ShapeError(f"{name}: padding {p} must be non-negative and at most half the kernel {k}")
+    out = tuple((x.shape[2 + i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in (0, 1))
+    if min(out) < 1:
+        raise ShapeError(f"{name}: kernel {k} with dilation {d} is larger than the input {x.shape} padded by {p}")
+    if any(p) and fill != 0:
+        x = ops.pad(x, widths=((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), value=fill)
+        p = (0, 0)
+    cols = ops.unfold(x, kernel_size=k, dilation=d, padding=p, stride=s)
+    return cols.reshape(x.shape[0], x.shape[1], k[0] * k[1], -1), out  # type: ignore[return-value]
+
+
+def max_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
+               dilation: Size = 1) -> Tensor:
+    """The maximum of each window of (N, C, H, W); padding counts as -inf.
+
+    Args:
+        x: input of shape (N, C, H, W).
+        kernel_size, stride, padding, dilation: an int or an (h, w) pair; stride defaults to kernel_size,
+            padding is at most half the kernel.
+
+    Returns:
+        (N, C, H_out, W_out). Tied maxima in a window share its gradient evenly (PyTorch gives it all to one).
+    """
+    cols, out = _windows("max_pool2d", x, kernel_size, stride, padding, dilation, -np.inf)
+    return cols.max(axis=2).reshape(cols.shape[0], cols.shape[1], *out)
+
+
+def avg_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
+               count_include_pad: bool = True) -> Tensor:
+    """The mean of each window of (N, C, H, W); zero padding, counted in the mean unless ``count_include_pad=False``.
+
+    Args:
+        x: input of shape (N, C, H, W).
+        kernel_size, stride, padding: an int or an (h, w) pair; stride defaults to kernel_size.
+        count_include_pad: divide by the whole window (True) or by its pixels inside the input (False).
+
+    Returns:
+        (N, C, H_out, W_out).
+    """
+    cols, out = _windows("avg_pool2d", x, kernel_size, stride, padding, 1, 0.0)
+    if count_include_pad or not any(_pair("avg_pool2d", "padding", padding)):
+        y = cols.mean(axis=2)
+    else:
+        inside = _windows("avg_pool2d", Tensor(np.ones((1, 1, *x.shape[2:]), dtype=x.dtype)), kernel_size, stride,
+                          padding, 1, 0.0)[0].data.sum(axis=2)
+        y = cols.sum(axis=2) / inside
+    return y.reshape(cols.shape[0], cols.shape[1], *out)
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size: Size) -> Tensor:
+    """Average pooling of (N, C, H, W) to (N, C, *output_size); each output size must divide the input size.
+
+    Args:
+        x: input of shape (N, C, H, W).
+        output_size: an int or an (h, w) pair; None in a place keeps that input size.
+
+    Returns:
+        (N, C, h, w).
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if x.ndim != 4:
+        raise ShapeError(f"adaptive_avg_pool2d: expected a 4D input (N, C, H, W), got shape {x.shape}")
+    size = (output_size, output_size) if not isinstance(output_size, tuple) else output_size
+    size = tuple(x.shape[2 + i] if s is None else int(s) for i, s in enumerate(size))
+    if any(s < 1 or n % s for s, n in zip(size, x.shape[2:])):
+        raise ShapeError(f"adaptive_avg_pool2d: output size {size} must divide the input's spatial size "
+                         f"{x.shape[2:]} (input {x.shape}); other sizes are not supported")
+    k = tuple(n // s for n, s in zip(x.shape[2:], size))
+    return avg_pool2d(x, k, k)
+
+
+class _Pool(Module):
+    def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, kernel_size if stride is None else stride, padding
+        _pair(type(self).__name__, "kernel_size", kernel_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool):
+    """:func:`max_pool2d` as a layer: ``MaxPool2d(kernel_size, stride=None, padding=0, dilation=1)``."""
+
+    def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0, dilation: Size = 1) -> None:
+        super().__init__(kernel_size, stride, padding)
+        self.dilation = dilation
+
+    def forward(self, x: Tensor) -> Tensor:
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+
+
+class AvgPool2d(_Pool):
+    """:func:`avg_pool2d` as a layer: ``AvgPool2d(kernel_size, stride=None, padding=0, count_include_pad=True)``."""
+
+    def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
+                 count_include_pad: bool = True) -> None:
+        super().__init__(kernel_size, stride, padding)
+        self.count_include_pad = count_include_pad
+
+    def forward(self, x: Tensor) -> Tensor:
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.count_include_pad)
+
+
+class AdaptiveAvgPool2d(Module):
+    """:func:`adaptive_avg_pool2d` as a layer (output sizes that divide the input's; 1 gives global pooling)."""
+
+    def __init__(self, output_size: Size) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class Flatten(Module):
+    """Merge axes ``start_dim`` to ``end_dim`` into one: (N, C, H, W) -> (N, C*H*W) by default."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        s, e = self.start_dim % max(x.ndim, 1), self.end_dim % max(x.ndim, 1)
+        if s > e:
+            raise ShapeError(f"Flatten: start_dim {self.start_dim} comes after end_dim {self.end_dim} for shape "
+                             f"{x.shape}")
+        return x.reshape(*x.shape[:s], -1, *x.shape[e + 1:])
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
