@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..autograd import scope
 from ..tensor import ShapeError, Tensor
 from .layers import _uniform_parameter
 from .module import Module
@@ -44,6 +45,7 @@ def _padding(name: str, padding: Size | str, kernel: tuple[int, int], dilation: 
     return (p[0], p[0]), (p[1], p[1])
 
 
+@scope("conv2d")
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size = 1, padding: Size | str = 0,
            dilation: Size = 1, groups: int = 1, *, name: str = "conv2d") -> Tensor:
     """2-D convolution (cross-correlation, as in PyTorch) of (N, C, H, W) with weight (O, C/groups, kh, kw).
@@ -98,6 +100,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size =
     return y if bias is None else y + bias.reshape(1, out, 1, 1)
 
 
+@scope("conv1d")
 def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size = 1, padding: Size | str = 0,
            dilation: Size = 1, groups: int = 1, *, name: str = "conv1d") -> Tensor:
     """1-D convolution of (N, C, L) with weight (O, C/groups, k): :func:`conv2d` over a height of 1.

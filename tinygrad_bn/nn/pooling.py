@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..autograd import scope
 from ..tensor import ShapeError, Tensor
 from .conv import Size, _pair
 from .module import Module
@@ -31,6 +32,7 @@ def _windows(name: str, x: Tensor, kernel_size: Size, stride: Size | None, paddi
     return cols.reshape(x.shape[0], x.shape[1], k[0] * k[1], -1), out  # type: ignore[return-value]
 
 
+@scope("max_pool2d")
 def max_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
                dilation: Size = 1) -> Tensor:
     """The maximum of each window of (N, C, H, W); padding counts as -inf.
@@ -47,6 +49,7 @@ def max_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding
     return cols.max(axis=2).reshape(cols.shape[0], cols.shape[1], *out)
 
 
+@scope("avg_pool2d")
 def avg_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
                count_include_pad: bool = True) -> Tensor:
     """The mean of each window of (N, C, H, W); zero padding, counted in the mean unless ``count_include_pad=False``.
@@ -69,6 +72,7 @@ def avg_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding
     return y.reshape(cols.shape[0], cols.shape[1], *out)
 
 
+@scope("adaptive_avg_pool2d")
 def adaptive_avg_pool2d(x: Tensor, output_size: Size) -> Tensor:
     """Average pooling of (N, C, H, W) to (N, C, *output_size); each output size must divide the input size.
 
