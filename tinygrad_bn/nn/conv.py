@@ -172,8 +172,11 @@ class Conv2d(_ConvNd):
     """2-D convolution over (N, C, H, W) inputs; weight (out_channels, in_channels/groups, kh, kw).
 
     Args:
-        in_channels, out_channels: channels of input and output.
-        kernel_size, stride, dilation: an int or an (h, w) pair.
+        in_channels: channels of the input.
+        out_channels: channels of the output.
+        kernel_size: an int or an (h, w) pair.
+        stride: an int or an (h, w) pair.
+        dilation: an int or an (h, w) pair.
         padding: an int, an (h, w) pair, "valid" or "same".
         groups: independent channel groups (must divide both channel counts).
         bias: whether to add a learned (out_channels,) bias.
