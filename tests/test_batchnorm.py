@@ -7,7 +7,11 @@ from tinygrad_bn import Tensor, nn, no_grad
 from tinygrad_bn.autograd import toposort
 from tinygrad_bn.nn import functional as F
 
-torch = pytest.importorskip("torch")
+try:
+    import torch
+except ImportError:  # the oracle is optional; `make test` installs it
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch")
 
 RTOL, ATOL = 1e-8, 1e-12
 CASES = [((16, 5), nn.BatchNorm1d, "BatchNorm1d"), ((8, 5, 7), nn.BatchNorm1d, "BatchNorm1d"),
@@ -30,6 +34,7 @@ def _close(a, b):
     np.testing.assert_allclose(a, b.detach().numpy() if isinstance(b, torch.Tensor) else b, rtol=RTOL, atol=ATOL)
 
 
+@needs_torch
 @pytest.mark.parametrize("shape,cls,tname", CASES)
 @pytest.mark.parametrize("kw", [dict(momentum=0.1), dict(momentum=0.3), dict(momentum=None), dict(affine=False),
                                 dict(track_running_stats=False), dict(momentum=None, affine=False)],
@@ -91,7 +96,8 @@ def test_defaults_buffers_and_state_dict():
                                        (nn.BatchNorm2d, (1, 4, 1, 1))])
 def test_one_value_per_channel_in_training_is_torchs_error(cls, shape):
     bn = cls(4)
-    with pytest.raises(ValueError, match=r"^Expected more than 1 value per channel when training, got input size"):
+    with pytest.raises(ValueError, match=r"^batch_norm: Expected more than 1 value per channel when training, got "
+                                         r"input size"):
         bn(Tensor(np.ones(shape)))
     assert int(bn.num_batches_tracked.data) == 0  # nothing was updated
     bn.eval()

@@ -6,9 +6,14 @@ import pytest
 from tinygrad_bn import Tensor, gradcheck, manual_seed, nn
 from tinygrad_bn.nn import functional as F
 
-torch = pytest.importorskip("torch")
+try:
+    import torch
+except ImportError:  # the oracle is optional; `make test` installs it
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch")
 
 
+@needs_torch
 @pytest.mark.parametrize("axis", [0, 1, -1])
 def test_softmax_and_log_softmax_match_torch_on_any_axis(axis):
     x = np.random.default_rng(0).standard_normal((4, 5, 3)) * 4
@@ -37,6 +42,7 @@ def test_log_softmax_is_stable_for_huge_logits():
     assert np.isfinite(x.grad.data).all()
 
 
+@needs_torch
 @pytest.mark.parametrize("as_tensor", [False, True])
 def test_cross_entropy_matches_torch(as_tensor):
     rng = np.random.default_rng(2)
@@ -67,6 +73,7 @@ def test_cross_entropy_errors_name_the_shapes():
         Tensor(np.zeros(4)).cross_entropy(np.array([0]))
 
 
+@needs_torch
 def test_mse_matches_torch_and_checks_shapes():
     rng = np.random.default_rng(3)
     a, b = rng.standard_normal((5, 2)), rng.standard_normal((5, 2))

@@ -6,7 +6,11 @@ import pytest
 from tinygrad_bn import Tensor, nn
 from tinygrad_bn.autograd import toposort
 
-torch = pytest.importorskip("torch")
+try:
+    import torch
+except ImportError:  # the oracle is optional; `make test` installs it
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch")
 
 
 class Block(nn.Module):
@@ -102,6 +106,7 @@ def test_parameter_and_buffers():
         m(Tensor(1.0))
 
 
+@needs_torch
 def test_linear_init_shape_and_torch_parity():
     lin = nn.Linear(50, 40, generator=0)
     bound = 1 / np.sqrt(50)
@@ -129,13 +134,15 @@ def test_linear_init_shape_and_torch_parity():
         lin(Tensor(np.ones((6, 5))))
 
 
-@pytest.mark.parametrize("ours,theirs", [(nn.ReLU, torch.nn.ReLU), (nn.Tanh, torch.nn.Tanh),
-                                         (nn.Sigmoid, torch.nn.Sigmoid)])
-def test_activations_match_torch(ours, theirs):
+@needs_torch
+@pytest.mark.parametrize("name", ["ReLU", "Tanh", "Sigmoid"])
+def test_activations_match_torch(name):
     x = np.random.default_rng(3).standard_normal((5, 4)) * 3
-    np.testing.assert_allclose(ours()(Tensor(x)).data, theirs()(torch.from_numpy(x)).numpy(), rtol=1e-12)
+    out = getattr(nn, name)()(Tensor(x)).data
+    np.testing.assert_allclose(out, getattr(torch.nn, name)()(torch.from_numpy(x)).numpy(), rtol=1e-12)
 
 
+@needs_torch
 def test_layer_norm_matches_torch_and_uses_no_batch_statistics():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((6, 3, 5)) * 2 + 1

@@ -100,21 +100,15 @@ class GhostBatchNorm(_BatchNorm):
         if n % v:
             raise ValueError(f"GhostBatchNorm: batch size {n} (input shape {x.shape}) is not a multiple of "
                              f"virtual_batch_size {v}")
-        per_channel = v * int(np.prod(rest[1:], dtype=np.int64))
-        if per_channel <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input size {(v, *rest)}")
         k = n // v
         # (N, C, ...) -> (v, k, C, ...): axis 0 runs within a virtual batch, axis 1 over the virtual batches
         ghost = x.reshape(k, v, *rest).transpose(0, 1)
-        axes = (0,) + tuple(range(3, ghost.ndim))
-        y, mean, var = F.normalize(ghost, axes, self.eps)
+        y, mean, var, count = F.batch_statistics("GhostBatchNorm", ghost, (0,) + tuple(range(3, ghost.ndim)), self.eps)
         if self.training and self.track_running_stats:
-            means = mean.data.reshape(k, self.num_features)
-            unbiased = var.data.reshape(k, self.num_features) * (per_channel / (per_channel - 1))
+            means, variances = (s.data.reshape(k, self.num_features) for s in (mean, var))
             for i in range(k):
-                factor = self._factor()
-                F.update_running(self.running_mean, means[i], factor)
-                F.update_running(self.running_var, unbiased[i], factor)
+                F.update_running_stats(self.running_mean, self.running_var, means[i], variances[i], count,
+                                       self._factor())
                 self.num_batches_tracked.data += 1
         y = y.transpose(0, 1).reshape(x.shape)
         return F._affine(y, self.weight, self.bias, (1, self.num_features) + (1,) * (x.ndim - 2))

@@ -54,9 +54,10 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size =
         x: input of shape (N, C, H, W).
         weight: filters of shape (O, C/groups, kh, kw).
         bias: optional (O,) added to every output position.
-        stride, dilation: an int or a (h, w) pair.
+        stride: an int or a (h, w) pair.
         padding: zeros around the input: an int, a (h, w) pair, "valid" (none) or "same" (output size =
             input size; stride 1 only).
+        dilation: spacing of the kernel's taps, an int or a (h, w) pair.
         groups: split the channels into this many independent groups.
         name: the layer named in error messages.
 
@@ -109,8 +110,10 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size =
         x: input of shape (N, C, L).
         weight: filters of shape (O, C/groups, k).
         bias: optional (O,).
-        stride, padding, dilation, groups: as in :func:`conv2d`, an int or a 1-tuple each (padding also
-            "same"/"valid").
+        stride: an int or a 1-tuple.
+        padding: an int, a 1-tuple, "same" or "valid".
+        dilation: an int or a 1-tuple.
+        groups: independent channel groups.
         name: the layer named in error messages.
 
     Returns:
@@ -173,11 +176,11 @@ class Conv2d(_ConvNd):
 
     Args:
         in_channels: channels of the input.
-        out_channels: channels of the output.
+        out_channels: channels of the output (filters).
         kernel_size: an int or an (h, w) pair.
         stride: an int or an (h, w) pair.
-        dilation: an int or an (h, w) pair.
         padding: an int, an (h, w) pair, "valid" or "same".
+        dilation: an int or an (h, w) pair.
         groups: independent channel groups (must divide both channel counts).
         bias: whether to add a learned (out_channels,) bias.
         padding_mode: only "zeros".

@@ -105,6 +105,38 @@ def update_running(running: Tensor, stat: np.ndarray, factor: float) -> None:
     running.data += factor * stat.reshape(running.shape)
 
 
+def batch_statistics(name: str, x: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Tensor, Tensor, int]:
+    """:func:`normalize` over ``axes`` after checking they hold more than one value: ``(x_hat, mean, var, n)``.
+
+    The one implementation of the batch statistics behind BatchNorm, GhostBatchNorm and InstanceNorm.
+
+    Raises:
+        ValueError: ``axes`` hold a single value per channel (PyTorch's message, prefixed by ``name``).
+    """
+    n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    if n <= 1:
+        raise ValueError(f"{name}: Expected more than 1 value per channel when training, got input size {x.shape}")
+    return (*normalize(x, axes, eps), n)
+
+
+def update_running_stats(running_mean: Tensor, running_var: Tensor, mean: np.ndarray, var: np.ndarray, n: int,
+                         factor: float) -> None:
+    """Move the running mean towards ``mean`` and the running variance towards the unbiased ``var * n / (n - 1)``.
+
+    The one running-average update of BatchNorm, GhostBatchNorm and InstanceNorm (in place, outside the graph).
+
+    Args:
+        running_mean: (C,) buffer.
+        running_var: (C,) buffer.
+        mean: the batch mean, C values (any shape).
+        var: the batch's biased variance, C values (any shape).
+        n: how many values each statistic was computed from.
+        factor: the momentum of this update.
+    """
+    update_running(running_mean, mean, factor)
+    update_running(running_var, var * (n / (n - 1)), factor)
+
+
 @scope("batch_norm")
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
                bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
@@ -126,13 +158,9 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
                              f"{x.shape[1]} channels (axis 1)")
     axes = (0,) + tuple(range(2, x.ndim))
     if training or running_mean is None or running_var is None:
-        n = x.size // x.shape[1]
-        if n <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape}")
-        y, mean, var = normalize(x, axes, eps)
+        y, mean, var, n = batch_statistics("batch_norm", x, axes, eps)
         if training and running_mean is not None and running_var is not None:
-            update_running(running_mean, mean.data, momentum)
-            update_running(running_var, var.data * (n / (n - 1)), momentum)
+            update_running_stats(running_mean, running_var, mean.data, var.data, n, momentum)
     else:
         y = (x - running_mean.data.reshape(shape)) / np.sqrt(running_var.data + eps).reshape(shape)
     return _affine(y, weight, bias, shape)
@@ -174,4 +202,5 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True,
 
 
 from .conv import conv1d, conv2d  # noqa: E402, F401  (re-exported: they live beside their layers)
+from .norms import group_norm, instance_norm  # noqa: E402, F401
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402, F401

@@ -39,8 +39,10 @@ def max_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding
 
     Args:
         x: input of shape (N, C, H, W).
-        kernel_size, stride, padding, dilation: an int or an (h, w) pair; stride defaults to kernel_size,
-            padding is at most half the kernel.
+        kernel_size: an int or an (h, w) pair.
+        stride: an int or an (h, w) pair; defaults to kernel_size.
+        padding: an int or an (h, w) pair, at most half the kernel.
+        dilation: an int or an (h, w) pair.
 
     Returns:
         (N, C, H_out, W_out). Tied maxima in a window share its gradient evenly (PyTorch gives it all to one).
@@ -56,7 +58,9 @@ def avg_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding
 
     Args:
         x: input of shape (N, C, H, W).
-        kernel_size, stride, padding: an int or an (h, w) pair; stride defaults to kernel_size.
+        kernel_size: an int or an (h, w) pair.
+        stride: an int or an (h, w) pair; defaults to kernel_size.
+        padding: an int or an (h, w) pair, at most half the kernel.
         count_include_pad: divide by the whole window (True) or by its pixels inside the input (False).
 
     Returns:

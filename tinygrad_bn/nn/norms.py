@@ -1,0 +1,136 @@
+"""GroupNorm and InstanceNorm1d/2d, composed from primitive ops: statistics per sample, never across the batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd import scope
+from ..tensor import ShapeError, Tensor, get_default_dtype
+from . import functional as F
+from .batchnorm import _BatchNorm
+from .module import Module, Parameter
+
+
+@scope("group_norm")
+def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalize each sample's channels in ``num_groups`` groups, over the group's channels and all positions.
+
+    Args:
+        x: input of shape (N, C, ...), C divisible by ``num_groups``.
+        num_groups: how many groups the C channels are split into.
+        weight: optional per-channel (C,) scale.
+        bias: optional per-channel (C,) shift.
+        eps: added to the variance.
+
+    Returns:
+        The normalized input, shape of ``x``.
+    """
+    x = F._tensor(x)
+    if x.ndim < 2 or num_groups < 1 or x.shape[1] % num_groups:
+        raise ShapeError(f"group_norm: expected an input (N, C, ...) with C divisible by num_groups={num_groups}, "
+                         f"got shape {x.shape}")
+    y, _, _ = F.normalize(x.reshape(x.shape[0], num_groups, -1), (2,), eps)
+    return F._affine(y.reshape(x.shape), weight, bias, F._channel_shape(x))
+
+
+@scope("instance_norm")
+def instance_norm(x: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize each (sample, channel) of (N, C, ...) over its positions, PyTorch's semantics.
+
+    Args:
+        x: input of shape (N, C, ...) with at least one position axis.
+        running_mean: optional (C,) buffer; with ``use_input_stats`` it moves towards the batch average of the
+            instance means by ``momentum``, otherwise it normalizes.
+        running_var: optional (C,) buffer, likewise for the unbiased instance variances.
+        weight: optional (C,) scale.
+        bias: optional (C,) shift.
+        use_input_stats: normalize with each instance's own statistics (True) or the running ones.
+        momentum: the running-average factor.
+        eps: added to the variance.
+
+    Returns:
+        The normalized input, shape of ``x``.
+    """
+    x = F._tensor(x)
+    if x.ndim < 3:
+        raise ShapeError(f"instance_norm: expected an input of shape (N, C, ...) with positions, got {x.shape}")
+    shape = F._channel_shape(x)
+    if use_input_stats or running_mean is None or running_var is None:
+        y, mean, var, n = F.batch_statistics("instance_norm", x, tuple(range(2, x.ndim)), eps)
+        if use_input_stats and running_mean is not None and running_var is not None:
+            c = x.shape[1]
+            F.update_running_stats(running_mean, running_var, mean.data.reshape(-1, c).mean(axis=0),
+                                   var.data.reshape(-1, c).mean(axis=0), n, momentum)
+    else:
+        y = (x - running_mean.data.reshape(shape)) / np.sqrt(running_var.data + eps).reshape(shape)
+    return F._affine(y, weight, bias, shape)
+
+
+class GroupNorm(Module):
+    """Group normalization (Wu & He 2018) of (N, C, ...) inputs: per sample, over groups of C/num_groups channels.
+
+    Args:
+        num_groups: number of groups; must divide ``num_channels``.
+        num_channels: C.
+        eps: added to the variance.
+        affine: learn per-channel weight (ones) and bias (zeros).
+        dtype: parameter dtype (the default float dtype when None).
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_groups={num_groups} must be positive and divide "
+                             f"num_channels={num_channels}")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        dtype = dtype or get_default_dtype()
+        self.weight = Parameter(np.ones(num_channels), dtype=dtype) if affine else None
+        self.bias = Parameter(np.zeros(num_channels), dtype=dtype) if affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ShapeError(f"GroupNorm: expected an input (N, {self.num_channels}, ...), got shape {x.shape}")
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(_BatchNorm):
+    """PyTorch's InstanceNorm: BatchNorm's state (buffers only when tracking) with per-instance statistics."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, dtype: Any = None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        return instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self._use_batch_stats(),
+                             0.0 if self.momentum is None else self.momentum, self.eps)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization of (N, C, L) inputs over L, per sample and channel.
+
+    Args:
+        num_features: C.
+        eps: added to the variance.
+        momentum: running-average factor (None: the running statistics stay put, as in PyTorch).
+        affine: learn per-channel weight and bias (off by default, as in PyTorch).
+        track_running_stats: keep running statistics and use them in eval mode.
+        dtype: parameter and buffer dtype.
+    """
+
+    _ranks = (3,)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization of (N, C, H, W) inputs over H and W, per sample and channel (arguments as 1d)."""
+
+    _ranks = (4,)
