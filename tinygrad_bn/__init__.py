@@ -3,12 +3,22 @@
 from . import nn, optim
 from .autograd import Node, Scope, enable_grad, grad, is_grad_enabled, module_scope, no_grad, record, scope
 from .gradcheck import GradcheckError, gradcheck
-from .tensor import ShapeError, Tensor, concatenate, get_default_dtype, manual_seed, set_default_dtype, stack, where
+from .tensor import (
+    ShapeError,
+    Tensor,
+    concatenate,
+    get_default_dtype,
+    manual_seed,
+    set_default_dtype,
+    stack,
+    tensor,
+    where,
+)
 from .validate import AxisError
 
 __all__ = [
     "AxisError", "Node", "Scope", "Tensor", "ShapeError", "GradcheckError", "concatenate", "enable_grad",
     "get_default_dtype", "grad", "gradcheck", "is_grad_enabled", "manual_seed", "module_scope", "no_grad", "record",
-    "scope", "set_default_dtype", "stack", "where", "nn", "optim",
+    "scope", "set_default_dtype", "stack", "tensor", "where", "nn", "optim",
 ]
 __version__ = "0.1.0"

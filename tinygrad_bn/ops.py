@@ -239,6 +239,12 @@ def astype(x: Tensor, *, dtype: np.dtype):
     return x.data.astype(dtype), lambda g, out: (g.astype(x.dtype),)
 
 
+@primitive
+def clone(x: Tensor):
+    """A copy of ``x`` with its own memory; the gradient passes unchanged."""
+    return x.data.copy(), lambda g, out: (g,)
+
+
 # ----- reductions (axis: a sorted tuple of non-negative axes, normalized by Tensor) ---------
 
 @primitive

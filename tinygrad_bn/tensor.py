@@ -170,6 +170,12 @@ class Tensor:
         """The underlying ndarray (shared, not copied)."""
         return self.data
 
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The data for numpy (``np.asarray(t)``): the array itself, or a copy when a dtype or ``copy`` asks."""
+        if copy or (dtype is not None and np.dtype(dtype) != self.dtype):
+            return self.data.astype(self.dtype if dtype is None else dtype, copy=True)
+        return self.data
+
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
         if self.size != 1:
@@ -192,6 +198,10 @@ class Tensor:
 
     def double(self) -> Tensor:
         return self.astype(np.float64)
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory that stays in the graph (the gradient flows back through it)."""
+        return ops.clone(self)
 
     def __repr__(self) -> str:
         extra = (", requires_grad=True" if self.requires_grad else "") + (f", name={self.name!r}" if self.name else "")
@@ -374,6 +384,33 @@ class Tensor:
         """Minimum; the gradient is split evenly between tied minima (like ``torch.amin``)."""
         return self._reduce(ops.min, axis, keepdims, dim, keepdim)
 
+    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor:
+        """Index of the (first) maximum along ``axis`` (alias ``dim``), or in the flattened tensor when None.
+
+        Returns:
+            A non-differentiable int64 tensor.
+        """
+        return self._arg("argmax", np.argmax, axis, keepdims, dim, keepdim)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> Tensor:
+        """Index of the (first) minimum along ``axis`` (alias ``dim``), or in the flattened tensor when None."""
+        return self._arg("argmin", np.argmin, axis, keepdims, dim, keepdim)
+
+    def _arg(self, name: str, fn: Callable, axis: int | None, keepdims: bool, dim: int | None,
+             keepdim: bool | None) -> Tensor:
+        axis, keepdims = validate.spelling(name, axis, keepdims, dim, keepdim)
+        keepdims = validate.flag(name, keepdims)
+        if self.size == 0:
+            raise ShapeError(f"{name}: cannot take the {name} of an empty tensor of shape {self.shape}")
+        if axis is None:
+            i = fn(self.data)
+            return Tensor(np.full((1,) * self.ndim, i, dtype=np.int64) if keepdims else np.asarray(i, dtype=np.int64))
+        a = validate.axis(name, axis, self.ndim, self.shape)
+        data = self.data.reshape(1) if self.ndim == 0 else self.data
+        return Tensor(fn(data, axis=a, keepdims=keepdims and self.ndim > 0).astype(np.int64, copy=False))
+
     def _reduce(self, op: Callable[..., Tensor], axis: Axis, keepdims: bool, dim: Axis, keepdim: bool | None,
                 **attrs: Any) -> Tensor:
         name = op.op_name  # type: ignore[attr-defined]
@@ -445,6 +482,16 @@ class Tensor:
     def matmul(self, o: Any) -> Tensor:
         return ops.matmul(self, o)
 
+    def t(self) -> Tensor:
+        """The transpose of a matrix; a 0-D or 1-D tensor is returned as it is (PyTorch's ``t``)."""
+        if self.ndim > 2:
+            raise ShapeError(f"t: expects a tensor with at most 2 dimensions, got shape {self.shape} (use transpose)")
+        return self.T if self.ndim == 2 else self
+
+    def pow(self, exponent: Any) -> Tensor:
+        """``self ** exponent`` (a number or a tensor)."""
+        return self ** exponent
+
     # ----- composites (plain functions of primitives, defined in nn.functional) ------------
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """Softmax along ``axis`` (alias ``dim``)."""
@@ -490,6 +537,27 @@ def _index(index: Any) -> Any:
     if isinstance(index, list):
         return np.asarray(index)
     return index
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
+    """A new tensor holding a copy of ``data``, like ``torch.tensor``.
+
+    Args:
+        data: a number, (nested) list, numpy array or Tensor.
+        dtype: the dtype; by default Python floats get the default float dtype (float32), Python ints
+            int64 and bools bool, and arrays keep theirs.
+        requires_grad: whether gradients are accumulated into it (floating dtypes only).
+        name: an optional name (shown by ``viz``).
+
+    Returns:
+        A leaf Tensor that shares no memory with ``data``.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    arr = np.array(data, dtype=dtype)
+    if dtype is None and not isinstance(data, np.ndarray | np.generic) and arr.dtype.kind == "f":
+        arr = arr.astype(_default_dtype, copy=False)
+    return Tensor(arr, requires_grad=requires_grad, name=name)
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
