@@ -56,6 +56,49 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
     return True
 
 
+def gradgradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, seed: int = 0) -> bool:
+    """Check second derivatives of ``fn(*inputs)``, like ``torch.autograd.gradgradcheck``, in float64.
+
+    The vector-Jacobian product of ``fn`` (fixed random output weights), taken with
+    ``create_graph=True`` and contracted with fixed random input weights, is itself checked with
+    :func:`gradcheck`: so the recorded backward pass of every op ``fn`` uses is differentiated and
+    compared with finite differences of the first-order gradients.
+
+    Args:
+        fn: a function of Tensors returning a Tensor.
+        inputs: its arguments; Tensors with ``requires_grad=True`` (or plain arrays) are checked.
+        eps: finite-difference step.
+        atol: absolute tolerance.
+        rtol: relative tolerance.
+        seed: seed of the random weights.
+
+    Returns:
+        True when everything agrees.
+
+    Raises:
+        GradcheckError: naming the input, the worst index and both values.
+    """
+    args = [_as64(x) for x in inputs]
+    checked = [i for i, a in enumerate(args) if a.requires_grad]
+    if not checked:
+        raise ValueError("gradgradcheck: no input requires grad")
+    rng = np.random.default_rng(seed + 1)
+    w_out = rng.standard_normal(fn(*args).shape)
+    w_in = [rng.standard_normal(args[i].shape) for i in checked]
+
+    def first_order(*xs: Tensor) -> Tensor:
+        ins = [xs[i] for i in checked]
+        gs = grad((fn(*xs) * Tensor(w_out)).sum(), ins, create_graph=True, allow_unused=True)
+        total = sum((x * 0.0).sum() for x in ins)  # keeps the result in the graph when the gradient is constant
+        for g, w in zip(gs, w_in):
+            if g is not None:
+                total = total + (g * Tensor(w)).sum()
+        return total
+
+    return gradcheck(first_order, args, eps=eps, atol=atol, rtol=rtol, seed=seed)
+
+
 def _as64(x: Any) -> Tensor:
     if isinstance(x, Tensor):
         t = Tensor(np.array(x.data, dtype=np.float64), requires_grad=x.requires_grad, name=x.name)

@@ -9,6 +9,7 @@ the engine undoes broadcasting for every input with the one shared ``autograd.un
 
 from __future__ import annotations
 
+import builtins
 import functools
 import math
 from collections.abc import Callable
@@ -96,6 +97,8 @@ def _expand(g: Tensor, x: Tensor, axis: tuple[int, ...], keepdims: bool) -> Tens
 
 def _mean(a: np.ndarray, axis: tuple[int, ...], keepdims: bool, n: int) -> np.ndarray:
     """``a.mean`` without numpy's Python-level wrapper for float32/float64 (the same sum, then divide)."""
+    if not n:  # an empty axis: nan, as in numpy and PyTorch (without numpy's warning)
+        return np.add.reduce(a, axis=axis, keepdims=keepdims) * np.nan
     if a.dtype.kind == "f" and a.dtype.itemsize >= 4:
         return np.add.reduce(a, axis=axis, keepdims=keepdims) / n
     return a.mean(axis=axis, keepdims=keepdims)
@@ -142,27 +145,46 @@ def pow(x: Tensor, y: Tensor | None = None, *, exponent: float | None = None):
         p = exponent
         with np.errstate(divide="ignore", invalid="ignore"):
             data = x.data ** np.asarray(p, dtype=x.dtype)
-        return data, lambda g, out: (g * 0 if p == 0 else g if p == 1 else g * p * x ** (p - 1),)
+        return data, lambda g, out: (_zeros(g) if p == 0 else g if p == 1 else g * p * x ** (p - 1),)
     with np.errstate(divide="ignore", invalid="ignore"):
         data = _broadcast("pow", np.power, x, y)
-    return data, lambda g, out: (g * y * x ** (y - 1), g * where(x.data > 0, out * log(x), 0.0))
+
+    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        # PyTorch's choices at 0 ** 0: no gradient through a zero exponent, none into it from a zero base
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gx = where(Tensor(y.data == 0), 0.0, g * y * x ** (y - 1)) if x.requires_grad else None
+            gy = where(Tensor((x.data == 0) & (y.data >= 0)), 0.0, g * out * log(x)) if y.requires_grad else None
+        return gx, gy
+    return data, vjp
+
+
+def _zeros(g: Tensor) -> Tensor:
+    return Tensor(np.zeros(g.shape, dtype=g.dtype))
 
 
 @primitive
 def maximum(a: Tensor, b: Tensor):
     """Elementwise maximum; at ties the gradient is split evenly."""
-    return _broadcast("maximum", np.maximum, a, b), lambda g, out: _pick(g, a.data, b.data, np.greater)
+    return _broadcast("maximum", np.maximum, a, b), lambda g, out: _pick(g, a.data, b.data, np.less)
 
 
 @primitive
 def minimum(a: Tensor, b: Tensor):
     """Elementwise minimum; at ties the gradient is split evenly."""
-    return _broadcast("minimum", np.minimum, a, b), lambda g, out: _pick(g, a.data, b.data, np.less)
+    return _broadcast("minimum", np.minimum, a, b), lambda g, out: _pick(g, a.data, b.data, np.greater)
 
 
-def _pick(g: Tensor, a: np.ndarray, b: np.ndarray, wins: Callable) -> tuple[Tensor, Tensor]:
-    share = wins(a, b) + 0.5 * (a == b)
-    return g * share.astype(g.dtype), g * (1 - share).astype(g.dtype)
+def _pick(g: Tensor, a: np.ndarray, b: np.ndarray, loses: Callable) -> tuple[Tensor, Tensor]:
+    """PyTorch's rule: the gradient goes to each operand that does not lose (halved at ties, whole for nan),
+    selected with ``where`` so an inf or nan arriving for the losing operand gives it 0, not nan."""
+    tie = a == b
+    shared = where(Tensor(tie), g * 0.5, g) if tie.any() else g
+    return _masked(loses(a, b), shared), _masked(loses(b, a), shared)
+
+
+def _masked(off: np.ndarray, g: Tensor) -> Tensor:
+    """``g`` where ``off`` is False, exactly 0 where it is True (even if ``g`` is inf or nan there)."""
+    return where(Tensor(off), 0.0, g)
 
 
 @primitive
@@ -174,7 +196,8 @@ def where(cond: Tensor, a: Tensor, b: Tensor):
     except ValueError:
         raise ShapeError(f"where: shapes {cond.shape} and {a.shape} and {b.shape} cannot be broadcast "
                          "together") from None
-    return data, lambda g, out: (None, g * mask, g * ~mask)
+    return data, lambda g, out: (None, _masked(~mask, g) if a.requires_grad else None,
+                                 _masked(mask, g) if b.requires_grad else None)
 
 
 # ----- elementwise unary --------------------------------------------------------------------
@@ -205,7 +228,7 @@ def sqrt(x: Tensor):
 
 @primitive
 def relu(x: Tensor):
-    return np.maximum(x.data, 0), lambda g, out: (g * Tensor(x.data > 0),)  # a boolean mask: no float copy
+    return np.maximum(x.data, 0), lambda g, out: (_masked(x.data <= 0, g),)
 
 
 @primitive
@@ -215,8 +238,8 @@ def tanh(x: Tensor):
 
 @primitive
 def sigmoid(x: Tensor):
-    with np.errstate(over="ignore"):
-        data = 0.5 * (1 + np.tanh(0.5 * x.data))  # stable for large |x|
+    e = np.exp(-np.abs(x.data))  # in (0, 1]: no overflow, and full relative precision in both tails
+    data = np.where(x.data >= 0, 1, e) / (1 + e)
     return data.astype(x.dtype, copy=False), lambda g, out: (g * out * (1 - out),)
 
 
@@ -231,7 +254,7 @@ def clip(x: Tensor, *, min: float | None = None, max: float | None = None):
     lo = -np.inf if min is None else min
     hi = np.inf if max is None else max
     data = np.clip(x.data, lo, hi).astype(x.dtype, copy=False)
-    return data, lambda g, out: (g * ((x.data >= lo) & (x.data <= hi)),)
+    return data, lambda g, out: (_masked((x.data < lo) | (x.data > hi), g),)
 
 
 @primitive
@@ -243,6 +266,21 @@ def astype(x: Tensor, *, dtype: np.dtype):
 def clone(x: Tensor):
     """A copy of ``x`` with its own memory; the gradient passes unchanged."""
     return x.data.copy(), lambda g, out: (g,)
+
+
+@primitive
+def logsigmoid(x: Tensor):
+    """``log(sigmoid(x)) = -log(1 + exp(-x))``, finite and exact in both tails."""
+    return -np.logaddexp(0, -x.data), lambda g, out: (g * sigmoid(-x),)
+
+
+@primitive
+def softplus(x: Tensor, *, beta: float = 1.0, threshold: float = 20.0):
+    """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold`` (PyTorch's rule)."""
+    bx = x.data * beta
+    linear = bx > threshold
+    data = np.where(linear, x.data, np.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
+    return data, lambda g, out: (g * where(Tensor(linear), 1.0, sigmoid(x * beta)),)
 
 
 # ----- reductions (axis: a sorted tuple of non-negative axes, normalized by Tensor) ---------
@@ -264,21 +302,24 @@ def mean(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
 def var(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False, correction: int = 0):
     """Variance over ``axis`` divided by ``n - correction``."""
     n = _count(x, axis)
+    dof = builtins.max(n - correction, 0)  # PyTorch's divisor (inf/nan when correction >= n); vjp: n - correction
     centred = x.data - _mean(x.data, axis, True, n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        data = np.add.reduce(centred * centred, axis=axis, keepdims=keepdims) / (n - correction)
+        data = np.add.reduce(centred * centred, axis=axis, keepdims=keepdims) / dof
 
     def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
         # the plain backward reuses the forward's centred x; a recorded one (create_graph) differentiates it
         c = x - x.mean(axis=axis, keepdims=True) if _grad_enabled.get() else Tensor(centred)
-        return (_expand(g, x, axis, keepdims) * (2.0 / (n - correction)) * c,)
+        with np.errstate(invalid="ignore"):
+            return (_expand(g, x, axis, keepdims) * (2.0 / (n - correction) if n != correction else np.inf) * c,)
     return data, vjp
 
 
 def _extreme(name: str, fn: Callable) -> Callable[..., Tensor]:
     def forward(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
-        if x.size == 0:
-            raise ShapeError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
+        empty = [a for a in axis if x.shape[a] == 0]
+        if empty:
+            raise ShapeError(f"{name}: cannot reduce axis {empty[0]} of size 0 (tensor of shape {x.shape})")
         data = fn(x.data, axis=axis, keepdims=keepdims)
 
         def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:

@@ -350,6 +350,15 @@ class Tensor:
 
     clamp = clip
 
+    def logsigmoid(self) -> Tensor:
+        """``log(sigmoid(x))``, finite and exact in both tails."""
+        return ops.logsigmoid(self)
+
+    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+        """``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold`` (as in PyTorch)."""
+        from .nn import functional as F
+        return F.softplus(self, beta, threshold)
+
     # ----- reductions ----------------------------------------------------------------------
     # ``axis``/``keepdims`` (numpy's names) and ``dim``/``keepdim`` (PyTorch's) are the same arguments
     def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
@@ -507,6 +516,12 @@ class Tensor:
         """Mean cross-entropy of these logits (N, C) against integer class labels (N,)."""
         from .nn import functional as F
         return F.cross_entropy(self, labels)
+
+    def binary_cross_entropy_with_logits(self, target: Any, weight: Any = None, reduction: str = "mean",
+                                         pos_weight: Any = None) -> Tensor:
+        """Binary cross-entropy of ``sigmoid(self)`` against ``target``, stable for any logit (``nn.functional``)."""
+        from .nn import functional as F
+        return F.binary_cross_entropy_with_logits(self, target, weight, reduction, pos_weight)
 
     def mse(self, target: Any) -> Tensor:
         """Mean squared error against ``target``."""

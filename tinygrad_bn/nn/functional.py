@@ -1,7 +1,8 @@
 """Composite functions written with primitive ops only, so autodiff gives their gradients.
 
-Losses (softmax, log_softmax, cross_entropy, mse), normalizations (batch_norm, layer_norm) and
-dropout. None of them has a hand-written backward. Each opens a function scope named after itself
+Losses (softmax, log_softmax, cross_entropy, mse, binary_cross_entropy_with_logits), normalizations
+(batch_norm, layer_norm) and dropout. None of them has a hand-written backward (logsigmoid and softplus
+are thin wrappers of the primitives of those names). Each opens a function scope named after itself
 (``autograd.scope``), so the graph can box and collapse it.
 """
 
@@ -73,6 +74,60 @@ def mse(x: Tensor, target: Any) -> Tensor:
         raise ValueError(f"mse: input has shape {x.shape} but target has shape {target.shape}")
     d = x - target
     return (d * d).mean()
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """``log(sigmoid(x))``, finite and exact in both tails (the primitive ``logsigmoid``)."""
+    return ops.logsigmoid(_tensor(x))
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold`` (PyTorch's softplus).
+
+    Args:
+        x: any shape.
+        beta: the sharpness, a positive number.
+        threshold: above ``beta * x > threshold`` the result is ``x`` itself.
+    """
+    if not beta > 0:
+        raise ValueError(f"softplus: beta must be a positive number, got {beta!r}")
+    return ops.softplus(_tensor(x), beta=float(beta), threshold=float(threshold))
+
+
+@scope("binary_cross_entropy_with_logits")
+def binary_cross_entropy_with_logits(logits: Tensor, target: Any, weight: Any = None, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Tensor:
+    """Binary cross-entropy of ``sigmoid(logits)`` against ``target`` in [0, 1], computed stably from the logits.
+
+    ``loss = -(pos_weight * target * logsigmoid(x) + (1 - target) * logsigmoid(-x))``, written as
+    ``(1 - target) * x - (1 + (pos_weight - 1) * target) * logsigmoid(x)`` (finite for any logit).
+
+    Args:
+        logits: any shape.
+        target: probabilities of the shape of ``logits``.
+        weight: optional rescaling of each element's loss, broadcastable to ``logits``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        pos_weight: optional weight of the positive term, broadcastable to ``logits`` (e.g. one per class).
+
+    Returns:
+        A scalar for ``"mean"``/``"sum"``, else the elementwise loss of the shape of ``logits``.
+
+    Raises:
+        ValueError: the target's shape differs from the logits', or ``reduction`` is unknown.
+    """
+    x = _tensor(logits)
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target), dtype=x.dtype)
+    if t.shape != x.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: target has shape {t.shape} but logits have shape "
+                         f"{x.shape}; they must be the same")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"binary_cross_entropy_with_logits: reduction must be 'mean', 'sum' or 'none', "
+                         f"got {reduction!r}")
+    log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
+    loss = (1 - t) * x - log_weight * x.logsigmoid()
+    if weight is not None:
+        loss = loss * weight
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
 
 
 def _channel_shape(x: Tensor) -> tuple[int, ...]:
