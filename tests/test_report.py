@@ -14,6 +14,7 @@ pytest.importorskip("mlxtend")
 
 from test_experiments import quick_demo  # noqa: E402
 
+from bnlab import stats  # noqa: E402
 from bnlab.experiments import EXPERIMENTS  # noqa: E402
 from bnlab.report import fmt, scalars  # noqa: E402
 
@@ -54,10 +55,25 @@ def test_every_caption_verdict_and_number_is_in_the_report(demo):
         assert f'<span class="verdict {r["verdict"].replace(" ", "-")}">{r["verdict"]}</span>' in page
         for f in r["figures"]:
             assert html.escape(f["caption"]) in page
+        for c in r["checks"]:  # each check: its claim, a dot-and-whisker of its interval, its outcome
+            check = stats.Check(**c)
+            assert html.escape(check.claim) in page
+            assert f'aria-label="{html.escape(check.short())}"' in page
         rows = list(scalars(r["numbers"]))
         assert len(rows) >= 10
         for key, value in rows:
             assert f"<code>{html.escape(key)}</code></td><td>{html.escape(fmt(value))}</td>" in page, key
+
+
+def test_whisker_draws_the_interval_and_zero():
+    from bnlab.report import whisker
+
+    svg = whisker(stats.exact(0.5, claim="c", unit="u"), width=108)
+    assert svg.count("<line") == 2 and "<circle" in svg and 'stroke-dasharray="3,2"' in svg
+    # the axis spans zero and the value with 8% padding: zero near the left end, the dot near the right
+    assert 'x1="10.9"' in svg and 'cx="97.1"' in svg
+    band = whisker(stats.mean_effect([0.01, 0.02, 0.03], claim="c", unit="u", direction="within", margin=0.1))
+    assert "<rect" in band
 
 
 def test_demo_prints_where_the_report_is(demo, tmp_path_factory):
@@ -65,7 +81,7 @@ def test_demo_prints_where_the_report_is(demo, tmp_path_factory):
     _, printed = quick_demo(tmp_path_factory.getbasetemp())
     assert f"Report: {(out / 'report.html').resolve()}" in printed
     for name in EXPERIMENTS:
-        assert re.search(rf"{name}: (supported|not supported|mixed) ", printed)
+        assert re.search(rf"{name}: (supported|contradicted|not detected|mixed) ", printed)
 
 
 def test_report_renders_in_headless_chromium(demo, tmp_path):

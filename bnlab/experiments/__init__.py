@@ -1,7 +1,8 @@
-"""Run one experiment (speed, covariate-shift, noise, regularization, test-time): figures and a JSON of numbers.
+"""Run one experiment: its figures, a JSON of its numbers, and checks with confidence intervals over seeds.
 
-Each experiment is a module here with ``run(quick, seed, out, progress) -> Result``. The verdict on the
-lecture's claim is computed from that run's numbers by the rule the result states.
+Each experiment is a module here with ``run(*, quick, seed, out, runner) -> Result``; its independent runs
+(seeds x configurations) go through ``runner`` (:class:`bnlab.runner.Runner`). The verdict on the claim is
+computed from the result's checks (:mod:`bnlab.stats`), never written by hand.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import importlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # worker processes import the experiment modules for their runs: keep scipy and joblib out
+    from ..runner import Runner
+    from ..stats import Check
 
 EXPERIMENTS = {
     "speed": "bnlab.experiments.speed",
@@ -23,6 +28,19 @@ EXPERIMENTS = {
     "regularization": "bnlab.experiments.regularization",
     "test-time": "bnlab.experiments.test_time",
 }
+RULE = (
+    "Each check is an effect in the direction the claim predicts, with its 95% confidence interval over "
+    "independent seeds (paired where runs share init and batches). A check is supported when its interval "
+    "excludes zero in the claimed direction, contradicted when it excludes zero the other way, and not "
+    "detected when it contains zero; an agreement check (|effect| <= margin) is supported when the whole "
+    "interval lies within the margin and contradicted when it lies wholly outside. The experiment's verdict is "
+    "the outcome all its checks share, otherwise mixed."
+)
+
+
+def seeds(seed: int, quick: bool) -> list[int]:
+    """The independent seeds of an experiment: 3 in the quick run, 10 in the full one, counted from ``seed``."""
+    return [seed + i for i in range(3 if quick else 10)]
 
 
 @dataclass
@@ -36,22 +54,44 @@ class Figure:
 
 @dataclass
 class Result:
-    """What one experiment found: the claim, the verdict, the rule that gave it, the numbers and the figures."""
+    """What one experiment found.
+
+    Args:
+        name: the experiment's name ("speed", ...).
+        claim: the claim under test, as the paper or lecture states it.
+        checks: the measured effects with their intervals; the verdict is computed from them.
+        finding: one or two sentences of what was measured.
+        numbers: every number of the run (JSON-able; curves included).
+        figures: the figures written into the output folder.
+        seed: the run's first seed (filled in by :func:`run_experiment`).
+        quick: whether the quick settings were used (filled in by :func:`run_experiment`).
+    """
 
     name: str
     claim: str
-    verdict: str
-    rule: str
+    checks: list[Check]
     finding: str
     numbers: dict[str, Any]
     figures: list[Figure] = field(default_factory=list)
     seed: int = 0
     quick: bool = False
 
+    @property
+    def verdict(self) -> str:
+        """The outcome all checks share ("supported", "contradicted", "not detected"), otherwise "mixed"."""
+        from ..stats import verdict
+
+        return verdict(self.checks)
+
+    @property
+    def rule(self) -> str:
+        return RULE
+
     def save(self, out: Path) -> Path:
-        """Write ``<out>/<name>.json``."""
+        """Write ``<out>/<name>.json`` (with the verdict and the rule)."""
         path = Path(out) / f"{self.name}.json"
-        path.write_text(json.dumps(jsonable(asdict(self)), indent=1, allow_nan=False) + "\n")
+        record = {**asdict(self), "verdict": self.verdict, "rule": self.rule}
+        path.write_text(json.dumps(jsonable(record), indent=1, allow_nan=False) + "\n")
         return path
 
 
@@ -70,37 +110,41 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def verdict(passed: int, total: int) -> str:
-    """ "supported" when every check passed, "not supported" when none did, "mixed" otherwise."""
-    if passed == total:
-        return "supported"
-    return "not supported" if passed == 0 else "mixed"
-
-
-def _one_blas_thread() -> contextlib.AbstractContextManager:
-    """One BLAS thread: several times faster for these small matrices, and the same numbers on any machine.
-
-    threadpoolctl comes with scikit-learn (the data extra); without it BLAS keeps its own setting.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
-
-
 def run_experiment(
-    name: str, *, quick: bool = False, seed: int = 0, out: Path | str = "out", progress: bool = True
+    name: str,
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    out: Path | str = "out",
+    progress: bool = True,
+    runner: Runner | None = None,
 ) -> Result:
-    """Run experiment ``name``, writing its figures and ``<name>.json`` into ``out``."""
+    """Run experiment ``name``, writing its figures and ``<name>.json`` into ``out``.
+
+    Args:
+        name: one of :data:`EXPERIMENTS`.
+        quick: tiny settings (3 seeds) instead of the full ones (10 seeds).
+        seed: the first seed; the same seed gives the same numbers, whatever the runner.
+        out: the output folder.
+        progress: progress bars (used when ``runner`` is not given).
+        runner: where the runs execute; default: joblib processes on all cores.
+
+    Raises:
+        ValueError: for an unknown experiment name.
+    """
     key = name.replace("_", "-")
     if key not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     module = importlib.import_module(EXPERIMENTS[key])
-    with _one_blas_thread():
-        result = module.run(quick=quick, seed=seed, out=out, progress=progress)
+    from ..runner import Runner
+
+    with contextlib.ExitStack() as stack:
+        if runner is None:
+            runner = stack.enter_context(Runner(progress=progress))
+        result = module.run(quick=quick, seed=seed, out=out, runner=runner)
+    result.seed, result.quick = seed, quick
     result.save(out)
     return result
 
@@ -113,12 +157,40 @@ def add_arguments(parser: argparse.ArgumentParser, with_name: bool = True) -> No
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same numbers")
     parser.add_argument("--out", type=Path, default=Path("out"), help="directory for figures and JSON (default out/)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bars")
+    add_runner_arguments(parser)
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--jobs`` and ``--scheduler``, shared by experiment, demo and sweep."""
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="worker processes (default: all cores; 1: run in this process)"
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        help="run on Dask: 'local' starts a LocalCluster of --jobs workers, tcp://HOST:8786 uses a running scheduler",
+    )
+
+
+def runner_from(args: argparse.Namespace) -> Runner:
+    """The :class:`Runner` the parsed ``--jobs``/``--scheduler``/``--no-progress`` ask for (enter it to use it)."""
+    from ..runner import Runner
+
+    return Runner(jobs=args.jobs, scheduler=args.scheduler, progress=args.progress)
+
+
+def print_checks(result: Result) -> None:
+    """Print an experiment's verdict, its finding and each check with its interval."""
+    print(f"{result.name}: {result.verdict} — {result.finding}")
+    for c in result.checks:
+        print(f"  {c}")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one experiment from parsed arguments and print its verdict and where its files are."""
-    result = run_experiment(args.name, quick=args.quick, seed=args.seed, out=args.out, progress=args.progress)
-    print(f"{result.name}: {result.verdict} — {result.finding}")
+    with runner_from(args) as runner:
+        result = run_experiment(args.name, quick=args.quick, seed=args.seed, out=args.out, runner=runner)
+    print_checks(result)
     print(f"figures and {result.name}.json written to {Path(args.out).resolve()}")
     return 0
 

@@ -10,15 +10,17 @@ the earlier layers' updates change what this layer should do.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from tinygrad_bn import Tensor, grad, nn, no_grad, optim
-from viz import plots
 
-from ..training import Split, accuracy, load, minibatches, mlp
-from . import Figure, Result, verdict
+from ..training import accuracy, load, minibatches, mlp
+from . import Figure, Result, seeds
+
+if TYPE_CHECKING:
+    from ..runner import Runner
 
 PERCENTILES = (15, 50, 85)
 
@@ -73,18 +75,17 @@ def _shift(pcts: np.ndarray) -> np.ndarray:
     return moved / np.maximum(width, 1e-12)
 
 
-def _train(split: Split, bn: bool, cfg: dict, seed: int, progress: bool) -> dict:
-    model = mlp([split.n_features, 100, 100, 100, 10], bn=bn, activation="sigmoid", seed=seed)
+def one_run(*, seed: int, bn: bool, cfg: dict) -> dict:
+    """Train the sigmoid MLP of one seed with or without BN, measuring both views of the shift along the way."""
+    split = load("mnist", seed)
+    model = mlp([split.n_features, 100, 100, 100, 10], norm="bn" if bn else "none", activation="sigmoid", seed=seed)
     opt = optim.SGD(model.parameters(), lr=cfg["lr"])
     stream = minibatches(split.X_train, split.y_train, cfg["batch"], np.random.default_rng(seed))
     probe_rng = np.random.default_rng(seed + 1)
     X_probe = split.X_test[: cfg["probe"]]
     scatter_at = set(cfg["scatter_at"])
     rec: dict = {"steps": [], "percentiles": [], "ics": [], "scatter": {}, "test_acc": []}
-    label = "BN" if bn else "no BN"
-    for step in tqdm(
-        range(cfg["steps"] + 1), desc=f"covariate-shift {label}", leave=False, disable=not progress, mininterval=0.5
-    ):
+    for step in range(cfg["steps"] + 1):
         if step % cfg["every"] == 0 or step in scatter_at:
             inputs = sigmoid_inputs(model, X_probe)
             if step in scatter_at:
@@ -122,8 +123,10 @@ def _train(split: Split, bn: bool, cfg: dict, seed: int, progress: bool) -> dict
     }
 
 
-def run(quick: bool, seed: int, out: Path, progress: bool = True) -> Result:
-    steps = 90 if quick else 1200
+def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
+    from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
+
+    steps = 90 if quick else 600
     cfg = {
         "steps": steps,
         "batch": 60,
@@ -133,9 +136,47 @@ def run(quick: bool, seed: int, out: Path, progress: bool = True) -> Result:
         "scatter_points": 200,
         "scatter_at": [0, steps // 10, steps // 3, steps],
     }
-    split = load("mnist", seed)
-    runs = {label: _train(split, bn, cfg, seed, progress) for label, bn in (("no BN", False), ("BN", True))}
+    ss = seeds(seed, quick)
+    labels = {"no BN": False, "BN": True}
+    found = iter(
+        runner.map(
+            one_run, [{"seed": s, "bn": bn, "cfg": cfg} for bn in labels.values() for s in ss], desc="covariate-shift"
+        )
+    )
+    per_seed = {label: [next(found) for _ in ss] for label in labels}
+    runs = {label: rs[0] for label, rs in per_seed.items()}  # seed 0's run is drawn
     no, bn = runs["no BN"], runs["BN"]
+
+    def each(label: str, key: str) -> list[float]:
+        return [r[key] for r in per_seed[label]]
+
+    def mean(label: str, key: str) -> float:
+        return float(np.mean(each(label, key)))
+
+    checks = [
+        stats.paired(
+            each("no BN", "shift_layer_mean"),
+            each("BN", "shift_layer_mean"),
+            unit="15-85 widths",
+            seed=seed,
+            claim="Ioffe & Szegedy: BN keeps the last hidden layer's sigmoid inputs stiller "
+            "(percentile movement over training, no BN - BN)",
+        ),
+        stats.paired(
+            each("no BN", "ics_relative_mean"),
+            each("BN", "ics_relative_mean"),
+            unit="||G - G'||/||G||",
+            seed=seed,
+            claim="Santurkar's gradient view: BN reduces the shift ||G - G'||/||G|| (no BN - BN)",
+        ),
+        stats.paired(
+            each("BN", "ics_cos_mean"),
+            each("no BN", "ics_cos_mean"),
+            unit="cosine",
+            seed=seed,
+            claim="Santurkar's gradient view: with BN, G' points more nearly along G (cos, BN - no BN)",
+        ),
+    ]
 
     plots.percentile_bands(
         {k: (r["steps"], r["unit0_percentiles"]) for k, r in runs.items()},
@@ -155,29 +196,34 @@ def run(quick: bool, seed: int, out: Path, progress: bool = True) -> Result:
         xlabel="step",
         logy=[True, False],
     )
-
-    stiller = bn["shift_layer_mean"] < no["shift_layer_mean"]
-    smaller_ics = bn["ics_relative_mean"] < no["ics_relative_mean"] and bn["ics_cos_mean"] > no["ics_cos_mean"]
     finding = (
-        f"The last hidden layer's sigmoid inputs moved {no['shift_layer_mean']:.2f} widths over training "
-        f"without BN and {bn['shift_layer_mean']:.2f} with BN; Santurkar's ||G - G'||/||G|| was "
-        f"{no['ics_relative_mean']:.3f} without and {bn['ics_relative_mean']:.3f} with BN (cosine "
-        f"{no['ics_cos_mean']:.3f} vs {bn['ics_cos_mean']:.3f})."
+        f"Over {len(ss)} seeds the last hidden layer's sigmoid inputs moved {mean('no BN', 'shift_layer_mean'):.2f} "
+        f"widths over training without BN and {mean('BN', 'shift_layer_mean'):.2f} with BN "
+        f"({checks[0].outcome}); Santurkar's ||G - G'||/||G|| was {mean('no BN', 'ics_relative_mean'):.3f} without "
+        f"and {mean('BN', 'ics_relative_mean'):.3f} with BN ({checks[1].outcome}), cosine "
+        f"{mean('no BN', 'ics_cos_mean'):.3f} vs {mean('BN', 'ics_cos_mean'):.3f} ({checks[2].outcome})."
     )
     numbers = {
         "settings": cfg,
+        "seeds": ss,
         "runs": runs,
-        "bn_distribution_stiller": stiller,
-        "bn_smaller_gradient_shift": smaller_ics,
+        "per_seed": {
+            label: {
+                key: each(label, key)
+                for key in ("shift_layer_mean", "ics_relative_mean", "ics_cos_mean", "final_test_acc")
+            }
+            for label in labels
+        },
     }
     figures = [
         Figure(
             "covariate_shift_percentiles",
             "One unit's sigmoid input over training (Ioffe & Szegedy, Fig. 1)",
             f"The 15th, 50th and 85th percentiles of unit 1 of the last hidden layer over {cfg['probe']} test images, "
-            f"at {len(no['steps'])} points of training (lr {cfg['lr']}, batch {cfg['batch']}). Averaged over the "
-            f"layer's 100 units, the percentiles moved {no['shift_layer_mean']:.2f} times the 15-85 width without BN "
-            f"and {bn['shift_layer_mean']:.2f} with BN (this unit: {no['shift_unit0']:.2f} vs "
+            f"at {len(no['steps'])} points of training (lr {cfg['lr']}, batch {cfg['batch']}, seed {seed}). Averaged "
+            f"over the layer's 100 units and {len(ss)} seeds, the percentiles moved "
+            f"{mean('no BN', 'shift_layer_mean'):.2f} times the 15-85 width without BN and "
+            f"{mean('BN', 'shift_layer_mean'):.2f} with BN (this unit, seed {seed}: {no['shift_unit0']:.2f} vs "
             f"{bn['shift_unit0']:.2f}).",
         ),
         Figure(
@@ -185,29 +231,24 @@ def run(quick: bool, seed: int, out: Path, progress: bool = True) -> Result:
             "Two units of the second hidden layer at four points of training",
             f"Each dot is one of {cfg['scatter_points']} test images' (z[2]_1, z[2]_2), the inputs of the first "
             "two sigmoids of hidden layer 2, at "
-            f"steps {', '.join(map(str, cfg['scatter_at']))}. Final test accuracy: {no['final_test_acc']:.3f} without "
-            f"BN, {bn['final_test_acc']:.3f} with BN.",
+            f"steps {', '.join(map(str, cfg['scatter_at']))} (seed {seed}). Mean final test accuracy over {len(ss)} "
+            f"seeds: {mean('no BN', 'final_test_acc'):.3f} without BN, {mean('BN', 'final_test_acc'):.3f} with BN.",
         ),
         Figure(
             "covariate_shift_ics",
             "Santurkar et al.'s internal covariate shift, ||G - G'|| and cos(G, G')",
             "G is a layer's weight gradient on a batch, G' the same after every earlier layer took its SGD step on "
-            f"that batch; averaged over layers 2, 3 and the output layer. Mean ||G - G'|| was {no['ics_l2_mean']:.4f} "
-            f"without and {bn['ics_l2_mean']:.4f} with BN (relative to ||G||: {no['ics_relative_mean']:.3f} vs "
-            f"{bn['ics_relative_mean']:.3f}); mean cosine {no['ics_cos_mean']:.3f} vs {bn['ics_cos_mean']:.3f}.",
+            f"that batch; averaged over layers 2, 3 and the output layer (seed {seed}'s run). Over {len(ss)} seeds "
+            f"the mean relative shift ||G - G'||/||G|| was {mean('no BN', 'ics_relative_mean'):.3f} without and "
+            f"{mean('BN', 'ics_relative_mean'):.3f} with BN; mean cosine {mean('no BN', 'ics_cos_mean'):.3f} vs "
+            f"{mean('BN', 'ics_cos_mean'):.3f}.",
         ),
     ]
     return Result(
-        "covariate-shift",
-        "BN works by reducing internal covariate shift.",
-        verdict(stiller + smaller_ics, 2),
-        "Two checks: (1) with BN the last hidden layer's sigmoid-input percentiles move less over training "
-        "(mean over its units, in 15-85 widths); (2) with BN Santurkar's gradient shift is smaller: lower "
-        "mean ||G - G'||/||G|| and higher mean cos(G, G'). Both pass: supported; none: not supported; "
-        "otherwise mixed.",
-        finding,
-        numbers,
-        figures,
-        seed,
-        quick,
+        name="covariate-shift",
+        claim="BN works by reducing internal covariate shift.",
+        checks=checks,
+        finding=finding,
+        numbers=numbers,
+        figures=figures,
     )

@@ -1,33 +1,56 @@
-"""Experiment plots (matplotlib): each function takes plain numbers and writes ``<stem>.svg`` and ``<stem>.png``."""
+"""Experiment plots (matplotlib): each function takes plain numbers and writes ``<stem>.svg`` and ``<stem>.png``.
+
+Figures are made with matplotlib's object API (``matplotlib.figure.Figure``, no pyplot), and the style is applied
+with ``matplotlib.rc_context`` around each plot, so importing or using this module changes neither the global
+rcParams nor the backend of a user's session.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-plt.rcParams.update(
-    {
-        "svg.hashsalt": "tinygrad_bn",
-        "figure.dpi": 100,
-        "font.size": 9,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-    }
-)
+STYLE = {
+    "svg.hashsalt": "tinygrad_bn",
+    "figure.dpi": 100,
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 COLORS = {"no BN": "#d62728", "BN": "#1f77b4"}
 
 Curve = tuple[Sequence[float], Sequence[float]]
 
 
-def save(fig: plt.Figure, stem: Path | str) -> list[Path]:
+F = TypeVar("F", bound=Callable)
+
+
+def styled(fn: F) -> F:
+    """Run a plotting function inside ``matplotlib.rc_context(STYLE)``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def subplots(*args, **kwargs) -> tuple[Figure, object]:
+    """``pyplot.subplots`` without pyplot: a new Figure (``figsize`` etc.) and its axes."""
+    fig = Figure(**{k: kwargs.pop(k) for k in ("figsize",) if k in kwargs})
+    return fig, fig.subplots(*args, **kwargs)
+
+
+def save(fig: Figure, stem: Path | str) -> list[Path]:
     """Write ``fig`` as ``<stem>.svg`` and ``<stem>.png`` (reproducible: no timestamps), close it."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +58,6 @@ def save(fig: plt.Figure, stem: Path | str) -> list[Path]:
     paths = [stem.with_suffix(".svg"), stem.with_suffix(".png")]
     fig.savefig(paths[0], metadata={"Date": None})
     fig.savefig(paths[1], dpi=110, metadata={"Software": None})
-    plt.close(fig)
     return paths
 
 
@@ -43,6 +65,7 @@ def _color(label: str, i: int) -> str:
     return COLORS.get(label, f"C{i}")
 
 
+@styled
 def curves(
     series: Mapping[str, Curve],
     stem: Path | str,
@@ -55,7 +78,7 @@ def curves(
     ylim: tuple[float, float] | None = None,
 ) -> list[Path]:
     """Line plot of several labelled (x, y) series."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = subplots(figsize=(6, 3.6))
     for i, (label, (x, y)) in enumerate(series.items()):
         ax.plot(x, y, label=label, color=f"C{i}", lw=1.5)
     ax.set(
@@ -71,6 +94,7 @@ def curves(
     return save(fig, stem)
 
 
+@styled
 def accuracy_curves(
     runs: Mapping[str, Mapping[str, Mapping]], stem: Path | str, *, title: str, target: float
 ) -> list[Path]:
@@ -78,7 +102,7 @@ def accuracy_curves(
     n = len(runs)
     cols = min(n, 3)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.6 * rows), sharey=True, squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(3.3 * cols, 2.6 * rows), sharey=True, squeeze=False)
     for ax, (lr, by_label) in zip(axes.flat, runs.items()):
         for i, (label, run) in enumerate(by_label.items()):
             tag = " (diverged)" if run.get("diverged") else ""
@@ -94,9 +118,10 @@ def accuracy_curves(
     return save(fig, stem)
 
 
+@styled
 def steps_to_target(datasets: Mapping[str, Mapping[str, Mapping]], stem: Path | str, *, target: float) -> list[Path]:
     """Steps to reach ``target`` against learning rate (log x) per dataset and label; runs that never did: left out."""
-    fig, axes = plt.subplots(1, len(datasets), figsize=(3.6 * len(datasets), 3), squeeze=False)
+    fig, axes = subplots(1, len(datasets), figsize=(3.6 * len(datasets), 3), squeeze=False)
     for ax, (name, runs) in zip(axes[0], datasets.items()):
         labels = {label for r in runs.values() for label in r}
         for i, label in enumerate(sorted(labels, reverse=True)):
@@ -111,6 +136,7 @@ def steps_to_target(datasets: Mapping[str, Mapping[str, Mapping]], stem: Path | 
     return save(fig, stem)
 
 
+@styled
 def panels(
     panels: Mapping[str, Mapping[str, Curve]],
     stem: Path | str,
@@ -122,7 +148,7 @@ def panels(
     """Side-by-side panels, each a titled set of labelled (x, y) series."""
     n = len(panels)
     logys = [logy] * n if isinstance(logy, bool) else list(logy)
-    fig, axes = plt.subplots(1, n, figsize=(3.8 * n, 3.2), squeeze=False)
+    fig, axes = subplots(1, n, figsize=(3.8 * n, 3.2), squeeze=False)
     for ax, ly, (title, series) in zip(axes[0], logys, panels.items()):
         for i, (label, (x, y)) in enumerate(series.items()):
             ax.plot(x, y, "o-" if len(x) <= 30 else "-", ms=3, color=_color(label, i), label=label, lw=1.5)
@@ -131,6 +157,7 @@ def panels(
     return save(fig, stem)
 
 
+@styled
 def percentile_bands(
     runs: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]],
     stem: Path | str,
@@ -138,7 +165,7 @@ def percentile_bands(
     percentiles: Sequence[int],
 ) -> list[Path]:
     """One panel per run: the given percentiles (rows of the second item) against step, the outer ones shaded."""
-    fig, axes = plt.subplots(1, len(runs), figsize=(3.8 * len(runs), 3.2), squeeze=False)
+    fig, axes = subplots(1, len(runs), figsize=(3.8 * len(runs), 3.2), squeeze=False)
     for ax, (i, (label, (steps, pcts))) in zip(axes[0], enumerate(runs.items())):
         pcts = np.asarray(pcts)
         color = _color(label, i)
@@ -151,12 +178,13 @@ def percentile_bands(
     return save(fig, stem)
 
 
+@styled
 def scatter_grid(
     runs: Mapping[str, Mapping[int, Sequence[Sequence[float]]]], stem: Path | str, *, xlabel: str, ylabel: str
 ) -> list[Path]:
     """Rows: runs; columns: steps; each cell a scatter of (x, y) points."""
     steps = sorted({int(s) for r in runs.values() for s in r})
-    fig, axes = plt.subplots(len(runs), len(steps), figsize=(2.4 * len(steps), 2.3 * len(runs)), squeeze=False)
+    fig, axes = subplots(len(runs), len(steps), figsize=(2.4 * len(steps), 2.3 * len(runs)), squeeze=False)
     for r, (i, (label, by_step)) in enumerate(enumerate(runs.items())):
         for c, step in enumerate(steps):
             ax = axes[r, c]
@@ -168,6 +196,7 @@ def scatter_grid(
     return save(fig, stem)
 
 
+@styled
 def loglog_noise(
     sizes: Sequence[int],
     series: Mapping[str, tuple[Sequence[float], Sequence[float], str]],
@@ -179,7 +208,7 @@ def loglog_noise(
 
     ``series[title] = (measured, predicted, prediction label)``; ``extra[title]`` adds a second prediction (dotted).
     """
-    fig, axes = plt.subplots(1, len(series), figsize=(4 * len(series), 3.3), squeeze=False)
+    fig, axes = subplots(1, len(series), figsize=(4 * len(series), 3.3), squeeze=False)
     for ax, (i, (title, (measured, predicted, label))) in zip(axes[0], enumerate(series.items())):
         ax.plot(sizes, measured, "o-", color=f"C{i}", label="measured")
         ax.plot(sizes, predicted, "--", color="black", label=label)
@@ -192,34 +221,83 @@ def loglog_noise(
     return save(fig, stem)
 
 
-def bars_with_spread(panels: Mapping[str, Mapping[str, tuple[float, float]]], stem: Path | str) -> list[Path]:
-    """One panel per quantity: a bar per label at its mean with an error bar of its spread."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels), 3.6), squeeze=False)
+@styled
+def bars(panels: Mapping[str, Mapping[str, float]], stem: Path | str) -> list[Path]:
+    """One panel per quantity: a bar per label; the y axis starts at zero."""
+    fig, axes = subplots(1, len(panels), figsize=(3.9 * len(panels), 3.6), squeeze=False)
     for ax, (title, values) in zip(axes[0], panels.items()):
         labels = list(values)
-        means = [values[k][0] for k in labels]
-        ax.bar(
-            range(len(labels)),
-            means,
-            yerr=[values[k][1] for k in labels] if any(values[k][1] for k in labels) else None,
-            capsize=3,
-            color=[f"C{i}" for i in range(len(labels))],
-            alpha=0.85,
-        )
+        ax.bar(range(len(labels)), [values[k] for k in labels], color=[f"C{i}" for i in range(len(labels))], alpha=0.85)
         ax.set_xticks(range(len(labels)), labels=labels, rotation=40, ha="right", fontsize=7)
         ax.set_title(title)
-        lo, hi = (
-            min(m - values[k][1] for k, m in zip(labels, means)),
-            max(m + values[k][1] for k, m in zip(labels, means)),
-        )
-        pad = 0.15 * (hi - lo or 1.0)
-        ax.set_ylim(min(0.0, lo - pad) if lo < 0.5 else lo - pad, hi + pad)
+        ax.set_ylim(bottom=0)
     return save(fig, stem)
 
 
+Interval = tuple[float, float, float]  # (estimate, low, high)
+
+
+@styled
+def intervals(panels: Mapping[str, Mapping[str, Interval]], stem: Path | str, *, zero: bool = False) -> list[Path]:
+    """Dot-and-whisker panels: per label its estimate (dot) and 95% interval (whisker), labels down the y axis.
+
+    ``zero`` draws a dashed line at 0 (for effects); otherwise the x axis spans the values (it need not start at 0).
+    """
+    n = len(panels)
+    cols = min(n, 2)
+    rows = -(-n // cols)
+    height = max(len(v) for v in panels.values()) * 0.32 + 1.0
+    fig, axes = subplots(rows, cols, figsize=(5.2 * cols, height * rows), squeeze=False)
+    for ax, (title, values) in zip(axes.flat, panels.items()):
+        labels = list(values)[::-1]
+        for i, label in enumerate(labels):
+            est, lo, hi = values[label]
+            ax.plot([lo, hi], [i, i], color=f"C{len(labels) - 1 - i}", lw=2)
+            ax.plot([est], [i], "o", color=f"C{len(labels) - 1 - i}", ms=5)
+        if zero:
+            ax.axvline(0, color="gray", ls="--", lw=0.8)
+        ax.set_yticks(range(len(labels)), labels=labels, fontsize=7)
+        ax.set_ylim(-0.6, len(labels) - 0.4)
+        ax.set_title(title, fontsize=9)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    return save(fig, stem)
+
+
+@styled
+def interval_lines(
+    panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[Interval]]]],
+    stem: Path | str,
+    *,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    ylim: tuple[float, float] | None = None,
+) -> list[Path]:
+    """Side-by-side panels of labelled lines, each point an estimate with its 95% interval as a shaded band."""
+    n = len(panels)
+    fig, axes = subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False, sharey=ylim is not None)
+    for ax, (title, series) in zip(axes[0], panels.items()):
+        for i, (label, (x, pts)) in enumerate(series.items()):
+            est, lo, hi = (np.asarray(v, dtype=float) for v in zip(*pts))
+            ax.plot(x, est, "o-", ms=3, lw=1.5, color=_color(label, i), label=label)
+            ax.fill_between(x, lo, hi, color=_color(label, i), alpha=0.15)
+        ax.set(title=title, xlabel=xlabel, xscale="log" if logx else "linear")
+        if logx:
+            xs = sorted({float(v) for _, (x, _) in series.items() for v in x})
+            ax.set_xticks(xs, labels=[f"{v:g}" for v in xs])
+            ax.minorticks_off()
+        if ylim:
+            ax.set_ylim(*ylim)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel(ylabel)
+    return save(fig, stem)
+
+
+@styled
 def strips(groups: Mapping[str, np.ndarray], stem: Path | str, *, xlabel: str, ylabel: str) -> list[Path]:
     """One panel per group of (repeats, classes) values: each column's repeats as jittered dots."""
-    fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.2), squeeze=False, sharey=True)
+    fig, axes = subplots(1, len(groups), figsize=(4 * len(groups), 3.2), squeeze=False, sharey=True)
     jitter = np.random.default_rng(0)
     for ax, (i, (title, values)) in zip(axes[0], enumerate(groups.items())):
         values = np.asarray(values)

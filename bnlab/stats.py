@@ -1,0 +1,197 @@
+"""Effects with 95% confidence intervals over independent seeds, and the verdict words they give.
+
+A :class:`Check` is one measured effect in the direction a claim predicts, with its interval. Its outcome is
+*supported* when the interval excludes zero in the claimed direction, *contradicted* when it excludes zero the
+other way, and *not detected* when it contains zero. A check of agreement ("the slope is -0.5 within 0.1")
+has a ``margin``: supported when the whole interval lies within it, contradicted when the whole interval lies
+outside it, not detected otherwise.
+
+Intervals: with 10 or more values, the BCa bootstrap of the mean (``scipy.stats.bootstrap``, 9,999 resamples,
+seeded); with 2 to 9, Student's t interval; a count of successes gets the exact (Clopper-Pearson) binomial
+interval; a deterministic quantity (the same on every run) gets the zero-width interval of its value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+SUPPORTED, CONTRADICTED, NOT_DETECTED = "supported", "contradicted", "not detected"
+CONFIDENCE = 0.95
+BOOTSTRAP_FROM = 10  # values needed before the bootstrap is trusted; fewer get a t interval
+
+
+@dataclass
+class Check:
+    """One effect of a claim with its 95% interval.
+
+    Args:
+        claim: what the check asserts, e.g. "BN reaches 90% test accuracy in fewer steps".
+        effect: the point estimate (the mean over seeds of the per-seed effect).
+        low: lower end of the 95% confidence interval.
+        high: upper end.
+        unit: what the effect is measured in ("steps", "test accuracy", "log ratio", ...).
+        outcome: "supported", "contradicted" or "not detected" (see :func:`outcome`).
+        method: how the interval was computed.
+        n: how many independent values (seeds) it rests on.
+        direction: the sign the claim predicts, "greater" (effect > 0) or "less" (effect < 0); "within" for
+            an agreement check with ``margin``.
+        margin: for ``direction="within"``: the claim is |effect| <= margin.
+    """
+
+    claim: str
+    effect: float
+    low: float
+    high: float
+    unit: str
+    outcome: str
+    method: str = ""
+    n: int = 0
+    direction: str = "greater"
+    margin: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.claim}: {self.short()}"
+
+    def short(self) -> str:
+        """The effect, its interval, unit and outcome, e.g. ``+12.5 [4.1, 20.9] steps (supported)``."""
+        return f"{self.effect:+.3g} [{self.low:.3g}, {self.high:.3g}] {self.unit} ({self.outcome})"
+
+
+def outcome(low: float, high: float, direction: str = "greater", margin: float | None = None) -> str:
+    """The verdict word of an interval [low, high] for a claim predicting ``direction`` (see the module doc)."""
+    if direction == "within":
+        if margin is None or margin < 0:
+            raise ValueError(f"outcome: direction 'within' needs a margin >= 0, got {margin!r}")
+        if -margin <= low and high <= margin:
+            return SUPPORTED
+        return CONTRADICTED if high < -margin or low > margin else NOT_DETECTED
+    if direction not in ("greater", "less"):
+        raise ValueError(f"outcome: direction must be 'greater', 'less' or 'within', got {direction!r}")
+    if low > 0 or high < 0:
+        return SUPPORTED if (low > 0) == (direction == "greater") else CONTRADICTED
+    return NOT_DETECTED
+
+
+def interval(values: Sequence[float], *, seed: int = 0) -> tuple[float, float, float, str]:
+    """The mean of ``values`` (one per seed) and its 95% interval: (mean, low, high, method).
+
+    Raises:
+        ValueError: when there is no value or a value is not finite.
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    if x.size == 0 or not np.all(np.isfinite(x)):
+        raise ValueError(f"interval: need at least one finite value, got {x.tolist()}")
+    mean = float(x.mean())
+    if x.size == 1 or np.ptp(x) == 0:
+        return mean, mean, mean, f"no spread over {x.size} value{'s' * (x.size > 1)}"
+    if x.size < BOOTSTRAP_FROM:
+        half = stats.t.ppf(0.5 + CONFIDENCE / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+        return mean, mean - half, mean + half, f"t interval over {x.size} seeds"
+    res = stats.bootstrap((x,), np.mean, confidence_level=CONFIDENCE, method="BCa", rng=np.random.default_rng(seed))
+    low, high = res.confidence_interval
+    if not (np.isfinite(low) and np.isfinite(high)):  # BCa is undefined for some degenerate samples
+        res = stats.bootstrap(
+            (x,), np.mean, confidence_level=CONFIDENCE, method="percentile", rng=np.random.default_rng(seed)
+        )
+        low, high = res.confidence_interval
+        return mean, float(low), float(high), f"percentile bootstrap over {x.size} seeds"
+    return mean, float(low), float(high), f"BCa bootstrap over {x.size} seeds"
+
+
+def mean_effect(
+    values: Sequence[float],
+    *,
+    claim: str,
+    unit: str,
+    direction: str = "greater",
+    margin: float | None = None,
+    seed: int = 0,
+) -> Check:
+    """A check of the mean of per-seed effects ``values`` (e.g. already-paired differences)."""
+    mean, low, high, method = interval(values, seed=seed)
+    return Check(
+        claim=claim,
+        effect=mean,
+        low=low,
+        high=high,
+        unit=unit,
+        outcome=outcome(low, high, direction, margin),
+        method=method,
+        n=len(values),
+        direction=direction,
+        margin=margin,
+    )
+
+
+def paired(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    claim: str,
+    unit: str,
+    direction: str = "greater",
+    margin: float | None = None,
+    seed: int = 0,
+) -> Check:
+    """A check of ``a - b`` paired by seed (run i of ``a`` and of ``b`` share init and batches).
+
+    Raises:
+        ValueError: when ``a`` and ``b`` have different lengths.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired: both sides need one value per seed, got {a.shape} and {b.shape}")
+    check = mean_effect(a - b, claim=claim, unit=unit, direction=direction, margin=margin, seed=seed)
+    check.method = "paired, " + check.method
+    return check
+
+
+def exact(value: float, *, claim: str, unit: str, direction: str = "greater", margin: float | None = None) -> Check:
+    """A check of a deterministic quantity: the interval is the value itself."""
+    value = float(value)
+    return Check(
+        claim=claim,
+        effect=value,
+        low=value,
+        high=value,
+        unit=unit,
+        outcome=outcome(value, value, direction, margin),
+        method="deterministic: the same value on every run",
+        n=1,
+        direction=direction,
+        margin=margin,
+    )
+
+
+def proportion(successes: int, trials: int, *, claim: str, unit: str = "fraction - 1/2") -> Check:
+    """A check that successes happen in more than half the trials: effect = fraction - 1/2, exact binomial interval.
+
+    Raises:
+        ValueError: when ``trials`` is zero.
+    """
+    if trials < 1:
+        raise ValueError(f"proportion: need at least one trial, got {trials}")
+    ci = stats.binomtest(int(successes), int(trials)).proportion_ci(CONFIDENCE, method="exact")
+    low, high = ci.low - 0.5, ci.high - 0.5
+    return Check(
+        claim=claim,
+        effect=successes / trials - 0.5,
+        low=float(low),
+        high=float(high),
+        unit=unit,
+        outcome=outcome(low, high),
+        method=f"exact binomial (Clopper-Pearson), {successes} of {trials}",
+        n=int(trials),
+    )
+
+
+def verdict(checks: Sequence[Check]) -> str:
+    """An experiment's verdict: the outcome its checks share, "mixed" when they differ, "no checks" when none."""
+    outcomes = {c.outcome for c in checks}
+    if not outcomes:
+        return "no checks"
+    return outcomes.pop() if len(outcomes) == 1 else "mixed"
