@@ -18,6 +18,8 @@ import joblib
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+__all__ = ["Runner"]
+
 
 def _call(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> Any:
     """Run ``fn(**kwargs)`` with one BLAS thread (in whichever process or Dask worker it lands)."""

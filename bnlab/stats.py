@@ -23,6 +23,8 @@ SUPPORTED, CONTRADICTED, NOT_DETECTED = "supported", "contradicted", "not detect
 CONFIDENCE = 0.95
 BOOTSTRAP_FROM = 10  # values needed before the bootstrap is trusted; fewer get a t interval
 
+__all__ = ["Check", "exact", "interval", "mean_effect", "outcome", "paired", "proportion", "verdict"]
+
 
 @dataclass
 class Check:
