@@ -42,15 +42,16 @@ def train(model: nn.Module, X: np.ndarray, y: np.ndarray, epochs: int, batch_siz
           seed: int = 0, desc: str = "") -> None:
     """Mini-batch SGD with momentum 0.9 on the cross-entropy, the learning rate decaying linearly to 0."""
     opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    schedule = optim.lr_scheduler.LambdaLR(opt, lambda epoch: 1 - epoch / epochs)
     model.train()
     bar = tqdm(range(epochs), desc=desc, leave=False)
     for epoch in bar:
-        opt.lr = lr * (1 - epoch / epochs)
         for xb, yb in data.batches(X, y, batch_size, shuffle=True, seed=seed + epoch, drop_last=True):
             loss = model(Tensor(xb)).cross_entropy(yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
+        schedule.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
 
 

@@ -14,8 +14,12 @@ from .module import Module
 
 def save(module: Module, path: str | os.PathLike) -> None:
     """Write ``module.state_dict()`` to ``path`` (.npz) via a temporary file and an atomic rename."""
+    write_npz(path, module.state_dict())
+
+
+def write_npz(path: str | os.PathLike, state: dict[str, np.ndarray]) -> None:
+    """Write the arrays ``state`` to ``path`` (.npz, no pickle) via a temporary file and an atomic rename."""
     path = os.fspath(path)
-    state = module.state_dict()
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=os.path.dirname(os.path.abspath(path)))
     try:
         with os.fdopen(fd, "wb") as f:
@@ -34,6 +38,12 @@ def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module
     A file that cannot be read, or whose keys or shapes do not fit the module (see
     ``Module.load_state_dict``), raises an error and leaves the module untouched.
     """
+    module.load_state_dict(read_npz(path), strict=strict)
+    return module
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays in a ``.npz`` file written by :func:`write_npz`; a clear ValueError if it is not one."""
     path = os.fspath(path)
     try:
         data = np.load(path, allow_pickle=False)
@@ -45,5 +55,4 @@ def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise ValueError(f"load: {path!r} is not a readable .npz state file ({e})") from None
-    module.load_state_dict(state, strict=strict)
-    return module
+    return state
