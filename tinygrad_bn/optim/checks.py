@@ -15,7 +15,10 @@ def real(owner: str, name: str, value: Any, low: float = 0.0, high: float = math
         owner: the class named in the error, e.g. ``"SGD"``.
         name: the argument named in the error, e.g. ``"momentum"``.
         value: the value given.
-        low, high: the bounds; ``low_open`` / ``high_open`` exclude them.
+        low: the lower bound.
+        high: the upper bound.
+        low_open: exclude ``low``.
+        high_open: exclude ``high``.
 
     Raises:
         TypeError: ``value`` is not a real number (strings, None, bools, tensors).

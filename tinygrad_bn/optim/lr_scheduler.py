@@ -217,11 +217,13 @@ class OneCycleLR(LRScheduler):
         optimizer: the optimizer.
         max_lr: the peak learning rate, or a list with one per parameter group.
         total_steps: the number of steps in the cycle; or give ``epochs`` and ``steps_per_epoch``.
-        epochs, steps_per_epoch: ``total_steps = epochs * steps_per_epoch``.
+        epochs: with ``steps_per_epoch``, ``total_steps = epochs * steps_per_epoch``.
+        steps_per_epoch: see ``epochs``.
         pct_start: the fraction of the cycle spent increasing the lr, in [0, 1].
         anneal_strategy: ``"cos"`` or ``"linear"``.
         cycle_momentum: cycle the momentum too.
-        base_momentum, max_momentum: the momentum's range (or lists, one per group).
+        base_momentum: the lowest momentum (or a list, one per group).
+        max_momentum: the highest momentum (or a list, one per group).
         div_factor: ``initial_lr = max_lr / div_factor`` (> 0).
         final_div_factor: ``min_lr = initial_lr / final_div_factor`` (> 0).
         three_phase: the three-phase schedule described above.
