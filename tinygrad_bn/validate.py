@@ -8,6 +8,8 @@ fast path.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -150,3 +152,42 @@ def spelling(op: str, axis: Any, keepdims: bool, dim: Any, keepdim: bool | None)
             raise TypeError(f"{op}: got both keepdims and keepdim; they are the same argument")
         keepdims = keepdim
     return axis, keepdims
+
+
+def real(op: str, value: Any, name: str, low: float = 0.0, high: float = math.inf, *, low_open: bool = False,
+         high_open: bool = False, finite: bool = True) -> float:
+    """A real-number argument (a hyperparameter, a bound, a std) as a float, within ``[low, high]``.
+
+    Args:
+        op: the class or function named in the error, e.g. ``"SGD"``.
+        value: the value given.
+        name: the argument named in the error, e.g. ``"momentum"``.
+        low: the lower bound.
+        high: the upper bound.
+        low_open: exclude ``low``.
+        high_open: exclude ``high``.
+        finite: refuse ±inf (nan is always refused).
+
+    Raises:
+        TypeError: ``value`` is not a real number (strings, None, bools, tensors).
+        ValueError: ``value`` is nan, infinite (with ``finite``) or out of bounds.
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: {name} must be a real number, got {value!r} ({type(value).__name__})")
+    v = float(value)
+    inside = (low < v if low_open else low <= v) and (v < high if high_open else v <= high)
+    if not inside or math.isnan(v) or (finite and math.isinf(v)):
+        lo = f"{'(' if low_open else '['}{low:g}" if low > -math.inf else "(-inf"
+        hi = f"{high:g}{')' if high_open else ']'}" if high < math.inf else "inf)"
+        kind = "finite number" if finite else "number"
+        raise ValueError(f"{op}: invalid {name} {value!r}; expected a {kind} in {lo}, {hi}")
+    return v
+
+
+def integer(op: str, value: Any, name: str, low: int = 1) -> int:
+    """An integer argument (a count, a period) ``>= low`` as an int; else a TypeError/ValueError naming it."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{op}: {name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < low:
+        raise ValueError(f"{op}: invalid {name} {value!r}; expected an integer >= {low}")
+    return int(value)

@@ -1,6 +1,6 @@
 """Neural-network layers, losses and save/load, composed from tinygrad_bn's primitive ops."""
 
-from . import functional
+from . import functional, init, utils
 from .batchnorm import BatchNorm1d, BatchNorm2d, GhostBatchNorm
 from .conv import Conv1d, Conv2d
 from .io import load, save
@@ -13,5 +13,5 @@ __all__ = [
     "AdaptiveAvgPool2d", "AvgPool2d", "Conv1d", "Conv2d", "Flatten", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
     "MaxPool2d",
     "BatchNorm1d", "BatchNorm2d", "Dropout", "GhostBatchNorm", "LayerNorm", "Linear", "Module", "Parameter",
-    "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "load", "save",
+    "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "load", "save", "utils",
 ]

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import validate
 from ..tensor import Tensor
-from . import checks
 from .optimizer import Optimizer
 
 
@@ -43,14 +43,14 @@ class Adam(Optimizer):
     def _check(self, group: Mapping[str, Any]) -> None:
         name = self._name
         for k in ("lr", "eps", "weight_decay"):
-            checks.real(name, k, group[k])
+            validate.real(name, group[k], k)
         betas = group["betas"]
         if not isinstance(betas, tuple | list) or len(betas) != 2:
             raise TypeError(f"{name}: betas must be a pair of numbers (b1, b2), got {betas!r}")
         for i, b in enumerate(betas):
-            checks.real(name, f"betas[{i}]", b, 0.0, 1.0, high_open=True)
+            validate.real(name, b, f"betas[{i}]", 0.0, 1.0, high_open=True)
         for k in ("amsgrad", "maximize", "decoupled_weight_decay"):
-            checks.flag(name, k, group[k])
+            validate.flag(name, group[k], k)
 
     def _update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, (b1, b2), wd = group["lr"], group["betas"], group["weight_decay"]

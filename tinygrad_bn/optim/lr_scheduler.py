@@ -13,7 +13,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import checks
+from .. import validate
 from .optimizer import Optimizer
 
 
@@ -34,7 +34,7 @@ class LRScheduler:
         name = type(self).__name__
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{name}: optimizer must be an Optimizer, got {type(optimizer).__name__}")
-        checks.integer(name, "last_epoch", last_epoch, low=-1)
+        validate.integer(name, last_epoch, "last_epoch", low=-1)
         self.optimizer = optimizer
         for i, group in enumerate(optimizer.param_groups):
             if last_epoch == -1:
@@ -125,8 +125,8 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
-        self.step_size = checks.integer("StepLR", "step_size", step_size)
-        self.gamma = checks.real("StepLR", "gamma", gamma)
+        self.step_size = validate.integer("StepLR", step_size, "step_size")
+        self.gamma = validate.real("StepLR", gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -149,8 +149,8 @@ class MultiStepLR(LRScheduler):
                  last_epoch: int = -1) -> None:
         if not isinstance(milestones, Iterable):
             raise TypeError(f"MultiStepLR: milestones must be a list of epochs, got {milestones!r}")
-        self.milestones = sorted(checks.integer("MultiStepLR", "milestones", m, low=0) for m in milestones)
-        self.gamma = checks.real("MultiStepLR", "gamma", gamma)
+        self.milestones = sorted(validate.integer("MultiStepLR", m, "milestones", low=0) for m in milestones)
+        self.gamma = validate.real("MultiStepLR", gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -168,7 +168,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = checks.real("ExponentialLR", "gamma", gamma)
+        self.gamma = validate.real("ExponentialLR", gamma, "gamma")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -189,8 +189,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
-        self.T_max = checks.integer("CosineAnnealingLR", "T_max", T_max)
-        self.eta_min = checks.real("CosineAnnealingLR", "eta_min", eta_min)
+        self.T_max = validate.integer("CosineAnnealingLR", T_max, "T_max")
+        self.eta_min = validate.real("CosineAnnealingLR", eta_min, "eta_min")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -242,20 +242,20 @@ class OneCycleLR(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{name}: optimizer must be an Optimizer, got {type(optimizer).__name__}")
         if total_steps is not None:
-            self.total_steps = checks.integer(name, "total_steps", total_steps)
+            self.total_steps = validate.integer(name, total_steps, "total_steps")
         elif epochs is not None and steps_per_epoch is not None:
-            self.total_steps = (checks.integer(name, "epochs", epochs)
-                                * checks.integer(name, "steps_per_epoch", steps_per_epoch))
+            self.total_steps = (validate.integer(name, epochs, "epochs")
+                                * validate.integer(name, steps_per_epoch, "steps_per_epoch"))
         else:
             raise ValueError(f"{name}: give total_steps, or epochs and steps_per_epoch")
-        pct = checks.real(name, "pct_start", pct_start, 0.0, 1.0)
+        pct = validate.real(name, pct_start, "pct_start", 0.0, 1.0)
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"{name}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
         self.anneal_strategy = anneal_strategy
-        self.cycle_momentum = checks.flag(name, "cycle_momentum", cycle_momentum)
-        checks.flag(name, "three_phase", three_phase)
-        div = checks.real(name, "div_factor", div_factor, low_open=True)
-        final_div = checks.real(name, "final_div_factor", final_div_factor, low_open=True)
+        self.cycle_momentum = validate.flag(name, cycle_momentum, "cycle_momentum")
+        validate.flag(name, three_phase, "three_phase")
+        div = validate.real(name, div_factor, "div_factor", low_open=True)
+        final_div = validate.real(name, final_div_factor, "final_div_factor", low_open=True)
         up = pct * self.total_steps - 1
         # (end step, lr from -> to, momentum from -> to), keys of the group
         self.phases = ([(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
@@ -323,4 +323,4 @@ def _per_group(owner: str, name: str, value: Any, n: int, high: float) -> list[f
     values = list(value) if isinstance(value, list | tuple) else [value] * n
     if len(values) != n:
         raise ValueError(f"{owner}: {name} must be a number or a list of {n} (one per parameter group), got {value!r}")
-    return [checks.real(owner, name, v, high=high, high_open=high == 1.0) for v in values]
+    return [validate.real(owner, v, name, high=high, high_open=high == 1.0) for v in values]

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import validate
 from ..tensor import Tensor
-from . import checks
 from .optimizer import Optimizer
 
 
@@ -41,9 +41,9 @@ class RMSprop(Optimizer):
 
     def _check(self, group: Mapping[str, Any]) -> None:
         for k in ("lr", "alpha", "eps", "weight_decay", "momentum"):
-            checks.real("RMSprop", k, group[k])
+            validate.real("RMSprop", group[k], k)
         for k in ("centered", "maximize"):
-            checks.flag("RMSprop", k, group[k])
+            validate.flag("RMSprop", group[k], k)
 
     def _update(self, p: Tensor, g: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         alpha, momentum = group["alpha"], group["momentum"]

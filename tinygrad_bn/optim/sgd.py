@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import validate
 from ..tensor import Tensor
-from . import checks
 from .optimizer import Optimizer
 
 
@@ -39,9 +39,9 @@ class SGD(Optimizer):
 
     def _check(self, group: Mapping[str, Any]) -> None:
         for k in ("lr", "momentum", "dampening", "weight_decay"):
-            checks.real("SGD", k, group[k])
+            validate.real("SGD", group[k], k)
         for k in ("nesterov", "maximize"):
-            checks.flag("SGD", k, group[k])
+            validate.flag("SGD", group[k], k)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening, got "
                              f"momentum={group['momentum']}, dampening={group['dampening']}")

@@ -1,0 +1,68 @@
+"""Gradient clipping, as ``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from .. import validate
+from ..tensor import Tensor
+
+
+def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False) -> Tensor:
+    """Scale the gradients in place so that their total norm is at most ``max_norm``; return that norm.
+
+    The total norm is the ``norm_type``-norm of the vector of every gradient's norm (the norm of all
+    gradients concatenated). Every gradient is multiplied by ``min(1, max_norm / (total + 1e-6))``,
+    as PyTorch does. Parameters without a gradient are skipped.
+
+    Args:
+        parameters: a Tensor or an iterable of Tensors (e.g. ``model.parameters()``).
+        max_norm: the largest total norm allowed, >= 0 (``inf`` only measures).
+        norm_type: the order of the norm: any real number, ``inf`` (largest absolute value) or ``-inf``.
+        error_if_nonfinite: raise if the total norm is nan or inf, instead of scaling by it.
+
+    Returns:
+        The total norm of the gradients before clipping, a 0-d Tensor (0.0 if no parameter has a gradient).
+
+    Raises:
+        RuntimeError: the total norm is not finite and ``error_if_nonfinite`` is set.
+    """
+    max_norm = validate.real("clip_grad_norm_", max_norm, "max_norm", finite=False)
+    norm_type = validate.real("clip_grad_norm_", norm_type, "norm_type", -math.inf, finite=False)
+    validate.flag("clip_grad_norm_", error_if_nonfinite, "error_if_nonfinite")
+    grads = _grads(parameters)
+    if not grads:
+        return Tensor(np.zeros(()))
+    norms = [np.linalg.norm(g.data.ravel(), norm_type) if g.data.size else 0.0 for g in grads]
+    total = np.linalg.norm(np.array(norms, dtype=np.result_type(*(g.dtype for g in grads))), norm_type)
+    if error_if_nonfinite and not np.isfinite(total):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, so "
+                           "they cannot be clipped; pass error_if_nonfinite=False to scale them by it anyway")
+    coef = min(float(max_norm / (total + 1e-6)), 1.0)
+    for g in grads:
+        g.data = g.data * coef
+    return Tensor(total)
+
+
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+    """Clip every gradient in place to ``[-clip_value, clip_value]``.
+
+    Args:
+        parameters: a Tensor or an iterable of Tensors.
+        clip_value: the largest absolute value allowed, >= 0.
+    """
+    clip_value = validate.real("clip_grad_value_", clip_value, "clip_value", finite=False)
+    for g in _grads(parameters):
+        g.data = np.clip(g.data, -clip_value, clip_value)
+
+
+def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"clip_grad: parameters must be Tensors, got {type(p).__name__}")
+    return [p.grad for p in params if p.grad is not None]
