@@ -13,8 +13,10 @@ import importlib
 import importlib.util
 import inspect
 import pkgutil
+import re
 from types import ModuleType
 
+import griffe
 from mkdocs.structure.files import File
 
 ROOTS = ("tinygrad_bn", "viz", "bnlab")
@@ -79,3 +81,15 @@ def on_files(files, config):
     for module in api_modules():
         files.append(File.generated(config, f"reference/{module.__name__}.md", content=page(module)))
     return files
+
+
+class SphinxRoles(griffe.Extension):
+    """Griffe extension: show Sphinx roles in docstrings (``:func:`~viz.render```) as inline code (``render``)."""
+
+    ROLE = re.compile(r":(?:py:)?(?:func|class|meth|attr|data|mod|obj|exc):`(~?)([^`]+)`")
+
+    def on_object(self, *, obj: griffe.Object, **kwargs: object) -> None:
+        """Rewrite the roles in ``obj``'s docstring, once it is loaded."""
+        if obj.docstring:
+            obj.docstring.value = self.ROLE.sub(
+                lambda m: f"`{m[2].rsplit('.', 1)[-1] if m[1] else m[2]}`", obj.docstring.value)
