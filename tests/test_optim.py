@@ -129,8 +129,17 @@ def test_parameters_without_grad_are_skipped_and_zero_grad_clears():
     opt.step()
     np.testing.assert_array_equal(a.data, [0.0, 0.0])
     np.testing.assert_array_equal(b.data, [1.0, 1.0])
+    grad = a.grad
+    opt.zero_grad(set_to_none=False)
+    assert a.grad is grad and np.all(grad.data == 0) and b.grad is None
     opt.zero_grad()
     assert a.grad is None and b.grad is None
+
+
+def test_repr_lists_each_group():
+    opt = optim.SGD([{"params": [_p()]}, {"params": [_p()], "lr": 0.5}], lr=0.1, momentum=0.9)
+    assert repr(opt).splitlines()[:4] == ["SGD (", "Parameter Group 0", "    dampening: 0.0", "    lr: 0.1"]
+    assert "Parameter Group 1" in repr(opt) and "    lr: 0.5" in repr(opt)
 
 
 def test_step_with_closure_returns_the_loss():

@@ -73,11 +73,18 @@ class Optimizer:
         self._check(group)
         self.param_groups.append({"params": params, **group})
 
-    def zero_grad(self) -> None:
-        """Set every parameter's ``.grad`` to None."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient.
+
+        Args:
+            set_to_none: set ``.grad`` to None (PyTorch's default), else fill the existing ``.grad`` with zeros.
+        """
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad.data = np.zeros_like(p.grad.data)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a ``.grad`` (parameters without one are left alone).
