@@ -123,8 +123,9 @@ def test_param_groups_and_add_param_group():
 
 def test_parameters_without_grad_are_skipped_and_zero_grad_clears():
     a, b = Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(2), requires_grad=True)
-    opt = optim.SGD([a, b, a], lr=0.5, momentum=0.9)
-    assert len(opt.param_groups[0]["params"]) == 2  # a repeated parameter is updated once
+    frozen = Tensor(np.ones(2))  # accepted, as in PyTorch, and never updated
+    opt = optim.SGD([a, b, a, frozen], lr=0.5, momentum=0.9)
+    assert len(opt.param_groups[0]["params"]) == 3  # a repeated parameter is updated once
     (a * 2).sum().backward()
     opt.step()
     np.testing.assert_array_equal(a.data, [0.0, 0.0])
@@ -201,7 +202,9 @@ BAD = [
     (lambda: optim.RMSprop([_p()], centered="no"), TypeError, "RMSprop: centered must be a bool"),
     (lambda: optim.SGD([{"params": [_p()], "lr": -1}], lr=0.1), ValueError, "SGD: invalid lr -1"),
     (lambda: optim.SGD([], lr=0.1), ValueError, "SGD: got an empty parameter list"),
-    (lambda: optim.SGD([Tensor(np.ones(2))], lr=0.1), TypeError, "SGD: parameters must be Tensors that require grad"),
+    (lambda: optim.SGD([np.ones(2)], lr=0.1), TypeError, "SGD: parameters must be Tensors, got ndarray"),
+    (lambda: optim.SGD([_p() * 2], lr=0.1), ValueError,
+     "SGD: cannot optimize a non-leaf Tensor \\(the output of 'mul'\\)"),
     (lambda: optim.SGD({_p()}, lr=0.1), TypeError, "SGD: parameters must be an ordered collection"),
     (lambda: optim.SGD(3, lr=0.1), TypeError, "SGD: params must be Tensors or parameter-group dicts"),
     (lambda: optim.SGD([{"params": [_p()]}, _p()], lr=0.1), TypeError, "SGD: a parameter group must be a dict"),

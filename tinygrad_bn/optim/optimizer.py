@@ -23,13 +23,14 @@ class Optimizer:
     parameter in ``_update``.
 
     Args:
-        params: Tensors that require grad, or a list of dicts, each a parameter group
-            (``{"params": [...], "lr": 0.01}``). A parameter repeated within a group is updated once.
+        params: leaf Tensors, or a list of dicts, each a parameter group (``{"params": [...], "lr": 0.01}``).
+            A parameter repeated within a group is updated once; one that does not require grad (frozen)
+            never gets a ``.grad`` and so is never updated.
         defaults: the hyperparameters of a group that does not set them.
 
     Raises:
-        TypeError: a parameter is not a Tensor that requires grad, or the parameters are a set.
-        ValueError: no parameters, a parameter in two groups, or a bad hyperparameter (named).
+        TypeError: a parameter is not a Tensor, or the parameters are a set.
+        ValueError: no parameters, a non-leaf parameter, a parameter in two groups, or a bad hyperparameter.
     """
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], defaults: dict[str, Any]) -> None:
@@ -54,8 +55,8 @@ class Optimizer:
             param_group: ``{"params": Tensor or list of Tensors, "lr": ..., ...}``.
 
         Raises:
-            TypeError: not a dict, or a parameter is not a Tensor that requires grad.
-            ValueError: a parameter already belongs to a group, or a hyperparameter is bad.
+            TypeError: not a dict, or a parameter is not a Tensor.
+            ValueError: a parameter is not a leaf or already belongs to a group, or a hyperparameter is bad.
         """
         if not isinstance(param_group, dict) or "params" not in param_group:
             raise TypeError(f"{self._name}: a parameter group must be a dict with a 'params' entry, "
@@ -63,8 +64,11 @@ class Optimizer:
         taken = {id(p) for g in self.param_groups for p in g["params"]}
         params: list[Tensor] = []
         for p in _ordered(self._name, param_group["params"]):
-            if not isinstance(p, Tensor) or not p.requires_grad:
-                raise TypeError(f"{self._name}: parameters must be Tensors that require grad, got {p!r}")
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{self._name}: parameters must be Tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{self._name}: cannot optimize a non-leaf Tensor (the output of {p.node.op!r}); "
+                                 "optimize the leaves it was computed from")
             if id(p) in taken:
                 raise ValueError(f"{self._name}: some parameters appear in more than one parameter group")
             if all(p is not q for q in params):
