@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench docs docs-serve clean
+.PHONY: demo test lint bench docs docs-serve clean vendor-js
 
 demo: $(VENV)/.demo
 	$(BIN)/tinygrad-bn demo
@@ -35,6 +35,10 @@ $(VENV)/.test: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e ".[dev,oracle]"
 	touch $@ $(VENV)/.demo $(VENV)/.docs
+
+# Update the explorer's vendored Graphviz (WebAssembly) from the npm registry: make vendor-js [GRAPHVIZ_JS=1.29.2]
+vendor-js:
+	bash viz/static/vendor.sh $(GRAPHVIZ_JS)
 
 clean:
 	rm -rf $(VENV) out site

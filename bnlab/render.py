@@ -5,7 +5,7 @@ the bundled 8x8 digits, runs one forward and backward pass (keeping every interm
 draws it with ``viz.render``: noise paths coloured, gradients annotated, one box per module.
 ``tinygrad-bn render pkg.module:function`` (or ``path/to/file.py:function``) calls ``function()``
 instead; it returns a Tensor (or a list of them), and a scalar loss that requires grad is
-back-propagated first.
+back-propagated first. ``-o graph.html`` writes the interactive explorer (``viz.explore``) instead.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", default=None,
                         help="module:function (or file.py:function) returning the Tensor(s) to draw; "
                              "default: a small built-in BN network on digits")
-    parser.add_argument("-o", "--output", default="out/graph.svg", help="file to write (default: %(default)s)")
+    parser.add_argument("-o", "--output", default="out/graph.svg",
+                        help="file to write; .html writes the interactive explorer (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32, help="built-in network's batch size")
     parser.add_argument("--depth", type=int, default=None, help="collapse modules nested deeper than this")
     parser.add_argument("--max-nodes", type=int, default=viz.MAX_NODES,
@@ -46,10 +47,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_backward and len(roots) == 1 and roots[0].size == 1 and roots[0].requires_grad:
         roots[0].backward(retain_grads=True)
     fmt = args.format or Path(args.output).suffix.lstrip(".") or "svg"
-    out = viz.render(roots, args.output, depth=args.depth, max_nodes=args.max_nodes or None, rankdir=args.rankdir,
-                     engine=args.engine, format=fmt)
     report = viz.noise_paths(viz.capture(roots))
     print(report.summary())
+    if fmt == "html":
+        viz.explore(roots, args.output, depth=args.depth, max_nodes=args.max_nodes or None)
+        print(f"wrote {args.output} (interactive explorer)")
+        return 0
+    out = viz.render(roots, args.output, depth=args.depth, max_nodes=args.max_nodes or None, rankdir=args.rankdir,
+                     engine=args.engine, format=fmt)
     if out.message:
         print(out.message)
     print(f"wrote {args.output} ({out.engine} engine)")

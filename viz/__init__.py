@@ -1,7 +1,9 @@
-"""viz: capture a tinygrad_bn graph, find where mini-batch noise enters it, and draw it as SVG."""
+"""viz: capture a tinygrad_bn graph, find where mini-batch noise enters it, draw it as SVG or explore it in a page."""
 
 from .capture import capture
+from .explore import Explorer, Timeline, explore
 from .noise import Entry, NoiseReport, noise_paths
 from .render import MAX_NODES, Rendering, render, to_dot
 
-__all__ = ["MAX_NODES", "Entry", "NoiseReport", "Rendering", "capture", "noise_paths", "render", "to_dot"]
+__all__ = ["MAX_NODES", "Entry", "Explorer", "NoiseReport", "Rendering", "Timeline", "capture", "explore",
+           "noise_paths", "render", "to_dot"]
