@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from . import experiments
 from .experiments import EXPERIMENTS, Figure, Result, run_experiment
-from .graphs import network_graph
+from .graphs import covariate_shift_timeline, network_graph
 from .report import write_report
 from .runner import Runner
 
@@ -62,7 +62,16 @@ def demo(
     for name in bar:
         bar.set_postfix_str(name)
         results.append(run_experiment(name, quick=quick, seed=seed, out=out, runner=runner))
-    report = write_report(out, results, graph=graph, command=command, seconds=time.perf_counter() - start)
+    timeline = Figure(
+        "covariate_shift_timeline",
+        "One covariate-shift run with BN, step by step",
+        "The covariate-shift experiment's sigmoid MLP with BN on MNIST at four training steps: move the slider to "
+        "see values, histograms and gradient heat change while the graph holds still; click a BatchNorm1d box's "
+        "nodes to see that its output keeps mean 0 and std 1 while its input drifts.",
+    )
+    explorers = [(graph, found["explorer"]), (timeline, covariate_shift_timeline(quick, seed))]
+    report = write_report(out, results, graph=graph, command=command, seconds=time.perf_counter() - start,
+                          explorers=explorers)
     return report, results
 
 

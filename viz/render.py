@@ -44,13 +44,18 @@ Target = Tensor | Sequence[Tensor] | nx.DiGraph
 
 @dataclass
 class Rendering:
-    """A rendered graph: ``data`` (bytes in ``format``), ``svg`` text, the ``dot`` source, the ``engine`` used."""
+    """A rendered graph: ``data`` (bytes in ``format``), ``svg`` text, the ``dot`` source, the ``engine`` used.
+
+    In Jupyter it shows as the interactive explorer (``_repr_html_``, see :func:`viz.explore`) of its
+    ``graph``, fitted to the cell's width; front ends without HTML show the SVG (``_repr_svg_``).
+    """
 
     data: bytes = field(repr=False)
     format: str
     dot: str = field(repr=False)
     engine: str
     message: str | None = None
+    graph: nx.DiGraph | None = field(default=None, repr=False)
 
     @property
     def svg(self) -> str:
@@ -60,6 +65,11 @@ class Rendering:
 
     def _repr_svg_(self) -> str | None:
         return self.svg if self.format == "svg" else None
+
+    def _repr_html_(self) -> str | None:
+        from .explore import explore
+
+        return explore(self.graph)._repr_html_() if self.graph is not None else None
 
     def save(self, path: str | Path) -> Path:
         """Write the rendered bytes to ``path`` (parent folders are created)."""
@@ -89,9 +99,10 @@ def render(target: Target, path: str | Path | None = None, *, show_grads: bool =
     suffix = Path(path).suffix.lstrip(".").lower() if path is not None else ""
     if suffix and suffix != format:
         raise ValueError(f"render: {str(path)!r} ends in .{suffix} but format={format!r}; pass format={suffix!r}")
-    dot, message = _build(target, show_grads, show_values, noise, cluster_modules, depth, rankdir, max_nodes)
+    g = target if isinstance(target, nx.DiGraph) else capture(target)
+    dot, message = _build(g, show_grads, show_values, noise, cluster_modules, depth, rankdir, max_nodes)
     data, used = _layout(dot.source, format, engine)
-    out = Rendering(data, format, dot.source, used, message)
+    out = Rendering(data, format, dot.source, used, message, g)
     if path is not None:
         out.save(path)
     return out
