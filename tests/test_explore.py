@@ -96,6 +96,7 @@ def test_bad_arguments_say_what_is_wrong():
     with pytest.raises(ValueError, match="3 labels for 1 steps"):
         viz.explore(loss, labels=["a", "b", "c"])
     assert viz.explore(loss, focus="1").data["options"]["focus"].startswith("s")
+    assert '"max_nodes":null' in viz.explore(loss, max_nodes=None).page()
 
 
 def test_cli_writes_the_explorer_for_an_html_output(tmp_path, capsys):

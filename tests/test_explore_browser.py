@@ -209,3 +209,10 @@ def test_executed_notebook_shows_the_explorer_inline_at_cell_width(offline, tmp_
     for right, bottom in frame.eval_on_selector_all(".pane g.node", f"gs => gs.map({corner})"):
         assert right <= pane[0] + 0.5 and bottom <= pane[1] + 0.5  # fitted, never clipped
     page.screenshot(path=tmp_path / "notebook.png")
+
+
+def test_a_graph_over_max_nodes_opens_collapsed_to_the_deepest_depth_that_fits(offline, graph, tmp_path):
+    viz.explore(graph, tmp_path / "big.html", max_nodes=40)
+    page = offline.open(tmp_path / "big.html")
+    assert len(nodes(page)) <= 40 < graph.number_of_nodes()
+    assert page.text_content(".status").startswith(f"{len(nodes(page))} of {graph.number_of_nodes()} nodes")

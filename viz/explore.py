@@ -176,7 +176,7 @@ def explore(target: Target, path: str | Path | None = None, *, focus: str | None
                    entry={k[0]: v for k, v in marks.items() if isinstance(k, tuple) and k[1] == "entry"},
                    edges={f"{k[0]}-{k[1]}": v for k, v in marks.items() if isinstance(k, tuple) and k[1] != "entry"}),
         colours={key: list(v) for key, v in NOISE.items()},
-        options=dict(focus=by_path.get(focus, focus), depth=depth, max_nodes=max_nodes or math.inf),
+        options=dict(focus=by_path.get(focus, focus), depth=depth, max_nodes=max_nodes),
     )
     scale = _scale(graphs)
     data["heat"] = _legend(scale)

@@ -108,7 +108,7 @@ window.TinygradExplorer = (() => {
 
     autoDepth() {
       const d = this.data;
-      if (Object.keys(d.nodes).length <= d.options.max_nodes) return null;
+      if (d.options.max_nodes === null || Object.keys(d.nodes).length <= d.options.max_nodes) return null;
       const deepest = Math.max(0, ...Object.values(d.scopes).map((s) => s.depth));
       for (let depth = deepest; depth > 0; depth--) {
         this.collapseTo(depth);
