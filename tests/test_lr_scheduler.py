@@ -1,5 +1,7 @@
 """Learning-rate schedulers against torch.optim.lr_scheduler step for step, state dicts, argument checks."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -78,7 +80,8 @@ def test_chained_schedulers_multiply_like_torch(torch):
     for _ in range(15):
         np.testing.assert_allclose([g["lr"] for g in opt.param_groups], [g["lr"] for g in topt.param_groups],
                                    rtol=1e-12)
-        topt.step()  # torch warns if its schedulers step before the optimizer
+        opt.step()  # both warn if a scheduler steps before the optimizer
+        topt.step()
         for s, t in zip(ours, theirs):
             s.step()
             t.step()
@@ -90,12 +93,14 @@ def test_state_dict_round_trip_continues_the_schedule(tmp_path, name, kw):
     full = getattr(L, name)(whole, **kw)
     expected = []
     for _ in range(25):
+        whole.step()
         full.step()
         expected.append((full.get_last_lr(), _momenta(whole)))
 
     opt = _ours("SGD", lr=0.1, momentum=0.9)
     sched = getattr(L, name)(opt, **kw)
     for _ in range(10):
+        opt.step()
         sched.step()
     optim.save(opt, tmp_path / "opt.npz")
     optim.save(sched, tmp_path / "sched.npz")
@@ -114,6 +119,7 @@ def test_state_dict_round_trip_continues_the_schedule(tmp_path, name, kw):
 def test_lambda_lr_with_plain_functions_and_get_last_lr_is_a_copy():
     opt = _ours(lr=1.0)
     sched = L.LambdaLR(opt, [lambda e: 0.5**e, lambda e: 1 / (e + 1)])
+    opt.step()
     sched.step()
     sched.step()
     assert sched.get_last_lr() == [0.25, 0.03 * (1 / 3)] and sched.base_lrs == [1.0, 0.03]
@@ -132,11 +138,25 @@ def test_resuming_needs_initial_lr():
 
 
 def test_one_cycle_refuses_to_step_past_total_steps():
-    sched = L.OneCycleLR(_ours(lr=0.1), max_lr=1.0, total_steps=4)
+    opt = _ours(lr=0.1)
+    sched = L.OneCycleLR(opt, max_lr=1.0, total_steps=4)
+    opt.step()
     for _ in range(4):
         sched.step()
     with pytest.raises(ValueError, match="OneCycleLR: stepped 5 times, but total_steps is 4"):
         sched.step()
+
+
+def test_stepping_the_scheduler_before_the_optimizer_warns_once():
+    opt = _ours(lr=0.1)
+    sched = L.ExponentialLR(opt, 0.5)
+    with pytest.warns(UserWarning, match=r"ExponentialLR.step\(\) was called before optimizer.step\(\)"):
+        sched.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched.step()
+        opt.step()
+        L.StepLR(opt, 3).step()  # the optimizer has stepped: no warning
 
 
 class NoMomentum(optim.Optimizer):

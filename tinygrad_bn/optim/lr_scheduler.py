@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import types
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -44,12 +45,21 @@ class LRScheduler:
                                  "(load the optimizer's state first)")
         self.base_lrs: list[float] = [g["initial_lr"] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
+        self._step_count = 0
         self._initial = True
         self.step()
         self._initial = False
 
     def step(self) -> None:
-        """Advance one epoch (or one batch, for OneCycleLR) and set the groups' learning rates."""
+        """Advance one epoch (or one batch, for OneCycleLR) and set the groups' learning rates.
+
+        Call it after ``optimizer.step()``; the first call warns if the optimizer has not stepped yet
+        (the first learning rate of the schedule would be skipped), as PyTorch does.
+        """
+        self._step_count += 1
+        if self._step_count == 2 and not getattr(self.optimizer, "_stepped", False):
+            warnings.warn(f"{type(self).__name__}.step() was called before optimizer.step(): the schedule's first "
+                          "learning rate is skipped; call optimizer.step() first", UserWarning, stacklevel=2)
         self.last_epoch += 1
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
             group["lr"] = lr

@@ -100,6 +100,7 @@ class Optimizer:
             The closure's loss, or None.
         """
         loss = None
+        self._stepped = True  # lets a scheduler tell it was stepped first
         if closure is not None:
             with enable_grad():
                 loss = closure()
