@@ -121,6 +121,11 @@ def test_clicking_a_noise_entry_highlights_exactly_its_path(opened, graph, tmp_p
         lit = page.eval_on_selector_all(".pane svg g.node.hl", "gs => gs.map(g => g.id.slice(2))")
         assert set(lit) == {*e["nodes"], e["source_op"]}
         assert page.locator(".pane svg g.node.dim").count() == len(data["nodes"]) - len(lit)
+        pane = rect(page, ".pane")
+        for n in lit:  # the view moves onto the path
+            box = rect(page, f"#n-{n}")
+            assert pane["l"] - 0.5 <= box["l"] and box["r"] <= pane["r"] + 0.5
+            assert pane["t"] - 0.5 <= box["t"] and box["b"] <= pane["b"] + 0.5
         page.screenshot(path=tmp_path / f"entry{k}.png")
         page.click(f"button[data-entry='{k}']")
         assert page.locator(".pane svg g.node.hl").count() == 0

@@ -232,8 +232,14 @@ window.TinygradExplorer = (() => {
     }
 
     fitTo(el, margin = 1.15) {
-      if (!el) return;
-      const [x, y, w, hgt] = this.boxOf(el);
+      if (el) this.fitToBoxes([el], margin);
+    }
+
+    fitToBoxes(els, margin = 1.15) {
+      if (!els.length) return;
+      const boxes = els.map((el) => this.boxOf(el));
+      const x = Math.min(...boxes.map((b) => b[0])), y = Math.min(...boxes.map((b) => b[1]));
+      const w = Math.max(...boxes.map((b) => b[0] + b[2])) - x, hgt = Math.max(...boxes.map((b) => b[1] + b[3])) - y;
       this.setView(x - (w * (margin - 1)) / 2, y - (hgt * (margin - 1)) / 2, w * margin, hgt * margin);
     }
 
@@ -344,6 +350,8 @@ window.TinygradExplorer = (() => {
       this.highlight = same ? new Set() : new Set(keys);
       for (const b of this.root.querySelectorAll("button.entry")) b.classList.toggle("on", +b.dataset.entry === this.entry);
       this.paint();
+      if (same) this.fit();
+      else this.fitToBoxes([...this.highlight].map((key) => this.nodes.get(key)).filter(Boolean));
     }
 
     setStep(k) {
