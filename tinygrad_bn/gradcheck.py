@@ -21,8 +21,23 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
 
     The output is reduced with fixed random weights, so every entry of the vector-Jacobian product
     is checked. Inputs that are Tensors with ``requires_grad=True`` (or plain arrays) are checked;
-    other Tensors are held constant. Raises :class:`GradcheckError` naming the input, the worst
-    index and both values; returns True when everything agrees.
+    other Tensors are held constant.
+
+    Args:
+        fn: a function of Tensors returning a Tensor (any shape).
+        inputs: its arguments: Tensors, arrays or numbers, each cast to float64.
+        eps: finite-difference step.
+        atol: absolute tolerance.
+        rtol: relative tolerance.
+        seed: seed of the random output weights.
+
+    Returns:
+        True when everything agrees.
+
+    Raises:
+        GradcheckError: autodiff and finite differences disagree; names the input, the worst index and
+            both values.
+        ValueError: no input requires grad.
     """
     args = [_as64(x) for x in inputs]
     checked = [i for i, a in enumerate(args) if a.requires_grad]
