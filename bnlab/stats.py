@@ -64,7 +64,20 @@ class Check:
 
 
 def outcome(low: float, high: float, direction: str = "greater", margin: float | None = None) -> str:
-    """The verdict word of an interval [low, high] for a claim predicting ``direction`` (see the module doc)."""
+    """The verdict word of an interval [low, high] for a claim predicting ``direction`` (see the module doc).
+
+    Args:
+        low: lower end of the interval.
+        high: upper end.
+        direction: "greater" (the claim predicts an effect > 0), "less" (< 0) or "within" (|effect| <= margin).
+        margin: the agreement margin, needed (and >= 0) for ``direction="within"``.
+
+    Returns:
+        "supported", "contradicted" or "not detected".
+
+    Raises:
+        ValueError: an unknown direction, or "within" without a margin >= 0.
+    """
     if direction == "within":
         if margin is None or margin < 0:
             raise ValueError(f"outcome: direction 'within' needs a margin >= 0, got {margin!r}")
@@ -79,7 +92,14 @@ def outcome(low: float, high: float, direction: str = "greater", margin: float |
 
 
 def interval(values: Sequence[float], *, seed: int = 0) -> tuple[float, float, float, str]:
-    """The mean of ``values`` (one per seed) and its 95% interval: (mean, low, high, method).
+    """The mean of ``values`` (one per seed) and its 95% interval.
+
+    Args:
+        values: one finite number per independent seed.
+        seed: seed of the bootstrap's resampling.
+
+    Returns:
+        ``(mean, low, high, method)``, ``method`` saying how the interval was computed.
 
     Raises:
         ValueError: when there is no value or a value is not finite.
@@ -113,7 +133,19 @@ def mean_effect(
     margin: float | None = None,
     seed: int = 0,
 ) -> Check:
-    """A check of the mean of per-seed effects ``values`` (e.g. already-paired differences)."""
+    """A check of the mean of per-seed effects ``values`` (e.g. already-paired differences).
+
+    Args:
+        values: one effect per seed, positive in the direction the claim predicts when it is "greater".
+        claim: what the check asserts.
+        unit: what the effect is measured in.
+        direction: "greater", "less" or "within" (see `outcome`).
+        margin: the agreement margin for "within".
+        seed: seed of the bootstrap.
+
+    Returns:
+        The Check, its interval from `interval`.
+    """
     mean, low, high, method = interval(values, seed=seed)
     return Check(
         claim=claim,
@@ -141,6 +173,18 @@ def paired(
 ) -> Check:
     """A check of ``a - b`` paired by seed (run i of ``a`` and of ``b`` share init and batches).
 
+    Args:
+        a: one value per seed of the first setting.
+        b: the second setting's, in the same seed order.
+        claim: what the check asserts.
+        unit: what the difference is measured in.
+        direction: "greater" (a > b), "less" (a < b) or "within" (see `outcome`).
+        margin: the agreement margin for "within".
+        seed: seed of the bootstrap.
+
+    Returns:
+        The Check of the mean paired difference.
+
     Raises:
         ValueError: when ``a`` and ``b`` have different lengths.
     """
@@ -153,7 +197,18 @@ def paired(
 
 
 def exact(value: float, *, claim: str, unit: str, direction: str = "greater", margin: float | None = None) -> Check:
-    """A check of a deterministic quantity: the interval is the value itself."""
+    """A check of a deterministic quantity: the interval is the value itself.
+
+    Args:
+        value: the quantity (the same on every run).
+        claim: what the check asserts.
+        unit: what the value is measured in.
+        direction: "greater", "less" or "within" (see `outcome`).
+        margin: the agreement margin for "within".
+
+    Returns:
+        The Check, with a zero-width interval.
+    """
     value = float(value)
     return Check(
         claim=claim,
@@ -171,6 +226,15 @@ def exact(value: float, *, claim: str, unit: str, direction: str = "greater", ma
 
 def proportion(successes: int, trials: int, *, claim: str, unit: str = "fraction - 1/2") -> Check:
     """A check that successes happen in more than half the trials: effect = fraction - 1/2, exact binomial interval.
+
+    Args:
+        successes: how many trials went the claimed way.
+        trials: how many trials there were.
+        claim: what the check asserts.
+        unit: what the effect is measured in.
+
+    Returns:
+        The Check, its interval the Clopper-Pearson interval of the fraction, shifted by -1/2.
 
     Raises:
         ValueError: when ``trials`` is zero.
@@ -192,7 +256,14 @@ def proportion(successes: int, trials: int, *, claim: str, unit: str = "fraction
 
 
 def verdict(checks: Sequence[Check]) -> str:
-    """An experiment's verdict: the outcome its checks share, "mixed" when they differ, "no checks" when none."""
+    """An experiment's verdict: the outcome its checks share, "mixed" when they differ, "no checks" when none.
+
+    Args:
+        checks: the experiment's checks.
+
+    Returns:
+        "supported", "contradicted", "not detected", "mixed" or "no checks".
+    """
     outcomes = {c.outcome for c in checks}
     if not outcomes:
         return "no checks"
