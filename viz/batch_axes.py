@@ -1,0 +1,206 @@
+"""How each primitive moves batch axes: the explicit per-op contract of the noise analysis.
+
+``RULES`` maps every primitive of ``tinygrad_bn.ops`` to a rule ``rule(attrs, shapes, out, axes,
+signal) -> (out_axes, reduced)``: given the op's attributes, its input shapes, its output shape, the
+batch-derived axes of each input and which inputs are signal, it returns the output's batch-derived
+axes and whether a batch axis of a signal input was reduced away (a batch statistic). A primitive
+missing from the table falls back to matching axes by size, with a warning (a test checks that
+every primitive has an entry).
+
+To add a primitive ``foo``: write (or reuse) a rule below and add ``"foo": rule`` to ``RULES``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Axes = frozenset[int]
+Shape = tuple[int, ...]
+Rule = Callable[[dict[str, Any], list[Shape], Shape, list[Axes], list[bool]], tuple[Axes, bool]]
+NONE: Axes = frozenset()
+
+
+def elementwise(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+                signal: list[bool]) -> tuple[Axes, bool]:
+    """Same-position axes under numpy broadcasting (an axis stretched from size 1 is not batch-derived)."""
+    return frozenset(a + len(out) - len(s) for s, ax in zip(shapes, axes) for a in ax
+                     if s[a] == out[a + len(out) - len(s)]), False
+
+
+def reduction(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+              signal: list[bool]) -> tuple[Axes, bool]:
+    """``axis``/``keepdims`` reductions: reducing a batch axis of a signal input is a batch statistic."""
+    red = set(attrs["axis"])
+    a = axes[0] - red
+    kept = a if attrs.get("keepdims") else {i - sum(r < i for r in red) for i in a}
+    return frozenset(kept), bool(signal[0] and axes[0] & red)
+
+
+def reshape(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+            signal: list[bool]) -> tuple[Axes, bool]:
+    """An output axis is batch-derived when it shares elements' strides with a batch axis (row-major)."""
+    return frozenset(j for j in range(len(out)) if any(_overlap(shapes[0], a, out, j) for a in axes[0])), False
+
+
+def transpose(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+              signal: list[bool]) -> tuple[Axes, bool]:
+    return frozenset(i for i, a in enumerate(attrs["axes"]) if a in axes[0]), False
+
+
+def concatenate(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+                signal: list[bool]) -> tuple[Axes, bool]:
+    return frozenset().union(*axes), False
+
+
+def stack(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+          signal: list[bool]) -> tuple[Axes, bool]:
+    k = attrs.get("axis", 0)
+    k = k if k >= 0 else k + len(out)
+    return frozenset(a + (a >= k) for s in axes for a in s), False
+
+
+def same_axes(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+              signal: list[bool]) -> tuple[Axes, bool]:
+    """Axis i of the output comes from axis i of the first input (padding)."""
+    return axes[0], False
+
+
+def unfold(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+           signal: list[bool]) -> tuple[Axes, bool]:
+    """(N, C, H, W) -> (N, C*kh*kw, L): N and C keep their place, H and W become L."""
+    return frozenset({0: 0, 1: 1, 2: 2, 3: 2}[a] for a in axes[0]), False
+
+
+def fold(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+         signal: list[bool]) -> tuple[Axes, bool]:
+    """(N, C*kh*kw, L) -> (N, C, H, W): L spreads over H and W."""
+    return frozenset(b for a in axes[0] for b in {0: (0,), 1: (1,), 2: (2, 3)}[a]), False
+
+
+def getitem(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+            signal: list[bool]) -> tuple[Axes, bool]:
+    """Basic indexing moves axes; advanced (array) indexing of a batch axis makes the index axes batch-derived."""
+    return _index_axes(attrs["index"], len(shapes[0]), axes[0], out), False
+
+
+def scatter_add(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+                signal: list[bool]) -> tuple[Axes, bool]:
+    """The inverse of ``getitem`` (its vjp): an output axis is batch-derived when indexing it gives a batch axis."""
+    shape = tuple(attrs["shape"])
+    return frozenset(a for a in range(len(shape))
+                     if _index_axes(attrs["index"], len(shape), frozenset({a}), shapes[0]) & axes[0]), False
+
+
+def matmul(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+           signal: list[bool]) -> tuple[Axes, bool]:
+    """Batch axes of either operand move to the output; contracting a signal's batch axis is a statistic."""
+    (sa, sb), (aa, ab) = shapes, axes
+    a = (1, *sa) if len(sa) == 1 else sa  # promote 1-D operands as numpy does
+    b = (*sb, 1) if len(sb) == 1 else sb
+    aa = frozenset(x + 1 for x in aa) if len(sa) == 1 else aa
+    n = max(len(a), len(b))
+    res: set[int] = set()
+    reduced = (signal[0] and len(a) - 1 in aa) or (signal[1] and len(b) - 2 in ab)
+    res.update(n - 2 if x == len(a) - 2 else x + n - len(a) for x in aa if x != len(a) - 1)
+    res.update(n - 1 if x == len(b) - 1 else x + n - len(b) for x in ab if x != len(b) - 2)
+    drop = ([n - 2] if len(sa) == 1 else []) + ([n - 1] if len(sb) == 1 else [])
+    kept = [j for j in range(n) if j not in drop]
+    return frozenset(kept.index(j) for j in res if j in kept and out[kept.index(j)] > 1), bool(reduced)
+
+
+def source(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+           signal: list[bool]) -> tuple[Axes, bool]:
+    """An op without inputs (a random draw): no batch axes of its own."""
+    return NONE, False
+
+
+ELEMENTWISE = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "neg", "exp", "log", "sqrt",
+               "relu", "tanh", "sigmoid", "abs", "clip", "astype", "broadcast_to")
+RULES: dict[str, Rule] = {
+    **dict.fromkeys(ELEMENTWISE, elementwise),
+    **dict.fromkeys(("sum", "mean", "var", "max", "min"), reduction),
+    "reshape": reshape, "transpose": transpose, "getitem": getitem, "scatter_add": scatter_add,
+    "concatenate": concatenate, "stack": stack, "matmul": matmul, "bernoulli": source,
+    "pad": same_axes, "unfold": unfold, "fold": fold,
+}
+
+
+def batch_axes(op: str, attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+               signal: list[bool]) -> tuple[Axes, bool]:
+    """Apply ``op``'s rule; an op missing from ``RULES`` warns and matches axes by size."""
+    rule = RULES.get(op)
+    if rule is not None:
+        return rule(attrs, shapes, out, axes, signal)
+    warnings.warn(f"viz: no batch-axis rule for op {op!r} (viz.batch_axes.RULES); guessing its batch axes by "
+                  "size", stacklevel=3)
+    sizes = {s[a] for s, ax in zip(shapes, axes) for a in ax}
+    return frozenset(j for j, n in enumerate(out) if n > 1 and n in sizes), False
+
+
+# ----- helpers --------------------------------------------------------------------------------
+
+def _overlap(a: Shape, i: int, b: Shape, j: int) -> bool:
+    """Whether axis i of shape a and axis j of shape b share elements' strides under a row-major reshape."""
+    if a[i] <= 1 or b[j] <= 1:
+        return False
+    lo_a, lo_b = math.prod(a[:i]), math.prod(b[:j])
+    return max(lo_a, lo_b) < min(lo_a * a[i], lo_b * b[j])
+
+
+def _index_axes(index: Any, ndim: int, axes: Axes, out: Shape) -> Axes:
+    """Output axes of ``x[index]`` that come from the ``axes`` of ``x`` (numpy's basic and advanced rules)."""
+    items = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis for i in items):
+        k = next(n for n, i in enumerate(items) if i is Ellipsis)
+        used = sum(_consumes(i) for i in items if i is not Ellipsis)
+        items = items[:k] + (slice(None),) * (ndim - used) + items[k + 1:]
+    items = items + (slice(None),) * (ndim - sum(_consumes(i) for i in items))
+    arrays = [k for k, i in enumerate(items) if _is_array(i)]
+    advanced = arrays + ([k for k, i in enumerate(items) if isinstance(i, int | np.integer)] if arrays else [])
+    shapes = [(int(np.count_nonzero(items[k])),) if _is_mask(items[k]) else np.shape(items[k]) for k in advanced]
+    width = len(np.broadcast_shapes(*shapes)) if arrays else 0
+    together = bool(arrays) and max(advanced) - min(advanced) + 1 == len(advanced)
+    result: set[int] = set()
+    src = dst = 0
+    hit = False
+    if arrays and not together:
+        dst = width  # separated advanced indices put their axes first
+    for k, i in enumerate(items):
+        if k in advanced:
+            n = _consumes(i)
+            hit = hit or any(a in axes for a in range(src, src + n))
+            if together and k == min(advanced):
+                start, dst = dst, dst + width
+            src += n
+        elif i is None:
+            dst += 1
+        elif isinstance(i, slice):
+            if src in axes:
+                result.add(dst)
+            src, dst = src + 1, dst + 1
+        else:  # a plain integer in basic indexing drops the axis
+            src += 1
+    if hit:
+        first = start if together else 0
+        result.update(range(first, first + width))
+    return frozenset(a for a in result if a < len(out))
+
+
+def _is_array(i: Any) -> bool:
+    return isinstance(i, np.ndarray | list)
+
+
+def _is_mask(i: Any) -> bool:
+    return _is_array(i) and np.asarray(i).dtype == bool
+
+
+def _consumes(i: Any) -> int:
+    """Input axes one index item uses up."""
+    if i is None:
+        return 0
+    return np.asarray(i).ndim if _is_mask(i) else 1
