@@ -1,21 +1,27 @@
-"""viz.render: valid SVG from both engines, noise colours on the right nodes, gradients, escaping, modules, collapse."""
+"""viz.render: valid SVG from both engines, noise colours on the right nodes, gradients, escaping, scopes, collapse."""
 
+import os
 import re
 import shutil
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import viz
 from tinygrad_bn import Tensor, module_scope, nn
-from viz.render import NOISE
+from viz import styles
+from viz.styles import NOISE
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SVG = "{http://www.w3.org/2000/svg}"
 ENGINES = [pytest.param("dot", marks=pytest.mark.skipif(shutil.which("dot") is None,
                                                         reason="the system Graphviz 'dot' is not installed")), "wasm"]
-LEGEND = ["additive noise (batch mean)", "multiplicative noise (batch std)", "dropout mask", "gradient magnitude"]
+LEGEND = ["additive noise (batch mean)", "multiplicative noise (batch std)", "dropout mask", "gradient norm"]
 
 
 def network(n=16):
@@ -84,9 +90,8 @@ def test_heat_colour_follows_gradient_magnitude():
         if title is not None and title.text in g and g.nodes[title.text].get("name"):
             fills[g.nodes[title.text]["name"]] = {e.get("fill") for e in grp if e.tag == f"{SVG}path"}
     small, large = fills["small"].pop(), fills["large"].pop()
-    assert small != large and fills["zero"] == {small}  # a zero gradient is as cold as the smallest
-    blue = lambda c: int(c[5:7], 16) - int(c[1:3], 16)  # noqa: E731
-    assert blue(small) > 0 > blue(large)
+    assert small != large and fills["zero"] == {small}  # a zero gradient is as light as the smallest
+    assert int(small[1:3], 16) > int(large[1:3], 16)  # light = small, dark = large
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -95,27 +100,65 @@ def test_escaping_names_and_module_paths(engine):
     x = Tensor(np.random.default_rng(0).standard_normal((8, 3)), requires_grad=True, name=evil)
     tricky = 'a\\"b\\N\\l end\\'  # DOT escape sequences and quotes stay literal text
     w = Tensor(np.ones(3), requires_grad=True, name=tricky)
+    entity = "a &amp; b &#65; &lt;i&gt;"  # entity text is shown as typed, never decoded
+    c = Tensor(np.full(3, 2.0), name=entity)
     with module_scope('<b>bold</b>&"q"'):
-        y = (x - x.mean(axis=0) * w).sum()
+        y = (x - x.mean(axis=0) * w * c).sum()
     svg = viz.render(y, engine=engine).svg
     root, _, text = parse(svg)  # parses as XML
     tags = {e.tag.split("}")[-1] for e in root.iter()}
-    assert "script" not in tags and "b" not in tags
-    assert evil in text and '<b>bold</b>&"q"' in text and tricky in text
+    assert "script" not in tags and "b" not in tags and "i" not in tags
+    assert evil in text and '<b>bold</b>&"q"' in text and tricky in text and entity in text
     assert "<script>" not in svg
 
 
-def test_module_clusters_and_depth_collapse():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_control_characters_and_nul_give_well_formed_svg(engine):
+    name = "nul\x00 bell\x07 tab\t newline\n del\x7f end"
+    x = Tensor(np.ones((4, 3)), requires_grad=True, name=name)
+    _, _, text = parse(viz.render((x * 2).sum(), engine=engine).svg)  # well-formed XML
+    assert "nul\u2400 bell\u2407 tab\u2409 newline\u240a del\u2421 end" in text
+
+
+def test_palette_is_colour_blind_safe_and_heat_shares_no_hue():
+    okabe_ito = {"#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"}
+    assert {c for c, _, _ in NOISE.values()} <= okabe_ito
+
+    def rgb(c):
+        return np.array([int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    heats = [styles.heat(10.0 ** e, (-6.0, 0.0)) for e in np.linspace(-7, 1, 41)]
+    for colour, light, _ in NOISE.values():
+        for h in heats:
+            assert np.linalg.norm(rgb(h) - rgb(colour)) > 0.35, (h, colour)
+            assert np.linalg.norm(rgb(h) - rgb(light)) > 0.12, (h, light)
+    assert len(set(heats)) > 20  # a real ramp
+
+
+def test_scope_boxes_are_titled_by_class_and_shapes():
     loss = network()
     _, items, text = parse(viz.render(loss).svg)
     clusters = [k for k, (cls, _) in items.items() if cls == "cluster" and k != "cluster_legend"]
-    assert len(clusters) == 5  # one per module of the Sequential
-    full = sum(cls == "node" for cls, _ in items.values())
+    # the Sequential, its 5 modules, batch_norm and dropout inside them, cross_entropy and its log_softmax
+    assert len(clusters) == 10
+    assert "1 · BatchNorm1d(8, eps=1e-05, momentum=0.1, …) · (16, 8) → (16, 8)" in text
+    assert "Sequential() · (16, 6) → (16, 3)" in text and "0 · Linear(in_features=6, out_features=8, …)" in text
+    assert "cross_entropy · (16, 3) → ()" in text and "log_softmax · (16, 3) → (16, 3)" in text
+
+
+def test_depth_collapses_modules_and_scopes_and_the_loss_is_one_box():
+    loss = network()
+    loss.backward(retain_grads=True)
+    full = sum(cls == "node" for cls, _ in parse(viz.render(loss).svg)[1].values())
     _, items0, text0 = parse(viz.render(loss, depth=0).svg)
     collapsed = [k for k, (cls, _) in items0.items() if cls == "node" and k.startswith("m")]
-    assert len(collapsed) == 5 and "collapsed:" in text0
-    assert sum(cls == "node" for cls, _ in items0.values()) < full / 2
-    assert "additive + multiplicative noise inside" in text0
+    assert len(collapsed) == 6  # 5 modules and the loss
+    assert sum(cls == "node" for cls, _ in items0.values()) < full / 3
+    assert "additive + multiplicative noise inside" in text0 and "max grad norm" in text0
+    assert "1 · BatchNorm1d(8, eps=1e-05, momentum=0.1, …) · (16, 8) → (16, 8)" in text0
+    assert "cross_entropy · (16, 3) → ()" in text0 and "exp" not in text0.split()
+    _, items1, text1 = parse(viz.render(loss, depth=1).svg)  # the function scopes inside modules collapse
+    assert "batch_norm · (16, 8) → (16, 8)" in text1 and "log_softmax · (16, 3) → (16, 3)" in text1
+    assert "var" not in text1.split() and "cluster_s1" in items1
     _, items_flat, _ = parse(viz.render(loss, cluster_modules=False).svg)
     assert [k for k, (cls, _) in items_flat.items() if cls == "cluster"] == ["cluster_legend"]
 
@@ -132,12 +175,12 @@ def test_nested_modules_collapse_below_depth():
     model = nn.Sequential(Block(), Block())
     loss = model(Tensor(np.random.default_rng(0).standard_normal((8, 4)))).sum()
     _, items, text = parse(viz.render(loss, depth=1).svg)
-    assert "0.bn" in text and "1.lin" in text and "collapsed:" in text
+    assert "0.bn · BatchNorm1d" in text and "1.lin · Linear" in text
     clusters = [k for k, (cls, _) in items.items() if cls == "cluster" and k != "cluster_legend"]
-    assert len(clusters) == 2  # the blocks stay boxes, their children are single nodes
+    assert len(clusters) == 3  # the Sequential and the two blocks stay boxes, their children are single nodes
 
 
-def test_large_graphs_collapse_by_default_with_a_message():
+def test_large_graphs_are_reduced_by_default_with_a_message():
     loss = network()
     g = viz.capture(loss)
     small = viz.render(g, max_nodes=20)
@@ -147,8 +190,6 @@ def test_large_graphs_collapse_by_default_with_a_message():
     full = viz.render(g, max_nodes=None)
     assert full.message is None
     assert not any(k.startswith("m") and c == "node" for k, (c, _) in parse(full.svg)[1].items())
-    flat = viz.render((Tensor(np.ones(3), requires_grad=True) * 2).sum(), max_nodes=2)
-    assert "no module paths" in flat.message
 
 
 def test_fifty_layer_bn_mlp_renders_collapsed():
@@ -161,8 +202,59 @@ def test_fifty_layer_bn_mlp_renders_collapsed():
     out = viz.render(loss)
     assert out.message and "depth 0" in out.message
     _, items, text = parse(out.svg)
-    assert sum(k.startswith("m") and cls == "node" for k, (cls, _) in items.items()) == 151
+    assert sum(k.startswith("m") and cls == "node" for k, (cls, _) in items.items()) == 152
     assert "max grad norm" in text
+
+
+def test_repeated_blocks_are_drawn_once_with_a_count():
+    layers = []
+    for _ in range(120):
+        layers += [nn.Linear(4, 4, generator=0), nn.BatchNorm1d(4), nn.ReLU()]
+    model = nn.Sequential(*layers)
+    out = viz.render(model, input=Tensor(np.random.default_rng(0).standard_normal((8, 4))))
+    _, items, text = parse(out.svg)
+    assert "×120: Linear(in_features=4, out_features=4, …) → BatchNorm1d(4, eps=1e-05, momentum=0.1, …) → " \
+           "ReLU()" in text
+    assert "1 run of repeated blocks" in out.message and sum(c == "node" for c, _ in items.values()) < 20
+
+
+def test_a_deep_plain_op_graph_renders_by_default_with_folding():
+    x = Tensor(np.random.default_rng(0).standard_normal((8, 4)), requires_grad=True, name="x")
+    w = Tensor(np.eye(4) * 0.5, requires_grad=True, name="w")
+    h = x
+    for _ in range(300):  # about 5,000 graph nodes, no modules or scopes
+        h = ((h @ w).tanh() * 1.5 + 0.1).relu() + h * 0.5
+    loss = h.sum()
+    g = viz.capture(loss)
+    assert g.number_of_nodes() > 5000 and not g.graph["scopes"]
+    out = viz.render(g)
+    assert "chains of ops folded" in out.message and "segments" in out.message and "max_nodes=None" in out.message
+    _, items, text = parse(out.svg)
+    assert 1 < sum(c == "node" for c, _ in items.values()) <= viz.MAX_NODES and "segment of" in text
+    assert "used by" in text  # w feeds every layer: only its first edges are drawn
+
+
+def test_every_node_drawn_warns_for_huge_graphs_and_layout_times_out(monkeypatch):
+    render_module = sys.modules["viz.render"]
+    loss = network()
+    monkeypatch.setattr(render_module, "LARGE", 10)
+    with pytest.warns(UserWarning, match="max_nodes=None lays out all"):
+        viz.to_dot(loss, max_nodes=None)
+    if shutil.which("dot"):
+        with pytest.raises(RuntimeError, match="took longer than timeout=1e-06 s"):
+            viz.render(loss, engine="dot", timeout=1e-6)
+
+
+def test_import_viz_for_analysis_does_not_need_graphviz():
+    code = ("import sys; sys.modules['graphviz'] = None\n"
+            "import numpy as np, viz\nfrom tinygrad_bn import Tensor, nn\n"
+            "m = nn.Sequential(nn.BatchNorm1d(3))\n"
+            "g = viz.capture(m, input=Tensor(np.random.default_rng(0).standard_normal((8, 3))))\n"
+            "print(len(viz.noise_paths(g).entries), 'viz.dot' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "False"]
 
 
 def test_backward_graph_renders():

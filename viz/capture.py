@@ -10,6 +10,7 @@ scopes) are in ``g.graph["scopes"]``. Only the public attributes of tensors, ``a
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -290,8 +291,11 @@ def _hist(data: np.ndarray) -> dict[str, list] | None:
     a = a[np.isfinite(a)]
     if a.size == 0:
         return None
-    counts, edges = np.histogram(a, bins=BINS)
-    return dict(counts=counts.tolist(), edges=edges.tolist())
+    lo, hi = float(a.min()), float(a.max())
+    span = hi - lo if hi > lo and math.isfinite(hi - lo) else 1.0
+    index = np.clip(((a - lo) * (BINS / span)).astype(np.int64), 0, BINS - 1)
+    edges = lo + span / BINS * np.arange(BINS + 1)
+    return dict(counts=np.bincount(index, minlength=BINS).tolist(), edges=edges.tolist())
 
 
 def _place_leaves(g: nx.DiGraph) -> None:

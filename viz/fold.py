@@ -1,0 +1,228 @@
+"""What the picture draws for each node of a captured graph: itself, or one node standing for many.
+
+Four reductions, applied in turn until a graph fits ``max_nodes`` (only the first when ``depth`` is
+given): scopes (module calls, function scopes) nested deeper than ``depth`` collapse into one node
+each; runs of identical consecutive sibling calls (the same pattern of classes, descriptions and
+shapes repeated) are drawn once with "×k"; chains of ops with one input and one user (their
+constants folded in) become one node listing the ops; as a last resort, consecutive nodes in
+data-flow order are drawn as segments. Each drawn node sits in the box of one scope (``home``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+
+@dataclass
+class Group:
+    """A drawn node that stands for ``members`` (graph nodes): a collapsed ``scope``, a ``roll`` of
+    ``count`` repeated blocks of ``scopes``, a folded ``chain`` or a ``segment``."""
+
+    kind: str
+    members: list[str]
+    scopes: list[str] = field(default_factory=list)
+    count: int = 1
+
+
+@dataclass
+class Plan:
+    """``rep``: graph node -> drawn id; ``groups``: drawn ids that stand for several nodes; ``home``:
+    drawn id -> key of the scope whose box holds it (None: outside every box); ``message``: what was
+    reduced and how to expand it (None when nothing was)."""
+
+    rep: dict[str, str]
+    groups: dict[str, Group]
+    home: dict[str, str | None]
+    message: str | None
+
+
+def plan(g: nx.DiGraph, depth: int | None, max_nodes: int | None) -> Plan:
+    """Decide what is drawn (see the module docstring)."""
+    table = g.graph.get("scopes", {})
+    n = g.number_of_nodes()
+    auto = depth is None and max_nodes is not None and n > max_nodes
+    if auto:
+        depth = _fitting_depth(g, table, max_nodes)
+    rep, groups = _collapse(g, table, depth)
+    home = {d: _home(g, table, d, rep, groups) for d in set(rep.values())}
+    notes: list[str] = []
+    if depth is not None and groups:
+        notes.append(f"scopes nested deeper than depth {depth} are collapsed (pass depth={depth + 1} to open "
+                     "one more level)")
+    if auto:
+        for step in (_roll, _chains, _segments):
+            if len(set(rep.values())) <= max_nodes:
+                break
+            note = step(g, table, rep, groups, home, max_nodes)
+            if note:
+                notes.append(note)
+    message = None
+    if auto:
+        message = (f"{n:,} nodes is over max_nodes={max_nodes}, so " + "; ".join(notes or ["nothing could be folded"])
+                   + ". max_nodes=None draws every node (slow above a few thousand).")
+    return Plan(rep, groups, home, message)
+
+
+def level(table: dict[str, dict[str, Any]], key: str) -> int:
+    """Nesting level of a scope: the number of parts of its path (``""``: 0, ``"1"``: 1, ``"1.bn"``: 2)."""
+    path = table[key]["path"]
+    return len(path.split(".")) if path else 0
+
+
+def _collapse(g: nx.DiGraph, table: dict[str, dict[str, Any]],
+              depth: int | None) -> tuple[dict[str, str], dict[str, Group]]:
+    rep: dict[str, str] = {}
+    groups: dict[str, Group] = {}
+    for n, d in g.nodes(data=True):
+        key = None
+        if depth is not None:
+            key = next((k for k in d.get("scopes", ()) if level(table, k) > depth), None)
+        if key is None:
+            rep[n] = n
+            continue
+        gid = f"m{key[1:]}"
+        rep[n] = gid
+        groups.setdefault(gid, Group("scope", [], [key])).members.append(n)
+    return rep, groups
+
+
+def _fitting_depth(g: nx.DiGraph, table: dict[str, dict[str, Any]], max_nodes: int) -> int | None:
+    """The deepest depth whose collapse fits ``max_nodes`` (0 if none does; None without scopes)."""
+    if not table:
+        return None
+    for d in range(max(level(table, k) for k in table) - 1, 0, -1):
+        if len(set(_collapse(g, table, d)[0].values())) <= max_nodes:
+            return d
+    return 0
+
+
+def _home(g: nx.DiGraph, table: dict[str, dict[str, Any]], drawn: str, rep: dict[str, str],
+          groups: dict[str, Group]) -> str | None:
+    group = groups.get(drawn)
+    if group is None:
+        keys = g.nodes[drawn].get("scopes", ())
+        return keys[-1] if keys else None
+    return table[group.scopes[0]]["parent"]
+
+
+def _order(g: nx.DiGraph, drawn: str, groups: dict[str, Group]) -> int:
+    group = groups.get(drawn)
+    return g.nodes[drawn]["order"] if group is None else min(g.nodes[m]["order"] for m in group.members)
+
+
+def _quotient(g: nx.DiGraph, rep: dict[str, str]) -> nx.DiGraph:
+    q = nx.DiGraph()
+    q.add_nodes_from(set(rep.values()))
+    q.add_edges_from((rep[u], rep[v]) for u, v in g.edges if rep[u] != rep[v])
+    return q
+
+
+def _merge(into: str, others: list[str], rep: dict[str, str], groups: dict[str, Group],
+           home: dict[str, str | None], kind: str) -> None:
+    """Make ``into`` (a new group id) stand for every member of ``others`` (drawn ids)."""
+    members = [m for o in others for m in (groups[o].members if o in groups else [o])]
+    scopes = [s for o in others for s in (groups[o].scopes if o in groups else [])]
+    home[into] = home[others[0]]
+    for o in others:
+        groups.pop(o, None)
+        home.pop(o, None)
+    for m in members:
+        rep[m] = into
+    groups[into] = Group(kind, members, scopes)
+
+
+def _roll(g: nx.DiGraph, table: dict[str, dict[str, Any]], rep: dict[str, str], groups: dict[str, Group],
+          home: dict[str, str | None], max_nodes: int) -> str | None:
+    """Runs of a repeated pattern of sibling scope groups become one node with ×k."""
+    siblings: dict[str | None, list[str]] = {}
+    for gid, grp in groups.items():
+        if grp.kind == "scope":
+            siblings.setdefault(home[gid], []).append(gid)
+    rolled = 0
+    for ids in siblings.values():
+        ids.sort(key=lambda i: _order(g, i, groups))
+        sig = [_signature(table[groups[i].scopes[0]]) for i in ids]
+        i = 0
+        while i < len(ids):
+            best = (1, 1)
+            for p in range(1, min(8, (len(ids) - i) // 2) + 1):
+                r = 1
+                while sig[i + r * p:i + (r + 1) * p] == sig[i:i + p]:
+                    r += 1
+                if r > 1 and p * r > best[0] * best[1]:
+                    best = (p, r)
+            p, r = best
+            if r > 1:
+                gid = f"r{len(groups)}_{ids[i]}"
+                _merge(gid, ids[i:i + p * r], rep, groups, home, "roll")
+                groups[gid].count = r
+                groups[gid].scopes = groups[gid].scopes[:p]
+                rolled += 1
+            i += p * r
+    return f"{_count(rolled, 'run')} of repeated blocks drawn once with ×k" if rolled else None
+
+
+def _signature(s: dict[str, Any]) -> tuple:
+    return s["name"], s["extra_repr"], s["input_shapes"], s["output_shapes"]
+
+
+def _chains(g: nx.DiGraph, table: dict[str, dict[str, Any]], rep: dict[str, str], groups: dict[str, Group],
+            home: dict[str, str | None], max_nodes: int) -> str | None:
+    """Chains of ops, each with one user, are folded into one node (with the constants only they use)."""
+    q = _quotient(g, rep)
+    plain = {d for d in q if d not in groups}
+    absorbed: dict[str, str] = {}
+    for d in plain:
+        if q.in_degree(d) == 0 and q.out_degree(d) == 1 and g.nodes[d]["kind"] == "tensor":
+            (user,) = q.successors(d)
+            if user in plain and g.nodes[d]["role"] in ("parameter", "constant"):
+                absorbed[d] = user
+    core = plain - set(absorbed)
+
+    def linked(u: str, v: str) -> bool:
+        return (u in core and v in core and u in home and v in home and home[u] == home[v]  # not yet folded
+                and q.out_degree(u) == 1 and q.in_degree(v) - _leaves_in(q, v, absorbed) == 1)
+
+    chains, done = 0, set()
+    for d in sorted(core, key=lambda d: g.nodes[d]["order"]):
+        if d in done or any(linked(p, d) for p in q.predecessors(d)):
+            continue
+        path = [d]
+        while True:
+            nxt = [v for v in q.successors(path[-1]) if linked(path[-1], v)]
+            if not nxt:
+                break
+            path.append(nxt[0])
+        done.update(path)
+        if len(path) < 3:
+            continue
+        members = path + [a for a, u in absorbed.items() if u in path]
+        chains += 1
+        _merge(f"c{chains}_{path[0]}", members, rep, groups, home, "chain")
+    return f"{_count(chains, 'chain')} of ops folded into one node each" if chains else None
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'s' if n != 1 else ''}"
+
+
+def _leaves_in(q: nx.DiGraph, v: str, absorbed: dict[str, str]) -> int:
+    return sum(1 for p in q.predecessors(v) if absorbed.get(p) == v)
+
+
+def _segments(g: nx.DiGraph, table: dict[str, dict[str, Any]], rep: dict[str, str], groups: dict[str, Group],
+              home: dict[str, str | None], max_nodes: int) -> str:
+    """The last resort: consecutive drawn nodes in data-flow order become one segment each."""
+    drawn = sorted(set(rep.values()), key=lambda d: _order(g, d, groups))
+    size = math.ceil(len(drawn) / max(max_nodes // 2, 1))
+    for k in range(0, len(drawn), size):
+        part = drawn[k:k + size]
+        homes = {home[d] for d in part}
+        gid = f"seg{k // size}"
+        _merge(gid, part, rep, groups, home, "segment")
+        home[gid] = homes.pop() if len(homes) == 1 else None
+    return f"the rest is cut into {math.ceil(len(drawn) / size)} segments of {size} nodes in data-flow order"
