@@ -134,3 +134,13 @@ def test_noise_report_reprs():
 def test_render_draws_a_model_from_an_input():
     out = viz.render(_bn_first(), input=_x(), target=np.arange(16) % 3, engine="dot")
     assert "additive" in out.svg and "multiplicative" in out.svg and "no batch noise" not in out.svg
+
+
+def test_per_sample_norms_add_no_batch_noise_and_bn2d_after_a_conv_does():
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 4, 5, 5)).astype(np.float32))
+    for norm in (nn.GroupNorm(2, 4), nn.InstanceNorm2d(4)):
+        report = viz.noise_paths(viz.capture(nn.Sequential(norm), input=x))
+        assert not report.entries and not report.warnings, norm
+    conv_bn = nn.Sequential(nn.Conv2d(4, 3, 3, padding=1), nn.BatchNorm2d(3))
+    kinds = {(e.op, e.kind) for e in viz.noise_paths(viz.capture(conv_bn, input=x)).entries}
+    assert {("sub", "additive"), ("div", "multiplicative")} <= kinds
