@@ -120,7 +120,8 @@ def source(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Ax
 
 
 ELEMENTWISE = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "neg", "exp", "log", "sqrt",
-               "relu", "tanh", "sigmoid", "abs", "clip", "astype", "broadcast_to", "clone")
+               "relu", "tanh", "sigmoid", "abs", "clip", "astype", "broadcast_to", "clone",
+               "logsigmoid", "softplus")
 RULES: dict[str, Rule] = {
     **dict.fromkeys(ELEMENTWISE, elementwise),
     **dict.fromkeys(("sum", "mean", "var", "max", "min"), reduction),
