@@ -11,7 +11,7 @@ import networkx as nx
 from . import styles
 from .fold import Group, Plan
 from .noise import NoiseReport, unrecorded_warnings
-from .styles import NOISE, PEN, label
+from .styles import NOISE, PEN, label, noise_marks, op_attrs
 
 HUB, HUB_EDGES = 12, 3
 
@@ -19,7 +19,7 @@ HUB, HUB_EDGES = 12, 3
 def build(g: nx.DiGraph, plan: Plan, report: NoiseReport | None, show_grads: bool, show_values: bool,
           cluster_modules: bool, rankdir: str) -> graphviz.Digraph:
     """The DOT graph of ``g`` drawn as ``plan`` says."""
-    marks = _noise_marks(report) if report else {}
+    marks = noise_marks(report) if report else {}
     heat = styles.heat_scale([d["grad_norm"] for _, d in g.nodes(data=True) if d.get("grad_norm")]) \
         if show_grads else None
     dot = graphviz.Digraph("tinygrad_bn", graph_attr=dict(rankdir=rankdir, fontname="Helvetica", fontsize="11",
@@ -77,22 +77,6 @@ def _first(g: nx.DiGraph, drawn: str, groups: dict[str, Group]) -> int:
     return g.nodes[drawn]["order"] if group is None else min(g.nodes[m]["order"] for m in group.members)
 
 
-# ----- noise marks --------------------------------------------------------------------------
-
-def _noise_marks(report: NoiseReport) -> dict[Any, str]:
-    """Colour key for every node and edge on a noise path; ``(node, "entry")`` marks entry ops."""
-    marks: dict[Any, str] = {}
-    for e in report.entries:
-        key = "dropout" if e["source_kind"] == "random" else e["kind"]
-        for n in [*e["nodes"], e["source_op"]]:
-            marks.setdefault(n, key)
-        for u, v in e["edges"]:
-            marks.setdefault((u, v), key)
-        marks.setdefault((e["source_op"], e["source"]), key)
-        marks.setdefault((e["node"], "entry"), key)
-    return marks
-
-
 # ----- nodes --------------------------------------------------------------------------------
 
 def _node_style(g: nx.DiGraph, n: str, marks: dict[Any, str], heat: tuple[float, float] | None,
@@ -100,7 +84,7 @@ def _node_style(g: nx.DiGraph, n: str, marks: dict[Any, str], heat: tuple[float,
     d = g.nodes[n]
     key = marks.get(n)
     if d["kind"] == "op":
-        rows = [d["op"], *_op_attrs(d["attrs"])]
+        rows = [d["op"], *op_attrs(d["attrs"])]
         entry = marks.get((n, "entry"))
         style = dict(shape="ellipse", style="filled", fillcolor=NOISE[entry][1] if entry else "#eeeeee",
                      color="#888888", margin="0.05,0.02")
@@ -174,16 +158,6 @@ def _op_list(members: list[str], g: nx.DiGraph, limit: int = 6) -> str:
             runs.append([op, 1])
     items = [f"{op} ×{k}" if k > 1 else op for op, k in runs]
     return " → ".join(items[:limit]) + (" → …" if len(items) > limit else "")
-
-
-def _op_attrs(attrs: dict[str, Any]) -> list[str]:
-    """Short ``key=value`` lines for the plain attributes of an op (numbers, bools, strings, small tuples)."""
-    out = []
-    for k, v in attrs.items():
-        if isinstance(v, bool | int | float | str) or (
-                isinstance(v, tuple) and len(v) <= 6 and all(isinstance(x, int | float) for x in v)):
-            out.append(f"{k}={v}")
-    return out
 
 
 # ----- boxes and legend ---------------------------------------------------------------------

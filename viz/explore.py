@@ -32,7 +32,11 @@ from tinygrad_bn import Tensor
 
 from .capture import capture
 from .noise import noise_paths
-from .render import HEAT_DECADES, MAX_NODES, NOISE, ROLE_FILL, _heat, _noise_marks, _op_attrs
+from .render import MAX_NODES
+from .styles import HEAT_DECADES, NOISE, ROLE_FILL
+from .styles import heat as _heat
+from .styles import noise_marks as _noise_marks
+from .styles import op_attrs as _op_attrs
 
 STATIC = Path(__file__).with_name("static")
 HEIGHT = 640

@@ -39,13 +39,18 @@ Target = Tensor | Sequence[Tensor] | Module | nx.DiGraph
 @dataclass
 class Rendering:
     """A rendered graph: ``data`` (bytes in ``format``), ``svg`` text, the ``dot`` source, the ``engine`` used,
-    and ``message`` (what was folded to fit ``max_nodes``, or None)."""
+    ``message`` (what was folded to fit ``max_nodes``, or None) and the captured ``graph``.
+
+    In Jupyter it shows as the interactive explorer (``_repr_html_``, see :func:`viz.explore`) of its
+    ``graph``, fitted to the cell's width; front ends without HTML show the SVG (``_repr_svg_``).
+    """
 
     data: bytes = field(repr=False)
     format: str
     dot: str = field(repr=False)
     engine: str
     message: str | None = None
+    graph: nx.DiGraph | None = field(default=None, repr=False)
 
     @property
     def svg(self) -> str:
@@ -56,6 +61,11 @@ class Rendering:
 
     def _repr_svg_(self) -> str | None:
         return self.svg if self.format == "svg" else None
+
+    def _repr_html_(self) -> str | None:
+        from .explore import explore
+
+        return explore(self.graph)._repr_html_() if self.graph is not None else None
 
     def save(self, path: str | Path) -> Path:
         """Write the rendered bytes to ``path`` (parent folders are created)."""
@@ -107,10 +117,10 @@ def render(what: Target, path: str | Path | None = None, *, input: Any = None, t
     suffix = Path(path).suffix.lstrip(".").lower() if path is not None else ""
     if suffix and suffix != format:
         raise ValueError(f"render: {str(path)!r} ends in .{suffix} but format={format!r}; pass format={suffix!r}")
-    source, message = _build(_graph(what, input, target, mode), show_grads, show_values, noise, cluster_modules,
-                             depth, rankdir, max_nodes)
+    g = _graph(what, input, target, mode)
+    source, message = _build(g, show_grads, show_values, noise, cluster_modules, depth, rankdir, max_nodes)
     data, used = _layout(source, format, engine, timeout)
-    out = Rendering(data, format, source, used, message)
+    out = Rendering(data, format, source, used, message, g)
     if path is not None:
         out.save(path)
     return out

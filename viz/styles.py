@@ -10,6 +10,10 @@ characters, which XML cannot hold, are shown as their Unicode control pictures (
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .noise import NoiseReport
 
 NOISE = {  # key: (colour, light fill, legend words)
     "additive": ("#e69f00", "#f8e2b0", "additive noise (batch mean)"),
@@ -71,3 +75,27 @@ def short(s: str, limit: int = 30) -> str:
         return s
     cut = s.rfind(",", 0, limit)
     return (s[:cut] if cut > 0 else s[:limit]) + ", …"
+
+
+def noise_marks(report: NoiseReport) -> dict[Any, str]:
+    """Colour key for every node and edge on a noise path; ``(node, "entry")`` marks entry ops."""
+    marks: dict[Any, str] = {}
+    for e in report.entries:
+        key = "dropout" if e["source_kind"] == "random" else e["kind"]
+        for n in [*e["nodes"], e["source_op"]]:
+            marks.setdefault(n, key)
+        for u, v in e["edges"]:
+            marks.setdefault((u, v), key)
+        marks.setdefault((e["source_op"], e["source"]), key)
+        marks.setdefault((e["node"], "entry"), key)
+    return marks
+
+
+def op_attrs(attrs: dict[str, Any]) -> list[str]:
+    """Short ``key=value`` lines for the plain attributes of an op (numbers, bools, strings, small tuples)."""
+    out = []
+    for k, v in attrs.items():
+        if isinstance(v, bool | int | float | str) or (
+                isinstance(v, tuple) and len(v) <= 6 and all(isinstance(x, int | float) for x in v)):
+            out.append(f"{k}={v}")
+    return out
