@@ -283,6 +283,13 @@ def softplus(x: Tensor, *, beta: float = 1.0, threshold: float = 20.0):
     return data, lambda g, out: (g * where(Tensor(linear), 1.0, sigmoid(x * beta)),)
 
 
+@primitive
+def erf(x: Tensor):
+    """The error function (scipy's); its derivative is ``2/sqrt(pi) * exp(-x**2)``."""
+    from scipy.special import erf as _erf
+    return _erf(x.data).astype(x.dtype, copy=False), lambda g, out: (g * (2 / math.sqrt(math.pi)) * exp(-(x * x)),)
+
+
 # ----- reductions (axis: a sorted tuple of non-negative axes, normalized by Tensor) ---------
 
 @primitive

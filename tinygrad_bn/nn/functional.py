@@ -8,6 +8,7 @@ are thin wrappers of the primitives of those names). Each opens a function scope
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from .. import ops, validate
 from ..autograd import scope
-from ..tensor import Tensor
+from ..tensor import Tensor, where
 from ..tensor import generator as _generator
 
 
@@ -46,34 +47,62 @@ def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-@scope("cross_entropy")
-def cross_entropy(logits: Tensor, labels: Any) -> Tensor:
-    """Mean cross-entropy of logits (N, C) against class labels (N,): integers (or whole floats), array or Tensor."""
-    logits = _tensor(logits)
-    y = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
-    if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {logits.shape}")
-    whole = y.dtype.kind in "iu" or (y.dtype.kind == "f" and bool(np.all(y == np.round(y))))
-    if y.shape != logits.shape[:1] or not whole:
-        raise ValueError(f"cross_entropy: expected integer labels of shape ({logits.shape[0]},) for logits "
-                         f"of shape {logits.shape}, got {y.dtype} labels of shape {y.shape}")
-    y = y.astype(np.int64, copy=False)
-    if y.size and (y.min() < 0 or y.max() >= logits.shape[1]):
-        raise ValueError(f"cross_entropy: labels must lie in [0, {logits.shape[1]}) for logits of shape "
-                         f"{logits.shape}, got values from {y.min()} to {y.max()}")
-    picked = log_softmax(logits, axis=1)[np.arange(len(y)), y]
-    return -picked.mean()
+def relu(x: Tensor) -> Tensor:
+    """``max(x, 0)`` elementwise."""
+    return _tensor(x).relu()
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """``1 / (1 + exp(-x))`` elementwise."""
+    return _tensor(x).sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    """The hyperbolic tangent, elementwise."""
+    return _tensor(x).tanh()
+
+
+@scope("leaky_relu")
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where positive, else ``negative_slope * x``."""
+    x = _tensor(x)
+    return where(x.data > 0, x, x * negative_slope)
+
+
+@scope("elu")
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """``x`` where positive, else ``alpha * (exp(x) - 1)``."""
+    x = _tensor(x)
+    return where(x.data > 0, x, (x.minimum(0.0).exp() - 1) * alpha)
+
+
+@scope("silu")
+def silu(x: Tensor) -> Tensor:
+    """``x * sigmoid(x)`` (also called swish)."""
+    x = _tensor(x)
+    return x * x.sigmoid()
+
+
+@scope("gelu")
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """The Gaussian error linear unit ``x * Phi(x)``; ``approximate="tanh"`` uses PyTorch's tanh formula.
+
+    Args:
+        x: input.
+        approximate: "none" (exact, with ``erf``) or "tanh".
+    """
+    x = _tensor(x)
+    if approximate == "tanh":
+        return x * 0.5 * (1 + ((x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)).tanh())
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return x * 0.5 * (1 + ops.erf(x * (1 / math.sqrt(2))))
 
 
 @scope("mse")
 def mse(x: Tensor, target: Any) -> Tensor:
     """Mean squared error; ``target`` must have the shape of ``x``."""
-    x = _tensor(x)
-    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target), dtype=x.dtype)
-    if target.shape != x.shape:
-        raise ValueError(f"mse: input has shape {x.shape} but target has shape {target.shape}")
-    d = x - target
-    return (d * d).mean()
+    return squared_error("mse", x, target).mean()
 
 
 def logsigmoid(x: Tensor) -> Tensor:
@@ -257,5 +286,6 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True,
 
 
 from .conv import conv1d, conv2d  # noqa: E402, F401  (re-exported: they live beside their layers)
+from .losses import cross_entropy, mse_loss, nll_loss, squared_error  # noqa: E402, F401
 from .norms import group_norm, instance_norm  # noqa: E402, F401
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402, F401

@@ -1,0 +1,221 @@
+"""Losses, functional and as modules, composed from primitive ops: cross_entropy, nll_loss, mse_loss (PyTorch's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd import scope
+from ..tensor import ShapeError, Tensor
+from .module import Module
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _labels(name: str, scores: Tensor, labels: Any, ignore_index: int) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    """Scores (N, C, ...) moved to (M, C) rows, integer labels (M,) checked, and which rows count (not ignored)."""
+    if scores.ndim < 2:
+        raise ShapeError(f"{name}: expected scores of shape (N, C) or (N, C, d1, ...), got {scores.shape}")
+    y = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    want = scores.shape[:1] + scores.shape[2:]
+    if y.shape != want:
+        raise ShapeError(f"{name}: expected labels of shape {want} for scores of shape {scores.shape}, got labels of "
+                         f"shape {y.shape}")
+    if y.dtype.kind not in "iu":
+        bad = y.reshape(-1)[:1].tolist()
+        raise TypeError(f"{name}: labels must be integer class indices, got {y.dtype} labels (first value "
+                        f"{bad[0] if bad else None!r}); class-probability targets are not supported")
+    y = y.reshape(-1).astype(np.int64, copy=False)
+    keep = y != ignore_index
+    c = scores.shape[1]
+    out = keep & ((y < 0) | (y >= c))
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise ValueError(f"{name}: label {y[i]} at position {i} is out of range for {c} classes (scores of shape "
+                         f"{scores.shape}); labels must lie in [0, {c}) or equal ignore_index={ignore_index}")
+    if scores.ndim > 2:  # (N, C, d1, ...) -> (N*d1*..., C)
+        scores = scores.reshape(scores.shape[0], c, -1).transpose(1, 2).reshape(-1, c)
+    return scores, np.where(keep, y, 0), keep
+
+
+def _reduce(losses: Tensor, counted: np.ndarray | None, reduction: str, shape: tuple[int, ...]) -> Tensor:
+    """Mean (over the counted weight; plain when ``counted`` is None), sum, or the per-element losses in ``shape``."""
+    if reduction == "mean":
+        return losses.mean() if counted is None else losses.sum() / counted.sum()
+    if reduction == "sum":
+        return losses.sum()
+    return losses.reshape(shape)
+
+
+def _check_reduction(name: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+@scope("nll_loss")
+def nll_loss(log_probs: Tensor, labels: Any, weight: Tensor | None = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of integer class labels under log-probabilities, PyTorch's semantics.
+
+    Args:
+        log_probs: (N, C) or (N, C, d1, ...) log-probabilities (e.g. from ``log_softmax`` over axis 1).
+        labels: integer class indices of shape (N,) or (N, d1, ...): array, list or Tensor.
+        weight: optional (C,) weight per class; the mean divides by the summed weights of the labels.
+        ignore_index: a label value that contributes nothing (and is not counted in the mean).
+        reduction: "mean", "sum" or "none" (per-element losses of the labels' shape).
+
+    Returns:
+        The loss: a scalar, or the labels' shape with ``reduction="none"``.
+
+    Raises:
+        TypeError: labels are not integers (names the first value).
+        ValueError: a label is out of range (names it and its position), or a bad ``reduction``.
+    """
+    return _nll("nll_loss", log_probs, labels, weight, ignore_index, reduction)
+
+
+def _nll(name: str, log_probs: Tensor, labels: Any, weight: Tensor | None, ignore_index: int,
+         reduction: str) -> Tensor:
+    _check_reduction(name, reduction)
+    log_probs = log_probs if isinstance(log_probs, Tensor) else Tensor(log_probs)
+    rows, y, keep = _labels(name, log_probs, labels, ignore_index)
+    picked = rows[np.arange(len(y)), y]
+    shape = log_probs.shape[:1] + log_probs.shape[2:]
+    if weight is None and keep.all():  # the common case: every label counts once
+        return _reduce(-picked, None, reduction, shape)
+    w = keep.astype(rows.dtype) if weight is None else np.where(keep, _weight(weight, rows)[y], 0)
+    return _reduce(-picked * w, w, reduction, shape)
+
+
+def _weight(weight: Tensor | np.ndarray, rows: Tensor) -> np.ndarray:
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=rows.dtype)
+    if w.shape != rows.shape[1:]:
+        raise ShapeError(f"cross_entropy: weight has shape {w.shape}, expected ({rows.shape[1]},) (one per class)")
+    return w
+
+
+@scope("cross_entropy")
+def cross_entropy(logits: Tensor, labels: Any, weight: Tensor | None = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of logits against integer class labels: ``log_softmax`` over axis 1, then :func:`nll_loss`.
+
+    Args:
+        logits: (N, C) or (N, C, d1, ...) unnormalized scores.
+        labels: integer class indices of shape (N,) or (N, d1, ...).
+        weight: optional (C,) weight per class.
+        ignore_index: a label value that contributes nothing.
+        reduction: "mean", "sum" or "none".
+        label_smoothing: in [0, 1]: the target puts ``1 - label_smoothing`` on the label and spreads
+            ``label_smoothing`` evenly over all C classes (PyTorch's formula, weights included).
+
+    Returns:
+        The loss: a scalar, or the labels' shape with ``reduction="none"``.
+
+    Raises:
+        TypeError: labels are not integers.
+        ValueError: a label is out of range, a bad ``reduction`` or ``label_smoothing``.
+    """
+    from .functional import log_softmax
+    _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    logits = logits if isinstance(logits, Tensor) else Tensor(logits)
+    if logits.ndim < 2:
+        raise ShapeError(f"cross_entropy: expected logits of shape (N, C) or (N, C, d1, ...), got {logits.shape}")
+    log_probs = log_softmax(logits, axis=1)
+    loss = _nll("cross_entropy", log_probs, labels, weight, ignore_index, reduction)
+    if not label_smoothing:
+        return loss
+    rows, y, keep = _labels("cross_entropy", log_probs, labels, ignore_index)
+    w = None if weight is None else _weight(weight, rows)
+    smooth = -(rows if w is None else rows * w).sum(axis=1) * keep
+    counted = keep if w is None else np.where(keep, w[y], 0)
+    smooth = _reduce(smooth, counted, reduction, logits.shape[:1] + logits.shape[2:])
+    return loss * (1 - label_smoothing) + smooth * (label_smoothing / logits.shape[1])
+
+
+@scope("mse_loss")
+def mse_loss(x: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Squared error between ``x`` and ``target`` (same shape), averaged, summed or per element.
+
+    Args:
+        x: predictions.
+        target: array or Tensor of ``x``'s shape (cast to ``x``'s dtype when not a Tensor).
+        reduction: "mean", "sum" or "none".
+
+    Returns:
+        A scalar, or ``x``'s shape with ``reduction="none"``.
+    """
+    _check_reduction("mse_loss", reduction)
+    sq = squared_error("mse_loss", x, target)
+    return sq.mean() if reduction == "mean" else sq.sum() if reduction == "sum" else sq
+
+
+def squared_error(name: str, x: Tensor, target: Any) -> Tensor:
+    """``(x - target) ** 2`` elementwise, after checking the shapes match (``name`` is the op in the message)."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target), dtype=x.dtype)
+    if target.shape != x.shape:
+        raise ShapeError(f"{name}: input has shape {x.shape} but target has shape {target.shape}")
+    d = x - target
+    return d * d
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        _check_reduction(type(self).__name__, reduction)
+        self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(_Loss):
+    """:func:`cross_entropy` as a module: ``CrossEntropyLoss(weight=None, ignore_index=-100, reduction="mean",
+    label_smoothing=0.0)(logits, labels)``.
+
+    Args:
+        weight: optional (C,) weight per class.
+        ignore_index: a label value that contributes nothing.
+        reduction: "mean", "sum" or "none".
+        label_smoothing: in [0, 1].
+    """
+
+    def __init__(self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0) -> None:
+        super().__init__(reduction)
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
+        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
+
+    def forward(self, logits: Tensor, labels: Any) -> Tensor:
+        return cross_entropy(logits, labels, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", label_smoothing={self.label_smoothing}" if self.label_smoothing else "")
+
+
+class NLLLoss(_Loss):
+    """:func:`nll_loss` as a module: ``NLLLoss(weight=None, ignore_index=-100, reduction="mean")(log_probs, labels)``.
+
+    Args:
+        weight: optional (C,) weight per class.
+        ignore_index: a label value that contributes nothing.
+        reduction: "mean", "sum" or "none".
+    """
+
+    def __init__(self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.weight, self.ignore_index = weight, ignore_index
+
+    def forward(self, log_probs: Tensor, labels: Any) -> Tensor:
+        return nll_loss(log_probs, labels, self.weight, self.ignore_index, self.reduction)
+
+
+class MSELoss(_Loss):
+    """:func:`mse_loss` as a module: ``MSELoss(reduction="mean")(x, target)``."""
+
+    def forward(self, x: Tensor, target: Any) -> Tensor:
+        return mse_loss(x, target, self.reduction)
