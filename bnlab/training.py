@@ -33,7 +33,7 @@ def _raw(name: str) -> tuple[np.ndarray, np.ndarray]:
     if name not in loaders:
         raise ValueError(f"load: unknown dataset {name!r}; choose one of {sorted(loaders)}")
     loader, top = loaders[name]
-    X, y = loader()
+    X, y = loader(dtype=np.float64)  # the experiments standardize in float64 before casting to float32
     X /= top
     X.flags.writeable = y.flags.writeable = False
     return X, y

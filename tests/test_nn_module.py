@@ -63,7 +63,7 @@ def test_train_eval_and_zero_grad():
     assert net.eval() is net and not any(m.training for m in net.modules())
     net.train()
     assert all(m.training for m in net.modules())
-    net(Tensor(np.random.default_rng(0).standard_normal((5, 4)))).sum().backward()
+    net(Tensor(np.random.default_rng(0).standard_normal((5, 4)), dtype=np.float32)).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
@@ -71,7 +71,7 @@ def test_train_eval_and_zero_grad():
 
 def test_module_paths_are_recorded_on_nodes():
     net = Net()
-    x = Tensor(np.random.default_rng(1).standard_normal((5, 4)), requires_grad=True)
+    x = Tensor(np.random.default_rng(1).standard_normal((5, 4)), requires_grad=True, dtype=np.float32)
     out = net(x)
     loss = (out * out).mean()
     by_module = {}
@@ -161,7 +161,7 @@ def test_layer_norm_matches_torch_and_uses_no_batch_statistics():
     np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-8, atol=1e-12)
     assert all(0 not in n.attrs["axis"] for n in _nodes(y) if n.op in ("mean", "var"))
     with pytest.raises(ValueError, match=r"layer_norm: input of shape \(6, 3, 5\) does not end with"):
-        nn.LayerNorm(4)(Tensor(x))
+        nn.LayerNorm(4, dtype=np.float64)(Tensor(x))
 
 
 def test_to_casts_parameters_and_float_buffers_only():

@@ -71,7 +71,7 @@ def test_function_scopes_nest_and_share_one_stack_per_call():
 
 
 def test_module_calls_push_a_module_scope_with_class_description_and_shapes():
-    net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Dropout(0.5))
+    net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Dropout(0.5)).to(np.float64)
     x = Tensor(np.random.default_rng(0).standard_normal((8, 4)), requires_grad=True)
     y = net(x)
     by_path = {}

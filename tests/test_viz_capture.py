@@ -76,7 +76,7 @@ def test_op_attributes_constants_and_random_ops():
 
 
 def test_modules_on_ops_and_their_parameters():
-    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).to(np.float64)
     g = viz.capture(model(Tensor(np.ones((5, 3)) * np.arange(5)[:, None])).sum())
     op_modules = {d["module"] for _, d in g.nodes(data=True) if d["kind"] == "op"}
     assert {"0", "1"} <= op_modules

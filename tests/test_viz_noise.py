@@ -62,13 +62,13 @@ def test_layer_norm_has_no_batch_noise():
     y = (x - x.mean(axis=1, keepdims=True)) / (x.var(axis=1, keepdims=True) + EPS).sqrt()
     r = report(y)
     assert r.entries == [] and r.batch_statistics == [] and r.random_sources == []
-    ln = nn.LayerNorm(6)
+    ln = nn.LayerNorm(6, dtype=np.float64)
     assert report(ln(batch()).sum()).entries == []
 
 
 @pytest.mark.parametrize("channels", [6, 16])  # 16: running stats as long as the batch, still constants
 def test_eval_mode_batchnorm_has_no_noise(channels):
-    model = nn.Sequential(nn.Linear(6, channels), nn.BatchNorm1d(channels), nn.ReLU())
+    model = nn.Sequential(nn.Linear(6, channels), nn.BatchNorm1d(channels), nn.ReLU()).to(np.float64)
     x = Tensor(np.random.default_rng(0).standard_normal((16, 6)), name="x")
     model.train()
     assert len(report(model(x).sum()).entries) == 2
@@ -78,7 +78,7 @@ def test_eval_mode_batchnorm_has_no_noise(channels):
 
 
 def test_batchnorm1d_module_entries_carry_the_module_path():
-    model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8))
+    model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8)).to(np.float64)
     r = report(model(Tensor(np.random.default_rng(0).standard_normal((16, 6)))).sum())
     assert by_kind(r) == [("additive", "sub", "mean"), ("multiplicative", "div", "var")]
     assert {e["module"] for e in r.entries} == {"1"}
@@ -86,7 +86,7 @@ def test_batchnorm1d_module_entries_carry_the_module_path():
 
 def test_batchnorm2d_reduces_over_batch_and_space():
     x = Tensor(np.random.default_rng(0).standard_normal((4, 3, 5, 5)), requires_grad=True)
-    r = report(nn.BatchNorm2d(3)(x).sum())
+    r = report(nn.BatchNorm2d(3, dtype=np.float64)(x).sum())
     assert by_kind(r) == [("additive", "sub", "mean"), ("multiplicative", "div", "var")]
     assert all(r.graph.nodes[e["source_op"]]["attrs"]["axis"] == (0, 2, 3) for e in r.entries)
 
@@ -105,7 +105,7 @@ def test_batch_axis_survives_reshape_and_transpose():
 
 
 def test_ghost_batchnorm_module():
-    gbn = nn.GhostBatchNorm(5, virtual_batch_size=4)
+    gbn = nn.GhostBatchNorm(5, virtual_batch_size=4, dtype=np.float64)
     r = report(gbn(batch(n=16, c=5)).sum())
     assert by_kind(r) == [("additive", "sub", "mean"), ("multiplicative", "div", "var")]
     stat = r.graph.nodes[r.entries[0]["source"]]
@@ -128,7 +128,7 @@ def test_dropout_mask_is_a_random_multiplicative_source():
 
 def test_bn_and_dropout_in_one_network():
     model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3, generator=0),
-                          nn.Linear(8, 3), nn.BatchNorm1d(3))
+                          nn.Linear(8, 3), nn.BatchNorm1d(3)).to(np.float64)
     x = Tensor(np.random.default_rng(0).standard_normal((16, 6)), name="x")
     r = report(model(x).cross_entropy(np.arange(16) % 3))
     kinds = sorted((e["module"], e["kind"], e["source_kind"]) for e in r.entries)

@@ -27,7 +27,7 @@ LEGEND = ["additive noise (batch mean)", "multiplicative noise (batch std)", "dr
 def network(n=16):
     model = nn.Sequential(nn.Linear(6, 8, generator=0), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.25, generator=0),
                           nn.Linear(8, 3, generator=0))
-    x = Tensor(np.random.default_rng(0).standard_normal((n, 6)), name="x")
+    x = Tensor(np.random.default_rng(0).standard_normal((n, 6)), name="x", dtype=np.float32)
     return model(x).cross_entropy(np.arange(n) % 3)
 
 
@@ -173,7 +173,7 @@ def test_nested_modules_collapse_below_depth():
             return self.bn(self.lin(x)).relu()
 
     model = nn.Sequential(Block(), Block())
-    loss = model(Tensor(np.random.default_rng(0).standard_normal((8, 4)))).sum()
+    loss = model(Tensor(np.random.default_rng(0).standard_normal((8, 4)), dtype=np.float32)).sum()
     _, items, text = parse(viz.render(loss, depth=1).svg)
     assert "0.bn · BatchNorm1d" in text and "1.lin · Linear" in text
     clusters = [k for k, (cls, _) in items.items() if cls == "cluster" and k != "cluster_legend"]
@@ -197,7 +197,8 @@ def test_fifty_layer_bn_mlp_renders_collapsed():
     for _ in range(50):
         layers += [nn.Linear(8, 8, generator=0), nn.BatchNorm1d(8), nn.ReLU()]
     model = nn.Sequential(*layers, nn.Linear(8, 3, generator=0))
-    loss = model(Tensor(np.random.default_rng(0).standard_normal((16, 8)), name="x")).cross_entropy(np.arange(16) % 3)
+    x = Tensor(np.random.default_rng(0).standard_normal((16, 8)), name="x", dtype=np.float32)
+    loss = model(x).cross_entropy(np.arange(16) % 3)
     loss.backward(retain_grads=True)
     out = viz.render(loss)
     assert out.message and "depth 0" in out.message

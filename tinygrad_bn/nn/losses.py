@@ -23,9 +23,12 @@ def _labels(name: str, scores: Tensor, labels: Any, ignore_index: int) -> tuple[
         raise ShapeError(f"{name}: expected labels of shape {want} for scores of shape {scores.shape}, got labels of "
                          f"shape {y.shape}")
     if y.dtype.kind not in "iu":
-        bad = y.reshape(-1)[:1].tolist()
-        raise TypeError(f"{name}: labels must be integer class indices, got {y.dtype} labels (first value "
-                        f"{bad[0] if bad else None!r}); class-probability targets are not supported")
+        flat = y.reshape(-1)
+        frac = np.flatnonzero(flat != np.round(flat)) if y.dtype.kind == "f" else ()
+        i = int(frac[0]) if len(frac) else 0
+        value = f" ({flat[i].item()!r} at position {i})" if flat.size else ""
+        raise TypeError(f"{name}: labels must be integer class indices, got {y.dtype} labels{value}; "
+                        "class-probability targets are not supported")
     y = y.reshape(-1).astype(np.int64, copy=False)
     keep = y != ignore_index
     c = scores.shape[1]

@@ -88,6 +88,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args and (self._parameters or self._buffers):
+            _check_dtype(self, args[0])
         paths = _paths.get()
         outermost = paths is None
         if outermost:
@@ -229,6 +231,17 @@ class Module:
             return head + ")"
         lines = [f"  ({k}): " + repr(m).replace("\n", "\n  ") for k, m in self._modules.items()]
         return head + "\n" + "\n".join(lines) + "\n)"
+
+
+def _check_dtype(module: Module, x: Any) -> None:
+    """PyTorch's rule: a floating input must have the dtype of the module's own floating parameters and buffers."""
+    dtype = getattr(x, "dtype", None)
+    if not isinstance(x, Tensor | np.ndarray) or dtype.kind != "f":
+        return
+    for name, t in (*module._parameters.items(), *module._buffers.items()):
+        if t is not None and t.dtype.kind == "f" and t.dtype != dtype:
+            raise TypeError(f"{type(module).__name__}: the input has dtype {dtype} (shape {x.shape}) but {name} has "
+                            f"dtype {t.dtype}; cast one of them (x.astype(...) or module.to(...))")
 
 
 def _as_buffer(value: Any, name: str) -> Tensor | None:
