@@ -78,7 +78,7 @@ def test_timeline_keeps_one_structure_and_per_step_values():
     w = next(n for n, a in timeline.graphs[0].nodes(data=True) if a["name"] == "weight" and a["module"] == "0")
     assert d["steps"][0]["values"][w] != d["steps"][1]["values"][w]
     assert viz.explore(timeline.graphs, labels=["a", "b"]).data["steps"][1]["label"] == "b"
-    other = nn.Sequential(nn.Linear(4, 2))(Tensor(np.ones((8, 4)))).sum()
+    other = nn.Sequential(nn.Linear(4, 2))(Tensor(np.ones((8, 4), np.float32))).sum()
     with pytest.raises(ValueError, match="step 2's graph .* differs in structure"):
         timeline.snapshot(other)
     with pytest.raises(ValueError, match="differs in structure"):
