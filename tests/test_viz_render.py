@@ -212,7 +212,7 @@ def test_repeated_blocks_are_drawn_once_with_a_count():
     for _ in range(120):
         layers += [nn.Linear(4, 4, generator=0), nn.BatchNorm1d(4), nn.ReLU()]
     model = nn.Sequential(*layers)
-    out = viz.render(model, input=Tensor(np.random.default_rng(0).standard_normal((8, 4))))
+    out = viz.render(model, input=Tensor(np.random.default_rng(0).standard_normal((8, 4)), dtype=np.float32))
     _, items, text = parse(out.svg)
     assert "×120: Linear(in_features=4, out_features=4, …) → BatchNorm1d(4, eps=1e-05, momentum=0.1, …) → " \
            "ReLU()" in text
@@ -250,7 +250,7 @@ def test_import_viz_for_analysis_does_not_need_graphviz():
     code = ("import sys; sys.modules['graphviz'] = None\n"
             "import numpy as np, viz\nfrom tinygrad_bn import Tensor, nn\n"
             "m = nn.Sequential(nn.BatchNorm1d(3))\n"
-            "g = viz.capture(m, input=Tensor(np.random.default_rng(0).standard_normal((8, 3))))\n"
+            "g = viz.capture(m, input=Tensor(np.random.default_rng(0).standard_normal((8, 3)), dtype=np.float32))\n"
             "print(len(viz.noise_paths(g).entries), 'viz.dot' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})

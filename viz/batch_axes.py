@@ -120,7 +120,7 @@ def source(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Ax
 
 
 ELEMENTWISE = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "neg", "exp", "log", "sqrt",
-               "relu", "tanh", "sigmoid", "abs", "clip", "astype", "broadcast_to", "clone",
+               "relu", "tanh", "sigmoid", "abs", "clip", "astype", "broadcast_to", "clone", "erf",
                "logsigmoid", "softplus")
 RULES: dict[str, Rule] = {
     **dict.fromkeys(ELEMENTWISE, elementwise),
