@@ -30,7 +30,9 @@ import networkx as nx
 
 from tinygrad_bn import Tensor
 
+from . import styles
 from .capture import capture
+from .dot import scope_title
 from .noise import noise_paths
 from .render import MAX_NODES
 from .styles import HEAT_DECADES, NOISE, ROLE_FILL
@@ -164,7 +166,9 @@ def explore(target: Target, path: str | Path | None = None, *, focus: str | None
         raise ValueError(f"explore: depth must be >= 0 or None, got {depth}")
     g = graphs[0]
     scopes, node_scope = _scopes(g)
-    by_path = {s["path"]: sid for sid, s in scopes.items()}
+    by_path: dict[str, str] = {}
+    for sid, s in scopes.items():
+        by_path.setdefault(s["path"], sid)  # a module called twice: its first call
     if focus is not None and focus not in by_path and focus not in g:
         raise ValueError(f"explore: focus {focus!r} is neither a scope path ({', '.join(sorted(by_path)) or 'none'}) "
                          "nor a node id of the graph")
@@ -221,14 +225,19 @@ def _same_structure(g0: nx.DiGraph, g: nx.DiGraph, k: int) -> None:
 
 
 def _scopes(g: nx.DiGraph) -> tuple[dict[str, dict[str, Any]], dict[str, str | None]]:
-    """One scope per module path prefix (``"block"``, ``"block.bn"``), and each node's innermost scope."""
-    paths = {d["module"] for _, d in g.nodes(data=True) if d["module"]}
-    paths |= {".".join(p.split(".")[:k]) for p in paths for k in range(1, p.count(".") + 1)}
-    order = sorted(paths, key=lambda p: [(0, int(x), "") if x.isdigit() else (1, 0, x) for x in p.split(".")])
-    sid = {p: f"s{k}" for k, p in enumerate(order)}
-    scopes = {sid[p]: dict(path=p, title=p, kind="module", parent=sid.get(p.rpartition(".")[0]),
-                           depth=p.count("."), info=[]) for p in order}
-    return scopes, {n: sid.get(d["module"]) for n, d in g.nodes(data=True)}
+    """The page's boxes: every module and function call the capture recorded, and each node's innermost one."""
+    scopes: dict[str, dict[str, Any]] = {}
+    for sid, s in g.graph.get("scopes", {}).items():  # numbered outer first: a parent comes before its children
+        info = [("module" if s["kind"] == "module" else "function", s["name"] or "—"),
+                ("input shapes", styles.shapes(s["input_shapes"])),
+                ("output shapes", styles.shapes(s["output_shapes"]))]
+        if s["extra_repr"]:
+            info.insert(1, ("arguments", s["extra_repr"]))
+        if s["training"] is not None:
+            info.append(("mode", "train" if s["training"] else "eval"))
+        scopes[sid] = dict(path=s["path"], title=scope_title(s), kind=s["kind"], parent=s["parent"],
+                           depth=scopes[s["parent"]]["depth"] + 1 if s["parent"] else 0, info=info)
+    return scopes, {n: (d.get("scopes") or (None,))[-1] for n, d in g.nodes(data=True)}
 
 
 def _node(g: nx.DiGraph, n: str, scope: str | None, scopes: dict[str, dict[str, Any]]) -> dict[str, Any]:
