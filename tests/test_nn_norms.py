@@ -75,12 +75,13 @@ def test_norm_errors_name_the_layer_and_shapes():
 
 @pytest.mark.parametrize("layer,noisy", [
     (lambda: nn.BatchNorm2d(4), True), (lambda: nn.GhostBatchNorm(4, 3), True), (lambda: nn.GroupNorm(2, 4), False),
+    (lambda: nn.GroupNorm(1, 4), False),
     (lambda: nn.InstanceNorm2d(4, affine=True), False), (lambda: nn.LayerNorm((4, 3, 3)), False),
     (lambda: nn.InstanceNorm2d(4, track_running_stats=True).eval(), False), (lambda: nn.BatchNorm2d(4).eval(), False),
 ])
 def test_noise_analysis_finds_batch_noise_only_in_batch_norm(layer, noisy):
-    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), layer(), nn.ReLU())
-    x = Tensor(_rand((6, 2, 3, 3)).astype(np.float32), requires_grad=True)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, groups=2), layer(), nn.ReLU())
+    x = Tensor(_rand((9, 2, 3, 3)).astype(np.float32), requires_grad=True)  # batch 9 = 3x3 positions: axes by rule
     report = viz.noise_paths(viz.capture(model(x).sum(), inputs=[x]))
     assert {e.kind for e in report.entries} == ({"additive", "multiplicative"} if noisy else set()), report.summary()
     assert all(e.module == "1" for e in report.entries)
