@@ -113,3 +113,23 @@ def test_a_200_node_page_stays_under_3_mb():
     ex = viz.explore(bn_mlp(6))
     assert 190 <= len(ex.data["nodes"]) <= 260
     assert len(ex.page().encode("utf-8")) < 3 * 2**20
+
+
+def test_a_model_with_input_and_target_is_explored_and_snapshotted():
+    net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Linear(3, 2))
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    y = np.arange(8) % 2
+    d = viz.explore(net, input=x, target=y).data
+    assert len(d["entries"]) == 2 and any(v[4] for v in d["steps"][0]["values"].values())
+    timeline = viz.Timeline(net)
+    for _ in range(2):
+        timeline.snapshot(input=x, target=y)
+        for p in net.parameters():
+            p.data -= 0.5
+    steps = viz.explore(timeline).data["steps"]
+    w = next(n for n, a in timeline.graphs[0].nodes(data=True) if a["name"] == "weight" and a["module"] == "0")
+    assert steps[1]["values"][w][0] == pytest.approx(steps[0]["values"][w][0] - 0.5, abs=1e-5)
+    with pytest.raises(TypeError, match="pass the loss tensor, or input="):
+        viz.Timeline().snapshot(input=x)
+    with pytest.raises(TypeError, match="input= and target= are for a model"):
+        viz.explore(_loss(), input=x)

@@ -28,7 +28,7 @@ from typing import Any
 
 import networkx as nx
 
-from tinygrad_bn import Tensor
+from tinygrad_bn import Tensor, nn
 
 from . import styles
 from .capture import capture
@@ -102,26 +102,40 @@ class Timeline:
 
     Each :meth:`snapshot` captures the graph right away, so parameter values and gradients are those
     of that step (a list of loss tensors given to ``explore`` later would show the final parameters).
+
+    Args:
+        model: the model being trained, for ``snapshot(input=..., target=...)`` (optional).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, model: nn.Module | None = None) -> None:
+        self.model = model
         self.graphs: list[nx.DiGraph] = []
         self.labels: list[str] = []
 
-    def snapshot(self, loss: Tensor | Sequence[Tensor], label: str | None = None) -> nx.DiGraph:
-        """Capture the graph of ``loss`` (after ``backward(retain_grads=True)`` to keep every gradient).
+    def snapshot(self, loss: Tensor | Sequence[Tensor] | None = None, label: str | None = None, *,
+                 input: Any = None, target: Any = None) -> nx.DiGraph:
+        """Capture the graph of ``loss`` (after ``backward(retain_grads=True)`` to keep every gradient),
+        or of one step of the model on ``input`` (which leaves the model as it was).
 
         Args:
             loss: the tensor (or list) whose graph to keep, as for :func:`viz.capture`.
             label: the step's name on the slider (default ``"step <k>"``, k counting snapshots).
+            input: instead of ``loss``: the batch for one step of the Timeline's model.
+            target: with ``input``: labels, a target array or a loss callable, as for :func:`viz.capture`.
 
         Returns:
             The captured graph.
 
         Raises:
             ValueError: if the graph's structure differs from the first snapshot's.
+            TypeError: if neither ``loss`` nor (with a model) ``input`` is given.
         """
-        g = capture(loss)
+        if loss is not None:
+            g = capture(loss)
+        elif input is not None and self.model is not None:
+            g = capture(self.model, input=input, target=target)
+        else:
+            raise TypeError("Timeline.snapshot: pass the loss tensor, or input= (and target=) for Timeline(model)")
         if self.graphs:
             _same_structure(self.graphs[0], g, len(self.graphs))
         self.graphs.append(g)
@@ -129,19 +143,24 @@ class Timeline:
         return g
 
 
-Target = Tensor | Sequence[Tensor] | nx.DiGraph | Sequence[nx.DiGraph] | Timeline
+Target = Tensor | Sequence[Tensor] | nn.Module | nx.DiGraph | Sequence[nx.DiGraph] | Timeline
 
 
-def explore(target: Target, path: str | Path | None = None, *, focus: str | None = None, depth: int | None = None,
+def explore(what: Target, path: str | Path | None = None, *, input: Any = None, target: Any = None,
+            mode: str = "train", focus: str | None = None, depth: int | None = None,
             max_nodes: int | None = MAX_NODES, title: str | None = None,
             labels: Sequence[str] | None = None) -> Explorer:
-    """An interactive page for the graph of ``target``; writes it to ``path`` when given.
+    """An interactive page for the graph of ``what``; writes it to ``path`` when given.
 
     Args:
-        target: a Tensor or a list of Tensors (one graph, as for :func:`viz.render`), a graph from
-            :func:`viz.capture`, or a training timeline: a list of captured graphs of one model at
-            several steps, or a :class:`Timeline`.
+        what: a Tensor or a list of Tensors (one graph, as for :func:`viz.render`), a graph from
+            :func:`viz.capture`, an ``nn.Module`` (one step on ``input``, see :func:`viz.capture`), or
+            a training timeline: a list of captured graphs of one model at several steps, or a
+            :class:`Timeline`.
         path: the HTML file to write (optional).
+        input: for a module: the batch.
+        target: for a module, optional: labels, a target array or a loss callable (then gradients are shown).
+        mode: for a module: "train" or "eval".
         focus: a scope path (e.g. ``"1"`` for the second layer of a Sequential) or node id the page
             opens zoomed onto.
         depth: collapse scopes nested deeper than this on load (0: every top-level scope is one node).
@@ -157,7 +176,11 @@ def explore(target: Target, path: str | Path | None = None, *, focus: str | None
         ValueError: for an empty timeline, steps whose graphs differ in structure, an unknown
             ``focus`` or a negative ``depth``.
     """
-    graphs, names = _graphs(target)
+    if isinstance(what, nn.Module):
+        what = capture(what, input=input, target=target, mode=mode)
+    elif input is not None or target is not None:
+        raise TypeError("explore: input= and target= are for a model")
+    graphs, names = _graphs(what)
     if labels is not None:
         if len(labels) != len(graphs):
             raise ValueError(f"explore: {len(labels)} labels for {len(graphs)} steps")
@@ -200,15 +223,15 @@ def _static(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
 
 
-def _graphs(target: Target) -> tuple[list[nx.DiGraph], list[str]]:
-    if isinstance(target, Timeline):
-        graphs, names = list(target.graphs), list(target.labels)
-    elif isinstance(target, nx.DiGraph):
-        graphs, names = [target], ["step 0"]
-    elif isinstance(target, Sequence) and target and all(isinstance(t, nx.DiGraph) for t in target):
-        graphs, names = list(target), [f"step {k}" for k in range(len(target))]
+def _graphs(what: Target) -> tuple[list[nx.DiGraph], list[str]]:
+    if isinstance(what, Timeline):
+        graphs, names = list(what.graphs), list(what.labels)
+    elif isinstance(what, nx.DiGraph):
+        graphs, names = [what], ["step 0"]
+    elif isinstance(what, Sequence) and what and all(isinstance(t, nx.DiGraph) for t in what):
+        graphs, names = list(what), [f"step {k}" for k in range(len(what))]
     else:
-        graphs, names = [capture(target)], ["step 0"]
+        graphs, names = [capture(what)], ["step 0"]
     if not graphs:
         raise ValueError("explore: the timeline has no snapshots")
     for k, gk in enumerate(graphs[1:], 1):
