@@ -182,7 +182,8 @@ import numpy as np
 import viz
 from tinygrad_bn import Tensor, nn
 net = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2))
-loss = net(Tensor(np.random.default_rng(0).normal(size=(8, 4)), name="x")).cross_entropy(np.arange(8) % 2)
+x = Tensor(np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32), name="x")
+loss = net(x).cross_entropy(np.arange(8) % 2)
 loss.backward(retain_grads=True)
 viz.render(loss)"""
 
