@@ -9,6 +9,7 @@ COMMANDS = {
     "demo": "bnlab.demo",
     "experiment": "bnlab.experiments",
     "render": "bnlab.render",
+    "sweep": "bnlab.sweep",
 }
 
 

@@ -272,6 +272,7 @@ def interval_lines(
     xlabel: str,
     ylabel: str,
     logx: bool = False,
+    logy: bool = False,
     ylim: tuple[float, float] | None = None,
 ) -> list[Path]:
     """Side-by-side panels of labelled lines, each point an estimate with its 95% interval as a shaded band."""
@@ -282,7 +283,7 @@ def interval_lines(
             est, lo, hi = (np.asarray(v, dtype=float) for v in zip(*pts))
             ax.plot(x, est, "o-", ms=3, lw=1.5, color=_color(label, i), label=label)
             ax.fill_between(x, lo, hi, color=_color(label, i), alpha=0.15)
-        ax.set(title=title, xlabel=xlabel, xscale="log" if logx else "linear")
+        ax.set(title=title, xlabel=xlabel, xscale="log" if logx else "linear", yscale="log" if logy else "linear")
         if logx:
             xs = sorted({float(v) for _, (x, _) in series.items() for v in x})
             ax.set_xticks(xs, labels=[f"{v:g}" for v in xs])

@@ -133,6 +133,7 @@ def mlp(
     activation: str = "relu",
     ghost_batch: int = 64,
     bias: bool = True,
+    init: str = "default",
     seed: int = 0,
 ) -> nn.Sequential:
     """Linear layers of ``sizes``; each hidden one followed by [a normalizer], the activation, [Dropout].
@@ -145,8 +146,11 @@ def mlp(
         activation: "relu", "sigmoid" or "tanh".
         ghost_batch: the virtual batch size of "ghost".
         bias: whether the Linear layers have a bias.
+        init: "default" (PyTorch's U(+-1/sqrt(fan_in))) or "he" (N(0, 2/fan_in), He et al. 2015, biases zero).
         seed: the weights are drawn from the library's generator reseeded with ``seed``: one seed, one network.
     """
+    if init not in ("default", "he"):
+        raise ValueError(f"mlp: unknown init {init!r}; choose 'default' or 'he'")
     acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
     manual_seed(seed)
     layers: list[nn.Module] = []
@@ -160,6 +164,13 @@ def mlp(
         layers.append(acts[activation]())
         if dropout:
             layers.append(nn.Dropout(dropout))
+    if init == "he":
+        rng = np.random.default_rng(seed)
+        for layer in layers:
+            if isinstance(layer, nn.Linear):
+                layer.weight.data[...] = rng.normal(0, math.sqrt(2 / layer.weight.shape[1]), layer.weight.shape)
+                if layer.bias is not None:
+                    layer.bias.data[...] = 0
     return nn.Sequential(*layers)
 
 

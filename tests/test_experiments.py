@@ -141,3 +141,31 @@ def test_numbers_do_not_depend_on_where_the_runs_ran(tmp_path):
 def test_unknown_experiment_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="unknown experiment 'speedy'.*speed"):
         run_experiment("speedy", out=tmp_path)
+
+
+def test_init_gradients_grow_with_bn_and_stay_flat_without(results):
+    r = results["init-gradients"]
+    grows = r["checks"][0]
+    assert grows["outcome"] == "supported" and grows["effect"] > 0.2
+    rates = r["numbers"]["rate_mean_low_high"]
+    deep = max(r["numbers"]["depths"])
+    assert rates[f"BN, depth {deep}, batch 8"][0] > rates[f"BN, depth {deep}, batch 32"][0]  # smaller batch, faster
+    assert abs(rates[f"no BN (He), depth {deep}, batch 32"][0] - 1) < 0.15
+    assert math.isclose(r["numbers"]["paper_rate"], math.pi / (math.pi - 1))
+
+
+def test_small_batch_bn_falls_group_norm_does_not(results):
+    r = results["small-batch"]
+    falls, _, gn_beats, _ = r["checks"]
+    assert falls["outcome"] == "supported" and gn_beats["outcome"] == "supported"
+    curves = r["numbers"]["mean_low_high"]
+    assert set(curves) == {"BatchNorm", "GroupNorm", "LayerNorm", "no norm", "BatchNorm, population statistics"}
+    assert curves["GroupNorm"]["2"][0] > curves["BatchNorm"]["2"][0] + 0.1
+
+
+def test_smoothness_bn_landscape_is_smoother(results):
+    r = results["smoothness"]
+    loss_range, grad_change = r["checks"][:2]
+    assert loss_range["outcome"] == grad_change["outcome"] == "supported"
+    assert r["checks"][3]["direction"] == "within"  # "about as fast" is an agreement check with a margin
+    assert len(r["numbers"]["runs"]["noisy BN"]) == 3

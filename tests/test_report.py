@@ -47,6 +47,7 @@ def test_every_figure_is_inline(demo):
 
 def test_every_caption_verdict_and_number_is_in_the_report(demo):
     _, page, results = demo
+    assert {"small-batch", "init-gradients", "smoothness"} <= set(results)
     for name, r in results.items():
         assert f'<section id="{name}">' in page
         assert html.escape(r["finding"]) in page and html.escape(r["rule"]) in page

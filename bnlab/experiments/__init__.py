@@ -27,6 +27,9 @@ EXPERIMENTS = {
     "noise": "bnlab.experiments.noise",
     "regularization": "bnlab.experiments.regularization",
     "test-time": "bnlab.experiments.test_time",
+    "init-gradients": "bnlab.experiments.init_gradients",
+    "small-batch": "bnlab.experiments.small_batch",
+    "smoothness": "bnlab.experiments.smoothness",
 }
 RULE = (
     "Each check is an effect in the direction the claim predicts, with its 95% confidence interval over "
