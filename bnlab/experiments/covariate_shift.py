@@ -126,13 +126,13 @@ def one_run(*, seed: int, bn: bool, cfg: dict) -> dict:
 def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
     from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
 
-    steps = 90 if quick else 600
+    steps = 60 if quick else 600
     cfg = {
         "steps": steps,
         "batch": 60,
         "lr": 0.5,
-        "every": steps // 15,
-        "probe": 500,
+        "every": steps // (10 if quick else 15),
+        "probe": 300 if quick else 500,
         "scatter_points": 200,
         "scatter_at": [0, steps // 10, steps // 3, steps],
     }

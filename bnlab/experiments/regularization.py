@@ -73,7 +73,7 @@ def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
     from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
 
     ss = seeds(seed, quick)
-    steps, lr, hidden = (60, 0.05, 64) if quick else (250, 0.05, 128)
+    steps, lr, hidden = (40, 0.05, 64) if quick else (250, 0.05, 128)
     keys = [(setting, label) for setting, configs in SETTINGS.items() for label in configs]
     found = iter(
         runner.map(

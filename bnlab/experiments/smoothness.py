@@ -91,7 +91,7 @@ def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
     from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
 
     ss = seeds(seed, quick)
-    task = {"steps": 80 if quick else 200, "every": 20, "lr": 0.3, "hidden": 64 if quick else 128, "depth": 6}
+    task = {"steps": 60 if quick else 200, "every": 20, "lr": 0.3, "hidden": 64 if quick else 128, "depth": 6}
     found = iter(
         runner.map(
             one_run,

@@ -27,10 +27,10 @@ def _settings(quick: bool) -> dict:
     if quick:
         return {
             "lrs": {"digits": [0.3, 3.0], "mnist": [0.3]},
-            "steps": {"digits": 80, "mnist": 40},
+            "steps": {"digits": 60, "mnist": 30},
             "every": 10,
             "check_lr": 0.3,
-            "scale_steps": 60,
+            "scale_steps": 40,
             "hidden": 64,
         }
     return {

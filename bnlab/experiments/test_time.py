@@ -125,9 +125,9 @@ def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
     ss = seeds(seed, quick)
     task = {
         "hidden": 64 if quick else 128,
-        "steps": 150 if quick else 300,
-        "batches": 20 if quick else 50,
-        "conv_steps": 60 if quick else 200,
+        "steps": 80 if quick else 300,
+        "batches": 10 if quick else 50,
+        "conv_steps": 30 if quick else 200,
     }
     per_seed = runner.map(one_run, [{"seed": s, **task} for s in ss], desc="test-time")
     first = per_seed[0]
