@@ -35,7 +35,7 @@ from .capture import capture
 from .dot import scope_title
 from .noise import noise_paths
 from .render import MAX_NODES
-from .styles import HEAT_DECADES, NOISE, ROLE_FILL
+from .styles import NOISE, ROLE_FILL
 from .styles import heat as _heat
 from .styles import noise_marks as _noise_marks
 from .styles import op_attrs as _op_attrs
@@ -291,17 +291,15 @@ def _entry(g: nx.DiGraph, e: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scale(graphs: list[nx.DiGraph]) -> tuple[float, float] | None:
-    """The heat scale shared by every step: log10 gradient norms over at most HEAT_DECADES decades."""
-    logs = [math.log10(d["grad_norm"]) for g in graphs for _, d in g.nodes(data=True) if d.get("grad_norm")]
-    logs = [x for x in logs if math.isfinite(x)]
-    return (max(min(logs), max(logs) - HEAT_DECADES), max(logs)) if logs else None
+    """The heat scale shared by every step (so a colour means the same gradient norm at every step)."""
+    return styles.heat_scale([d["grad_norm"] for g in graphs for _, d in g.nodes(data=True) if d.get("grad_norm")])
 
 
 def _legend(scale: tuple[float, float] | None) -> list[str] | None:
     if scale is None:
         return None
     lo, hi = scale
-    words = f"gradient norm (log scale): blue <= {10 ** lo:.2g}, red {10 ** hi:.2g}"
+    words = f"gradient norm (fill, log scale): light = small (<= {10 ** lo:.2g}), dark = large ({10 ** hi:.2g})"
     stops = ", ".join(_heat(10 ** (lo + (hi - lo) * t / 4), scale) for t in range(5))
     return [words, f"linear-gradient(to right, {stops})"]
 

@@ -79,7 +79,8 @@ window.TinygradExplorer = (() => {
         bar.append(h("label", { class: "steps" }, "step ", this.slider, this.stepLabel));
       }
       const entries = h("ol", { class: "entries" }, d.entries.map((e, k) => h("li", {},
-        h("button", { "data-entry": String(k), class: "entry " + e.colour, onclick: () => this.toggleEntry(k) },
+        h("button", { "data-entry": String(k), class: "entry", style: `border-left-color:${d.colours[e.colour][0]}`,
+          onclick: () => this.toggleEntry(k) },
           `${e.kind} at ${e.op}${e.module ? " in " + e.module : ""} ← ${e.source_kind} (${e.source_desc})`))));
       const legend = h("div", { class: "legend" },
         Object.entries(d.colours).map(([key, [line, fill, words]]) =>
@@ -393,6 +394,7 @@ window.TinygradExplorer = (() => {
           s.setAttribute("stroke", line);
           s.setAttribute("stroke-width", width);
         }
+        for (const t of g.querySelectorAll("text")) t.setAttribute("fill", fontFor(fill));
         g.classList.toggle("hl", this.highlight.has(key));
         g.classList.toggle("dim", this.highlight.size > 0 && !this.highlight.has(key));
       }
@@ -441,6 +443,12 @@ window.TinygradExplorer = (() => {
       this.panel.replaceChildren(h("h3", {}, title), h("table", {}, rows), ...extra.filter(Boolean));
       this.panel.dataset.node = key;
     }
+  }
+
+  /* Black text on light fills, white on dark ones (as viz.styles.font_for). */
+  function fontFor(fill) {
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(fill.slice(i, i + 2), 16));
+    return 0.299 * r + 0.587 * g + 0.114 * b < 110 ? "#ffffff" : "#000000";
   }
 
   /* A small bar chart of a histogram computed in Python: {counts: [...], edges: [lo, ..., hi]}. */
