@@ -1,4 +1,4 @@
-"""The README's "Differences from PyTorch" table stays true: every row's examples are run here."""
+"""The "Differences from PyTorch" table (docs/guides/pytorch.md) stays true: every row's examples are run here."""
 
 import re
 from pathlib import Path
@@ -15,8 +15,8 @@ try:
 except ImportError:  # the oracle is optional; `make test` installs it
     torch = None
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-TABLE = re.search(r"<!-- table:pytorch -->\n(.*?)<!-- /table:pytorch -->", README.read_text(), flags=re.S).group(1)
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "guides" / "pytorch.md"
+TABLE = re.search(r"<!-- table:pytorch -->\n(.*?)<!-- /table:pytorch -->", PAGE.read_text(), flags=re.S).group(1)
 ROWS = [tuple(c.strip() for c in line.strip("|").split("|")) for line in TABLE.strip().splitlines()[2:]]
 ARRAYS = {"x": (2, 3, 6, 6), "w": (4, 3, 3, 3), "m": (3, 4), "logits": (5, 4)}
 
