@@ -1,11 +1,14 @@
-"""Render the graph of one training step (a small built-in BN network, or your function) to SVG.
+"""Render the graph of one training step (a small built-in BN network, your function or your model) to SVG.
 
 ``tinygrad-bn render`` builds Linear -> BatchNorm1d -> ReLU -> Dropout -> Linear on a mini-batch of
-the bundled 8x8 digits, runs one forward and backward pass (keeping every intermediate gradient) and
-draws it with ``viz.render``: noise paths coloured, gradients annotated, one box per module.
-``tinygrad-bn render pkg.module:function`` (or ``path/to/file.py:function``) calls ``function()``
-instead; it returns a Tensor (or a list of them), and a scalar loss that requires grad is
-back-propagated first. ``-o graph.html`` writes the interactive explorer (``viz.explore``) instead.
+the bundled 8x8 digits and draws one training step with ``viz.render(model, input=x, target=y)``:
+noise paths coloured, gradients annotated, one box per module and per library function.
+``tinygrad-bn render pkg.module:function`` (or ``path/to/file.py:function``, both found from the
+current directory) calls ``function()`` instead; it returns a Tensor (or a list of them), and a
+scalar loss that requires grad is back-propagated first. ``tinygrad-bn render --model
+file.py:make_model --input-shape 32,1,8,8`` draws one step of the model ``make_model()`` returns
+on a random input of that shape (``--classes K`` adds a cross-entropy loss on random labels).
+``-o graph.html`` writes the interactive explorer (``viz.explore``) instead.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,70 +31,116 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", nargs="?", default=None,
                         help="module:function (or file.py:function) returning the Tensor(s) to draw; "
                              "default: a small built-in BN network on digits")
+    parser.add_argument("--model", default=None, metavar="SPEC",
+                        help="module:function (or file.py:function) returning an nn.Module to draw on a random input")
+    parser.add_argument("--input-shape", default=None, metavar="N,C,...",
+                        help="shape of the random input for --model, e.g. 32,1,8,8")
+    parser.add_argument("--classes", type=int, default=None,
+                        help="with --model: add a cross-entropy loss on random labels of this many classes")
+    parser.add_argument("--mode", default="train", choices=["train", "eval"], help="the model's mode while drawn")
     parser.add_argument("-o", "--output", default="out/graph.svg",
                         help="file to write; .html writes the interactive explorer (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32, help="built-in network's batch size")
-    parser.add_argument("--depth", type=int, default=None, help="collapse modules nested deeper than this")
+    parser.add_argument("--depth", type=int, default=None, help="collapse scopes nested deeper than this")
     parser.add_argument("--max-nodes", type=int, default=viz.MAX_NODES,
-                        help="collapse larger graphs by default (default: %(default)s; 0 = never)")
+                        help="reduce larger graphs by default (default: %(default)s; 0 = never)")
     parser.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"], help="layout direction")
     parser.add_argument("--engine", default="auto", choices=["auto", "dot", "wasm"],
                         help="Graphviz engine: system dot, WebAssembly, or auto (dot if on PATH)")
     parser.add_argument("--format", default=None, help="output format (default: the output file's suffix, else svg)")
     parser.add_argument("--no-backward", action="store_true", help="draw the forward graph only, without gradients")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the built-in network and batch")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the built-in network, the batch and random inputs")
 
 
 def run(args: argparse.Namespace) -> int:
-    target = _call(args.target) if args.target else builtin_step(args.batch_size, args.seed)
-    roots = [target] if isinstance(target, Tensor) else list(target)
-    if not args.no_backward and len(roots) == 1 and roots[0].size == 1 and roots[0].requires_grad:
-        roots[0].backward(retain_grads=True)
+    what, step = _what(args)
     fmt = args.format or Path(args.output).suffix.lstrip(".") or "svg"
-    report = viz.noise_paths(viz.capture(roots))
-    print(report.summary())
+    options = dict(depth=args.depth, max_nodes=args.max_nodes or None, rankdir=args.rankdir, engine=args.engine,
+                   format=fmt)
+    g = viz.capture(what, **step) if step else viz.capture(what)
+    print(viz.noise_paths(g).summary())
     if fmt == "html":
-        viz.explore(roots, args.output, depth=args.depth, max_nodes=args.max_nodes or None)
+        viz.explore(g, args.output, depth=args.depth, max_nodes=args.max_nodes or None)
         print(f"wrote {args.output} (interactive explorer)")
         return 0
-    out = viz.render(roots, args.output, depth=args.depth, max_nodes=args.max_nodes or None, rankdir=args.rankdir,
-                     engine=args.engine, format=fmt)
+    out = viz.render(g, args.output, **options)
     if out.message:
         print(out.message)
     print(f"wrote {args.output} ({out.engine} engine)")
     return 0
 
 
-def builtin_step(batch_size: int = 32, seed: int = 0) -> Tensor:
-    """The loss of one training-mode forward pass of a small BN network on a batch of digits."""
+def _what(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """What to draw, and the capture arguments of a model step (empty for tensors)."""
+    if args.model:
+        if args.target:
+            raise SystemExit("render: give a function target or --model, not both")
+        model = _load(args.model)()
+        if not isinstance(model, nn.Module):
+            raise SystemExit(f"render: {args.model} must return an nn.Module, got {type(model).__name__}")
+        if not args.input_shape:
+            raise SystemExit("render: --model needs --input-shape, e.g. --input-shape 32,1,8,8")
+        shape = _shape(args.input_shape)
+        rng = np.random.default_rng(args.seed)
+        x = Tensor(rng.standard_normal(shape).astype(np.float32), name="input")
+        labels = rng.integers(0, args.classes, shape[0]) if args.classes and not args.no_backward else None
+        return model, dict(input=x, target=labels, mode=args.mode)
+    if not args.target:
+        model, x, labels = builtin_model(args.batch_size, args.seed)
+        return model, dict(input=x, target=None if args.no_backward else labels, mode=args.mode)
+    result = _load(args.target)()
+    items = [result] if isinstance(result, Tensor) else list(result) if isinstance(result, list | tuple) else None
+    if not items or not all(isinstance(t, Tensor) for t in items):
+        raise SystemExit(f"render: {args.target} must return a Tensor or a list of Tensors, "
+                         f"got {type(result).__name__}")
+    if not args.no_backward and len(items) == 1 and items[0].size == 1 and items[0].requires_grad:
+        items[0].backward(retain_grads=True)
+    return items, {}
+
+
+def builtin_model(batch_size: int = 32, seed: int = 0) -> tuple[nn.Module, Tensor, np.ndarray]:
+    """A small BN network (Linear, BatchNorm1d, ReLU, Dropout, Linear) and a batch of digits with labels."""
     X, y = data.load_digits()
-    rng = np.random.default_rng(seed)
-    rows = rng.choice(len(X), size=batch_size, replace=False)
+    rows = np.random.default_rng(seed).choice(len(X), size=batch_size, replace=False)
     x = Tensor((X[rows] - 8.0) / 8.0, dtype=np.float32, name="digits")
     model = nn.Sequential(nn.Linear(64, 16, generator=seed), nn.BatchNorm1d(16), nn.ReLU(),
                           nn.Dropout(0.1, generator=seed), nn.Linear(16, 10, generator=seed))
-    model.train()
-    return model(x).cross_entropy(y[rows])
+    return model, x, y[rows]
 
 
-def _call(spec: str) -> Any:
-    """Import ``module:function`` or ``file.py:function`` and call the function with no arguments."""
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(n) for n in text.split(","))
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise SystemExit(f"render: --input-shape must be positive integers separated by commas, got {text!r}")
+    return shape
+
+
+def _load(spec: str) -> Callable[[], Any]:
+    """The function named by ``module:function`` or ``file.py:function``, imported from the current directory."""
     where, sep, name = spec.rpartition(":")
     if not sep or not where or not name:
         raise SystemExit(f"render: expected module:function or file.py:function, got {spec!r}")
-    if where.endswith(".py"):
-        spec_ = importlib.util.spec_from_file_location(Path(where).stem, where)
-        if spec_ is None or spec_.loader is None or not Path(where).is_file():
-            raise SystemExit(f"render: no Python file {where!r}")
-        module = importlib.util.module_from_spec(spec_)
-        spec_.loader.exec_module(module)
-    else:
-        module = importlib.import_module(where)
-    fn: Callable[[], Any] | None = getattr(module, name, None)
+    try:
+        if where.endswith(".py"):
+            path = Path(where).resolve()
+            if not path.is_file():
+                raise SystemExit(f"render: no Python file {where!r} (from {Path.cwd()})")
+            sys.path.insert(0, str(path.parent))  # the file's own imports of its neighbours
+            spec_ = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(spec_)  # type: ignore[arg-type]
+            spec_.loader.exec_module(module)  # type: ignore[union-attr]
+        else:
+            if str(Path.cwd()) not in sys.path and "" not in sys.path:
+                sys.path.insert(0, str(Path.cwd()))
+            module = importlib.import_module(where)
+    except SystemExit:
+        raise
+    except Exception as e:  # any failure to import the user's code: one line, not a traceback
+        raise SystemExit(f"render: cannot import {where!r}: {type(e).__name__}: {e}") from None
+    fn = getattr(module, name, None)
     if not callable(fn):
         raise SystemExit(f"render: {where!r} has no function {name!r}")
-    result = fn()
-    items = [result] if isinstance(result, Tensor) else list(result) if isinstance(result, list | tuple) else None
-    if not items or not all(isinstance(t, Tensor) for t in items):
-        raise SystemExit(f"render: {spec} must return a Tensor or a list of Tensors, got {type(result).__name__}")
-    return result
+    return fn

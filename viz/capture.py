@@ -263,39 +263,42 @@ def _tensor_attrs(t: Tensor, role: str) -> dict[str, Any]:
     attrs: dict[str, Any] = dict(
         kind="tensor", role=role, name=t.name, shape=tuple(t.shape), dtype=str(t.dtype), module=None, scopes=(),
         is_leaf=t.is_leaf, is_parameter=bool(t.is_parameter), requires_grad=bool(t.requires_grad))
-    attrs.update(_summary(t.data))
-    attrs["hist"] = _hist(t.data)
+    summary, attrs["hist"] = _stats(t.data)
+    attrs.update(mean=summary[0], std=summary[1], min=summary[2], max=summary[3])
     grad = t.grad
     if grad is None:
         attrs.update(grad_norm=None, grad_mean_abs=None, grad_hist=None)
     else:
         g = np.asarray(grad.data, dtype=np.float64)
-        mean_abs = float(np.mean(np.abs(g))) if g.size else 0.0
-        attrs.update(grad_norm=float(np.sqrt(np.sum(g * g))), grad_mean_abs=mean_abs, grad_hist=_hist(grad.data))
+        mean_abs = float(np.add.reduce(np.abs(g), axis=None)) / g.size if g.size else 0.0
+        attrs.update(grad_norm=float(np.sqrt(np.add.reduce(g * g, axis=None))), grad_mean_abs=mean_abs,
+                     grad_hist=_stats(g)[1])
     return attrs
 
 
-def _summary(data: np.ndarray) -> dict[str, float | None]:
+def _stats(data: np.ndarray) -> tuple[tuple[float | None, ...], dict[str, list] | None]:
+    """(mean, std, min, max) of the values, and ``BINS`` equal-width bins of the finite ones
+    (``{"counts": [int], "edges": [float]}``, None if there are none)."""
     if data.size == 0 or data.dtype.kind not in "biuf":
-        return dict(mean=None, std=None, min=None, max=None)
-    a = np.asarray(data, dtype=np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        return dict(mean=float(a.mean()), std=float(a.std()), min=float(a.min()), max=float(a.max()))
-
-
-def _hist(data: np.ndarray) -> dict[str, list] | None:
-    """``BINS`` equal-width bins of the finite values: ``{"counts": [int], "edges": [float]}``; None if none."""
-    if data.dtype.kind not in "biuf":
-        return None
+        return (None,) * 4, None
     a = np.asarray(data, dtype=np.float64).ravel()
-    a = a[np.isfinite(a)]
-    if a.size == 0:
-        return None
+    with np.errstate(invalid="ignore", over="ignore"):
+        mean = float(np.add.reduce(a)) / a.size
+        c = a - mean
+        summary = (mean, math.sqrt(float(np.add.reduce(c * c)) / a.size) if math.isfinite(mean) else math.nan,
+                   float(a.min()), float(a.max()))
+    finite = np.isfinite(a)
+    if not finite.all():
+        a = a[finite]
+        if a.size == 0:
+            return summary, None
     lo, hi = float(a.min()), float(a.max())
-    span = hi - lo if hi > lo and math.isfinite(hi - lo) else 1.0
-    index = np.clip(((a - lo) * (BINS / span)).astype(np.int64), 0, BINS - 1)
-    edges = lo + span / BINS * np.arange(BINS + 1)
-    return dict(counts=np.bincount(index, minlength=BINS).tolist(), edges=edges.tolist())
+    half = hi / 2 - lo / 2  # half the range: never overflows
+    half = half if half > 1e-300 else 0.5  # a tiny range: every value in the first bin
+    with np.errstate(over="ignore"):
+        index = np.clip((a / 2 - lo / 2) * (BINS / half), 0, BINS - 1).astype(np.int64)
+        edges = lo + (half / BINS) * 2 * np.arange(BINS + 1)
+    return summary, dict(counts=np.bincount(index, minlength=BINS).tolist(), edges=edges.tolist())
 
 
 def _place_leaves(g: nx.DiGraph) -> None:

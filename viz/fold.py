@@ -185,8 +185,11 @@ def _chains(g: nx.DiGraph, table: dict[str, dict[str, Any]], rep: dict[str, str]
 
     def linked(u: str, v: str) -> bool:
         return (u in core and v in core and u in home and v in home and home[u] == home[v]  # not yet folded
-                and q.out_degree(u) == 1 and q.in_degree(v) - _leaves_in(q, v, absorbed) == 1)
+                and q.out_degree(u) == 1 and q.in_degree(v) - len(leaves_of.get(v, ())) == 1)
 
+    leaves_of: dict[str, list[str]] = {}
+    for a, u in absorbed.items():
+        leaves_of.setdefault(u, []).append(a)
     chains, done = 0, set()
     for d in sorted(core, key=lambda d: g.nodes[d]["order"]):
         if d in done or any(linked(p, d) for p in q.predecessors(d)):
@@ -200,7 +203,7 @@ def _chains(g: nx.DiGraph, table: dict[str, dict[str, Any]], rep: dict[str, str]
         done.update(path)
         if len(path) < 3:
             continue
-        members = path + [a for a, u in absorbed.items() if u in path]
+        members = path + [a for u in path for a in leaves_of.get(u, ())]
         chains += 1
         _merge(f"c{chains}_{path[0]}", members, rep, groups, home, "chain")
     return f"{_count(chains, 'chain')} of ops folded into one node each" if chains else None
@@ -208,10 +211,6 @@ def _chains(g: nx.DiGraph, table: dict[str, dict[str, Any]], rep: dict[str, str]
 
 def _count(n: int, word: str) -> str:
     return f"{n:,} {word}{'s' if n != 1 else ''}"
-
-
-def _leaves_in(q: nx.DiGraph, v: str, absorbed: dict[str, str]) -> int:
-    return sum(1 for p in q.predecessors(v) if absorbed.get(p) == v)
 
 
 def _segments(g: nx.DiGraph, table: dict[str, dict[str, Any]], rep: dict[str, str], groups: dict[str, Group],

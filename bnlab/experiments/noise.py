@@ -226,7 +226,7 @@ def _graph_figures(out: Path, seed: int) -> list[Figure]:
             "noise_graph",
             "Where the noise enters: one BN layer, then dropout",
             "The graph of BatchNorm1d followed by Dropout(0.5) on a batch of 8, drawn by viz: orange is the "
-            "additive path from the batch mean, purple the multiplicative path from the batch std, green "
+            "additive path from the batch mean, blue the multiplicative path from the batch std, bluish green "
             "dropout's mask. viz.noise_paths found, without knowing these layers: "
             + "; ".join(found["noise_entries"])
             + ".",

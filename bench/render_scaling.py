@@ -1,0 +1,76 @@
+"""Rendering at scale: capture, noise analysis, folding and layout time of plain-op graphs of 100 to 100,000 nodes.
+
+    python -m bench.render_scaling            # 100, 1k, 10k, 100k nodes (default render: folded to max_nodes)
+    python -m bench.render_scaling --quick    # 100 and 1k only
+
+The graphs have no modules or scopes (the hard case for collapsing): a residual chain of
+``h = tanh(h @ w) * 0.9 + h * 0.1`` blocks. Each row times one default ``viz.render`` of the captured
+graph, split into its parts, and (up to 1,000 nodes) the layout of every node (``max_nodes=None``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import viz
+from tinygrad_bn import Tensor
+
+SIZES = (100, 1_000, 10_000, 100_000)
+NODES_PER_BLOCK = 15
+
+
+def plain_graph(nodes: int, seed: int = 0) -> Tensor:
+    """The scalar sum of a residual chain of about ``nodes`` graph nodes, after backward."""
+    rng = np.random.default_rng(seed)
+    x = Tensor(rng.standard_normal((8, 4)), requires_grad=True, name="x")
+    w = Tensor(rng.standard_normal((4, 4)) * 0.5, requires_grad=True, name="w")
+    h = x
+    for _ in range(max(nodes // NODES_PER_BLOCK, 1)):
+        h = (h @ w).tanh() * 0.9 + h * 0.1
+    loss = h.sum()
+    loss.backward(retain_grads=True)
+    return loss
+
+
+def measure(nodes: int, every_node: bool) -> dict[str, float | int | None]:
+    """Seconds of each stage of capturing and drawing a ``nodes``-node graph by default (and of drawing every
+    node if asked); stages are told apart by timing ``noise_paths``, ``to_dot`` and ``render`` in turn."""
+    loss = plain_graph(nodes)
+    t0 = time.perf_counter()
+    g = viz.capture(loss)
+    t1 = time.perf_counter()
+    viz.noise_paths(g)
+    t2 = time.perf_counter()
+    viz.to_dot(g)  # noise analysis again, folding, DOT source
+    t3 = time.perf_counter()
+    out = viz.render(g)  # the same, and the layout
+    t4 = time.perf_counter()
+    full = None
+    if every_node:
+        viz.render(g, max_nodes=None)
+        full = time.perf_counter() - t4
+    drawn = out.dot.count("label=") - 1  # drawn nodes and boxes, roughly
+    return {"nodes": g.number_of_nodes(), "drawn": drawn, "capture": t1 - t0, "analyse": t2 - t1,
+            "fold": (t3 - t2) - (t2 - t1), "layout": (t4 - t3) - (t3 - t2), "total": t1 - t0 + t4 - t3,
+            "every node": full}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only the 100- and 1,000-node graphs")
+    sizes = SIZES[:2] if parser.parse_args().quick else SIZES
+    print("| graph nodes | labels drawn | capture | analyse | fold + DOT | layout | capture + default render | "
+          "every node drawn |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        m = measure(n, every_node=n <= 1_000)
+        full = f"{m['every node']:.2f} s" if m["every node"] is not None else "—"
+        print(f"| {m['nodes']:,} | {m['drawn']} | {m['capture']:.2f} s | {m['analyse']:.2f} s | {m['fold']:.2f} s | "
+              f"{m['layout']:.2f} s | **{m['total']:.2f} s** | {full} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
