@@ -11,7 +11,7 @@ import networkx as nx
 from . import styles
 from .fold import Group, Plan
 from .noise import NoiseReport, unrecorded_warnings
-from .styles import NOISE, PEN, label, noise_marks, op_attrs
+from .styles import NOISE, PEN, label, noise_marks, op_attrs, scope_title
 
 HUB, HUB_EDGES = 12, 3
 
@@ -134,17 +134,6 @@ def _group_style(g: nx.DiGraph, group: Group, marks: dict[Any, str],
     if inside:
         style.update(color=NOISE[inside[0]][0], penwidth=PEN)
     return dict(rows=rows, **style)
-
-
-def scope_title(s: dict[str, Any]) -> str:
-    """``1 · BatchNorm1d(16, eps=1e-05, …) · (32, 16) → (32, 16)`` for a scope of ``g.graph["scopes"]``."""
-    name = s["name"] or "module"
-    if s["kind"] == "module":
-        parts = [s["path"]] if s["path"] else []
-        parts += [f"{name}({styles.short(s['extra_repr'])})", styles.shapes(s["input_shapes"])]
-    else:  # a function: its first argument is the data (the rest are often parameters or buffers)
-        parts = [name, styles.shapes(s["input_shapes"][:1])]
-    return " · ".join(parts[:-1]) + f" · {parts[-1]} → {styles.shapes(s['output_shapes'])}"
 
 
 def _op_list(members: list[str], g: nx.DiGraph, limit: int = 6) -> str:

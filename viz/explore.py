@@ -32,10 +32,9 @@ from tinygrad_bn import Tensor, nn
 
 from . import styles
 from .capture import capture
-from .dot import scope_title
 from .noise import noise_paths
 from .render import MAX_NODES
-from .styles import NOISE, ROLE_FILL
+from .styles import NOISE, ROLE_FILL, scope_title
 from .styles import heat as _heat
 from .styles import noise_marks as _noise_marks
 from .styles import op_attrs as _op_attrs

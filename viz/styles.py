@@ -99,3 +99,14 @@ def op_attrs(attrs: dict[str, Any]) -> list[str]:
                 isinstance(v, tuple) and len(v) <= 6 and all(isinstance(x, int | float) for x in v)):
             out.append(f"{k}={v}")
     return out
+
+
+def scope_title(s: dict[str, Any]) -> str:
+    """``1 · BatchNorm1d(16, eps=1e-05, …) · (32, 16) → (32, 16)`` for a scope of ``g.graph["scopes"]``."""
+    name = s["name"] or "module"
+    if s["kind"] == "module":
+        parts = [s["path"]] if s["path"] else []
+        parts += [f"{name}({short(s['extra_repr'])})", shapes(s["input_shapes"])]
+    else:  # a function: its first argument is the data (the rest are often parameters or buffers)
+        parts = [name, shapes(s["input_shapes"][:1])]
+    return " · ".join(parts[:-1]) + f" · {parts[-1]} → {shapes(s['output_shapes'])}"
