@@ -1,4 +1,4 @@
-"""Interleaved timing (systems take turns, medians over repeats) and a description of the machine."""
+"""Timing in rotating blocks of consecutive calls (medians over repeats) and a description of the machine."""
 
 from __future__ import annotations
 
@@ -16,23 +16,34 @@ import numpy as np
 K = TypeVar("K")
 
 
-def interleaved(fns: dict[K, Callable[[], object]], repeats: int, number: int, warmup: int = 2) -> dict[K, float]:
-    """Median seconds per call of each function; every repeat times each function in turn.
+def blocks(fns: dict[K, Callable[[], object]], repeats: int, seconds: float = 0.05, warmup: int = 2) -> dict[K, float]:
+    """Median seconds per call of each function, timed in blocks of consecutive calls, the blocks rotating.
 
-    The order rotates from one repeat to the next, so no system always runs right after another.
+    A block is ``warmup`` untimed calls, then enough timed calls to last about ``seconds`` (counted once,
+    up front), so thread pools and caches are as warm as for a user running that system alone. Each
+    repeat runs one block of every function; the order rotates from one repeat to the next, so no
+    system always runs right after another and a burst of load on the machine spreads over all of them.
     """
-    for fn in fns.values():
+    names = list(fns)
+    calls = {}
+    for name in names:
+        fn = fns[name]
         for _ in range(warmup):
             fn()
-    names = list(fns)
+        start = time.perf_counter()
+        for _ in range(3):
+            fn()
+        calls[name] = max(1, round(3 * seconds / max(time.perf_counter() - start, 1e-9)))
     times: dict[K, list[float]] = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            fn = fns[name]
-            start = time.perf_counter()
-            for _ in range(number):
+            fn, n = fns[name], calls[name]
+            for _ in range(warmup):
                 fn()
-            times[name].append((time.perf_counter() - start) / number)
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            times[name].append((time.perf_counter() - start) / n)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 

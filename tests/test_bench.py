@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bench import __main__ as bench_main
-from bench import handwritten, memory, step
+from bench import handwritten, memory, scaling, step, timing
 
 
 @pytest.mark.parametrize("bn", [True, False])
@@ -44,9 +44,9 @@ def test_entry_point_runs_in_a_tiny_setting(tmp_path, capsys):
     out = tmp_path / "bench.md"
     assert bench_main.main(["--quick", "--peers", "torch,micrograd", "--out", str(out)]) == 0
     report = out.read_text()
-    for heading in ("## Training step", "## Per-op overhead", "## Memory", "## Rendering"):
+    for heading in ("## Training step", "## How the cost grows", "## Per-op overhead", "## Memory", "## Rendering"):
         assert heading in report
-    assert "| tinygrad_bn |" in report and "blas:" in report
+    assert "| tinygrad_bn |" in report and "blas:" in report and "blocks of consecutive steps" in report
     assert report.strip() == capsys.readouterr().out.strip()
 
 
@@ -64,3 +64,27 @@ def test_profile_entry_point_runs(capsys):
     out = capsys.readouterr().out
     assert out.startswith("tinygrad_bn training step, MLP 784-256-256-10 with BN, batch 8, 2 steps")
     assert "ops.py" in out or "apply" in out  # the profile itself, from pyinstrument or cProfile
+
+
+def test_blocks_time_consecutive_calls_and_rotate():
+    calls = []
+    times = timing.blocks({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                          repeats=3, seconds=0, warmup=2)
+    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
+    timed = "".join(calls[10:])  # after each one's warmup (2) and calibration (3): blocks of 2 + 1 calls
+    assert timed == "aaa" "bbb" "bbb" "aaa" "aaa" "bbb"
+
+
+def test_crossing_interpolates_on_a_log_axis():
+    assert scaling.crossing([16, 64, 256], [1.5, 1.3, 1.05]) == pytest.approx(64 * 4 ** (0.2 / 0.25))
+    assert scaling.crossing([16, 64], [1.0, 1.05]) == 16
+    assert scaling.crossing([16, 64, 256], [1.05, 1.2, 1.3]) is None
+    assert scaling.crossing([16, 64, 256], [1.2, 1.05, 1.3]) is None  # must stay below
+
+
+def test_scaling_section_writes_the_plot(tmp_path):
+    png = tmp_path / "scaling.png"
+    lines = bench_main.scaling_section(quick=True, repeats=1, with_torch=False, plot_path=str(png))
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert any(line.startswith("| 8 | 256 |") for line in lines)
+    assert any("tinygrad_bn over batch size" in line for line in lines)
