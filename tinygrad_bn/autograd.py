@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 _grad_enabled: ContextVar[bool] = ContextVar("grad_enabled", default=True)
 _recording: ContextVar[bool] = ContextVar("recording", default=False)
+_data = operator.attrgetter("data")
 
 
 class Scope:
@@ -249,19 +251,21 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
     return order
 
 
-def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Sum ``g`` over the axes that broadcasting added or stretched, so it has ``shape``."""
-    if g.data.shape == shape:
+def unbroadcast(F: Any, g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``g`` over the axes that broadcasting added or stretched, so it has ``shape``.
+
+    ``g`` is an ndarray with ``F = ops.ARRAYS`` (the plain backward) or a Tensor with ``F = ops``.
+    """
+    if g.shape == shape:
         return g
-    from .ops import sum as total  # the primitive: these axes are already sorted and non-negative
-    lead = g.data.ndim - len(shape)
+    lead = g.ndim - len(shape)
     if lead > 0:
-        g = total(g, axis=tuple(range(lead)))
-    if g.data.shape != shape:
-        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.data.shape[i] != 1)
+        g = F.sum(g, axis=tuple(range(lead)))
+    if g.shape != shape:
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
         if stretched:
-            g = total(g, axis=stretched, keepdims=True)
-    return g if g.data.shape == shape else g.reshape(shape)
+            g = F.sum(g, axis=stretched, keepdims=True)
+    return g if g.shape == shape else F.reshape(g, shape=shape)
 
 
 def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retain_graph: bool,
@@ -271,67 +275,87 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
 
     Without ``capture`` gradients accumulate into ``.grad`` of leaves (and of intermediates when
     ``retain_grads`` or ``retain_grad()`` asked for it). With ``capture`` nothing is written to
-    ``.grad``; the gradients of the captured tensors are returned, keyed by ``id``.
+    ``.grad``; the gradients of the captured tensors are returned, keyed by ``id``. The plain backward
+    runs every vjp on ndarrays (``F = ops.ARRAYS``: no Tensor or Node is made until a ``.grad``);
+    ``create_graph=True`` runs them on Tensors (``F = ops``), so the backward pass is recorded.
     """
+    from . import ops
+    from .tensor import Tensor
+    F = ops if create_graph else ops.ARRAYS
     wanted = None if capture is None else {id(t) for t in capture}
     found: dict[int, Tensor] = {}
     handed = {_memory(g.data) for g in root_grads}  # arrays the caller holds: never stored as a .grad
-    pending: dict[int, Tensor] = {}
+    pending: dict[int, Any] = {}
     for r, g in zip(roots, root_grads):
+        g = g if create_graph else g.data
         pending[id(r)] = pending[id(r)] + g if id(r) in pending else g
     token, recording = _grad_enabled.set(create_graph), _recording.set(False)
     try:
-        for t in toposort(roots):
-            g = pending.pop(id(t), None)
-            if g is None:
-                continue
-            for hook in t._hooks:
-                replaced = hook(g)
-                if replaced is not None:
-                    g = replaced
-            if wanted is not None:
-                if id(t) in wanted:
-                    found[id(t)] = g
-            elif t.node is None or retain_grads or t._retains_grad:
-                _accumulate(t, g, create_graph, handed)
-            node = t.node
-            if node is None:
-                continue
-            if node.vjp is None:
-                raise RuntimeError(
-                    f"backward: the saved values of op '{node.op}' were already freed by an earlier "
-                    "backward; pass retain_graph=True to the first backward to go through the graph twice")
-            grads = node.vjp(g, t)
-            if not retain_graph:
-                node.vjp = None
-            for inp, gi in zip(node.inputs, grads):
-                if gi is None or not inp.requires_grad:
+        with np.errstate(divide="ignore", invalid="ignore"):  # as in the forwards: inf and nan, no warnings
+            for t in toposort(roots):
+                g = pending.pop(id(t), None)
+                if g is None:
                     continue
-                if gi.data.shape != inp.data.shape:
-                    gi = unbroadcast(gi, inp.data.shape)
-                key = id(inp)
-                pending[key] = pending[key] + gi if key in pending else gi
+                if t._hooks:
+                    g = _run_hooks(t, g, create_graph)
+                if wanted is not None:
+                    if id(t) in wanted:
+                        found[id(t)] = g if create_graph else Tensor(g)
+                elif t.node is None or retain_grads or t._retains_grad:
+                    _accumulate(t, g, create_graph, handed)
+                node = t.node
+                if node is None:
+                    continue
+                vjp, inputs = node.vjp, node.inputs
+                if vjp is None:
+                    raise RuntimeError(
+                        f"backward: the saved values of op '{node.op}' were already freed by an earlier "
+                        "backward; pass retain_graph=True to the first backward to go through the graph twice")
+                need = [i.requires_grad for i in inputs]
+                if create_graph:
+                    grads = vjp(F, need, g, t, *inputs, **node.attrs)
+                else:
+                    grads = vjp(F, need, g, t.data, *map(_data, inputs), **node.attrs)
+                if not retain_graph:
+                    node.vjp = None
+                for inp, needed, gi in zip(inputs, need, grads):
+                    if gi is None or not needed:
+                        continue
+                    if gi.shape != inp.data.shape:
+                        gi = unbroadcast(F, gi, inp.data.shape)
+                    key = id(inp)
+                    pending[key] = pending[key] + gi if key in pending else gi
     finally:
         _recording.reset(recording)
         _grad_enabled.reset(token)
     return found
 
 
-def _accumulate(t: Tensor, g: Tensor, create_graph: bool, handed: set[int]) -> None:
-    """Add ``g`` into ``t.grad``. Outside ``create_graph`` every ``.grad`` gets a writable array of its
-    own: ``g``'s array is kept when nothing else holds its memory, else copied (``handed`` holds the
-    owners of the memory already given out). Copying every time would double the large allocations of a step."""
+def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
+    """Pass ``g`` through ``t``'s hooks (they see and return Tensors); a returned value replaces it."""
+    from .tensor import Tensor
+    for hook in t._hooks:
+        replaced = hook(g if create_graph else Tensor(g))
+        if replaced is not None:
+            g = replaced if create_graph else np.asarray(replaced)
+    return g
+
+
+def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None:
+    """Add ``g`` (an ndarray, or a Tensor under ``create_graph``) into ``t.grad``. Outside ``create_graph``
+    every ``.grad`` gets a writable array of its own: ``g`` is kept when nothing else holds its memory, else
+    copied (``handed`` holds the owners of the memory already given out). Copying every time would double
+    the large allocations of a step."""
     from .tensor import Tensor
     if g.dtype != t.dtype:
         g = g.astype(t.dtype)
-    if t.grad is not None:
-        t.grad = t.grad + g
-    elif create_graph:
-        t.grad = g
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+    elif t.grad is not None:
+        t.grad = Tensor(t.grad.data + g)
     else:
-        a = g.data
-        fresh = a.flags.writeable and _memory(a) not in handed and (a.base is None or type(a.base) is np.ndarray)
-        t.grad = Tensor(a if fresh else a.copy())
+        fresh = g.flags.writeable and _memory(g) not in handed and (g.base is None or type(g.base) is np.ndarray)
+        t.grad = Tensor(g if fresh else g.copy())
     handed.add(_memory(t.grad.data))
 
 

@@ -1,10 +1,14 @@
-"""Every primitive op: its forward (numpy) and its vector-Jacobian product (Tensor ops), side by side.
+"""Every primitive op: its forward and its vector-Jacobian product, side by side.
 
-A primitive ``f(*inputs, **attrs)`` returns ``(out_array, vjp)`` where ``vjp(g, out)`` maps the
-gradient of the output to one gradient per input (None where there is none). The vjp is written with
-Tensor ops, so under ``create_graph=True`` the backward pass is itself recorded; otherwise it runs
-under ``no_grad`` and costs one numpy call per op. Gradients may keep the output's broadcast shape:
-the engine undoes broadcasting for every input with the one shared ``autograd.unbroadcast``.
+A primitive is two functions. The forward takes the inputs' ndarrays (keyword arguments are the op's
+attributes) and returns the output array. The vjp, declared with ``@op.defvjp``, is
+``vjp(F, need, g, out, *inputs, **attrs)``: it maps the output's gradient ``g`` to one gradient per
+input, None where ``need[i]`` is False or there is none. It is written with operators and the
+primitives of the namespace ``F``, so one code path serves both backward passes: the plain backward
+passes ndarrays and ``F = ARRAYS`` (the forwards themselves: numpy calls, no Tensor, no Node), and
+``create_graph=True`` passes Tensors and ``F`` = this module, so the backward pass is recorded and
+can be differentiated again. Masks computed from ``np.asarray(x)`` are constants in both. Gradients
+may keep the output's broadcast shape: the engine undoes broadcasting with the one ``autograd.unbroadcast``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import operator
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -20,7 +26,12 @@ import numpy as np
 from .autograd import Node, _grad_enabled, _recording
 from .tensor import ShapeError, Tensor, _result
 
-Forward = Callable[..., tuple[np.ndarray, Callable | None]]
+Forward = Callable[..., np.ndarray]
+Vjp = Callable[..., tuple[Any, ...]]
+
+ARRAYS = SimpleNamespace()
+"""The library's primitives as functions of ndarrays (their forwards): ``F`` in a plain backward pass."""
+_data = operator.attrgetter("data")
 
 
 def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..., Tensor]:
@@ -31,10 +42,12 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
     scalars taking the dtype of the tensor they are combined with. In grad mode a node is recorded
     when an input requires grad, when the op is random, when an input was itself recorded (so a
     value computed from a dropout mask stays in the graph for ``viz``), or always inside ``record()``.
+    The returned op has ``defvjp``, the decorator that declares its vjp.
     """
     if fn is None:
         return functools.partial(primitive, random=random)
     name = fn.__name__.rstrip("_")
+    vjp: Vjp | None = None
 
     @functools.wraps(fn)
     def apply(*args: Any, **attrs: Any) -> Tensor:
@@ -44,7 +57,7 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
                 inputs = _tensors(args)
                 break
         try:
-            data, vjp = fn(*inputs, **attrs)
+            data = fn(*map(_data, inputs), **attrs)
         except (ValueError, IndexError, TypeError) as e:
             if isinstance(e, ShapeError):
                 raise
@@ -57,11 +70,23 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
                 needs = needs or t.requires_grad
                 traced = traced or t.node is not None
             if needs or traced or _recording.get():
+                if needs and vjp is None:
+                    raise TypeError(f"{name}: an input requires grad but the op has no vjp (declare one "
+                                    f"with @{name}.defvjp)")
                 out.requires_grad = needs
                 out.node = Node(name, inputs, attrs, vjp if needs else None, random=random)
         return out
 
+    def defvjp(v: Vjp) -> Vjp:
+        """Declare ``v(F, need, g, out, *inputs, **attrs)`` as the op's vector-Jacobian product."""
+        nonlocal vjp
+        vjp = v
+        return v
+
     apply.op_name = name  # type: ignore[attr-defined]
+    apply.defvjp = defvjp  # type: ignore[attr-defined]
+    if fn.__module__ == __name__:  # the library's own: callable in vjps as F.<name>
+        setattr(ARRAYS, name, fn)
     return apply
 
 
@@ -80,18 +105,18 @@ def _tensors(args: tuple) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
-def _broadcast(name: str, fn: Callable, a: Tensor, b: Tensor) -> np.ndarray:
-    """``fn(a, b)`` on the arrays under numpy broadcasting; a ShapeError naming the shapes if they do not fit."""
+def _broadcast(name: str, fn: Callable, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``fn(a, b)`` under numpy broadcasting; a ShapeError naming the shapes if they do not fit."""
     try:
-        return fn(a.data, b.data)
+        return fn(a, b)
     except ValueError:
         raise ShapeError(f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
 
 
-def _expand(g: Tensor, x: Tensor, axis: tuple[int, ...], keepdims: bool) -> Tensor:
-    """Bring a reduction's output gradient back to the input's rank, ready to broadcast."""
+def _expand(F: Any, g: Any, shape: tuple[int, ...], axis: tuple[int, ...], keepdims: bool) -> Any:
+    """Bring a reduction's output gradient back to the rank of the input ``shape``, ready to broadcast."""
     if not keepdims:
-        g = reshape(g, shape=tuple(1 if i in axis else n for i, n in enumerate(x.shape)))
+        g = F.reshape(g, shape=tuple(1 if i in axis else n for i, n in enumerate(shape)))
     return g
 
 
@@ -104,183 +129,265 @@ def _mean(a: np.ndarray, axis: tuple[int, ...], keepdims: bool, n: int) -> np.nd
     return a.mean(axis=axis, keepdims=keepdims)
 
 
-def _count(x: Tensor, axis: tuple[int, ...]) -> int:
-    shape = x.data.shape
+def _count(shape: tuple[int, ...], axis: tuple[int, ...]) -> int:
     return math.prod(shape[a] for a in axis)
+
+
+def _masked(F: Any, off: Any, g: Any) -> Any:
+    """``g`` where ``off`` is False, exactly 0 where it is True (even if ``g`` is inf or nan there)."""
+    return F.where(off, 0.0, g)
 
 
 # ----- elementwise binary -------------------------------------------------------------------
 
 @primitive
-def add(a: Tensor, b: Tensor):
-    return _broadcast("add", np.add, a, b), lambda g, out: (g, g)
+def add(a: np.ndarray, b: np.ndarray):
+    return _broadcast("add", np.add, a, b)
+
+
+@add.defvjp
+def _add_vjp(F, need, g, out, a, b):
+    return g, g
 
 
 @primitive
-def sub(a: Tensor, b: Tensor):
-    return _broadcast("sub", np.subtract, a, b), lambda g, out: (g, -g if b.requires_grad else None)
+def sub(a: np.ndarray, b: np.ndarray):
+    return _broadcast("sub", np.subtract, a, b)
+
+
+@sub.defvjp
+def _sub_vjp(F, need, g, out, a, b):
+    return g, -g if need[1] else None
 
 
 @primitive
-def mul(a: Tensor, b: Tensor):
-    return (_broadcast("mul", np.multiply, a, b),
-            lambda g, out: (g * b if a.requires_grad else None, g * a if b.requires_grad else None))
+def mul(a: np.ndarray, b: np.ndarray):
+    return _broadcast("mul", np.multiply, a, b)
+
+
+@mul.defvjp
+def _mul_vjp(F, need, g, out, a, b):
+    return g * b if need[0] else None, g * a if need[1] else None
 
 
 @primitive
-def div(a: Tensor, b: Tensor):
+def div(a: np.ndarray, b: np.ndarray):
     with np.errstate(divide="ignore", invalid="ignore"):
-        data = _broadcast("div", np.divide, a, b)
+        return _broadcast("div", np.divide, a, b)
 
-    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        ga = g / b
-        return ga if a.requires_grad else None, -ga * out if b.requires_grad else None
-    return data, vjp
+
+@div.defvjp
+def _div_vjp(F, need, g, out, a, b):
+    ga = g / b
+    return ga if need[0] else None, -ga * out if need[1] else None
 
 
 @primitive
-def pow(x: Tensor, y: Tensor | None = None, *, exponent: float | None = None):
+def pow(x: np.ndarray, y: np.ndarray | None = None, *, exponent: float | None = None):
     """``x ** exponent`` (a number, stored as an attribute) or ``x ** y`` (a tensor)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if y is None:
+            return x ** np.asarray(exponent, dtype=x.dtype)
+        return _broadcast("pow", np.power, x, y)
+
+
+@pow.defvjp
+def _pow_vjp(F, need, g, out, x, y=None, *, exponent=None):
     if y is None:
         p = exponent
-        with np.errstate(divide="ignore", invalid="ignore"):
-            data = x.data ** np.asarray(p, dtype=x.dtype)
-        return data, lambda g, out: (_zeros(g) if p == 0 else g if p == 1 else g * p * x ** (p - 1),)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        data = _broadcast("pow", np.power, x, y)
-
-    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        # PyTorch's choices at 0 ** 0: no gradient through a zero exponent, none into it from a zero base
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gx = where(Tensor(y.data == 0), 0.0, g * y * x ** (y - 1)) if x.requires_grad else None
-            gy = where(Tensor((x.data == 0) & (y.data >= 0)), 0.0, g * out * log(x)) if y.requires_grad else None
-        return gx, gy
-    return data, vjp
-
-
-def _zeros(g: Tensor) -> Tensor:
-    return Tensor(np.zeros(g.shape, dtype=g.dtype))
+        return (_masked(F, np.ones(g.shape, bool), g) if p == 0 else g if p == 1 else g * p * F.pow(x, exponent=p - 1),)
+    # PyTorch's choices at 0 ** 0: no gradient through a zero exponent, none into it from a zero base
+    xv, yv = np.asarray(x), np.asarray(y)
+    gx = F.where(yv == 0, 0.0, g * y * F.pow(x, y - 1)) if need[0] else None
+    gy = F.where((xv == 0) & (yv >= 0), 0.0, g * out * F.log(x)) if need[1] else None
+    return gx, gy
 
 
 @primitive
-def maximum(a: Tensor, b: Tensor):
+def maximum(a: np.ndarray, b: np.ndarray):
     """Elementwise maximum; at ties the gradient is split evenly."""
-    return _broadcast("maximum", np.maximum, a, b), lambda g, out: _pick(g, a.data, b.data, np.less)
+    return _broadcast("maximum", np.maximum, a, b)
+
+
+@maximum.defvjp
+def _maximum_vjp(F, need, g, out, a, b):
+    return _pick(F, g, np.asarray(a), np.asarray(b), np.less)
 
 
 @primitive
-def minimum(a: Tensor, b: Tensor):
+def minimum(a: np.ndarray, b: np.ndarray):
     """Elementwise minimum; at ties the gradient is split evenly."""
-    return _broadcast("minimum", np.minimum, a, b), lambda g, out: _pick(g, a.data, b.data, np.greater)
+    return _broadcast("minimum", np.minimum, a, b)
 
 
-def _pick(g: Tensor, a: np.ndarray, b: np.ndarray, loses: Callable) -> tuple[Tensor, Tensor]:
+@minimum.defvjp
+def _minimum_vjp(F, need, g, out, a, b):
+    return _pick(F, g, np.asarray(a), np.asarray(b), np.greater)
+
+
+def _pick(F: Any, g: Any, a: np.ndarray, b: np.ndarray, loses: Callable) -> tuple[Any, Any]:
     """PyTorch's rule: the gradient goes to each operand that does not lose (halved at ties, whole for nan),
     selected with ``where`` so an inf or nan arriving for the losing operand gives it 0, not nan."""
     tie = a == b
-    shared = where(Tensor(tie), g * 0.5, g) if tie.any() else g
-    return _masked(loses(a, b), shared), _masked(loses(b, a), shared)
-
-
-def _masked(off: np.ndarray, g: Tensor) -> Tensor:
-    """``g`` where ``off`` is False, exactly 0 where it is True (even if ``g`` is inf or nan there)."""
-    return where(Tensor(off), 0.0, g)
+    shared = F.where(tie, g * 0.5, g) if tie.any() else g
+    return _masked(F, loses(a, b), shared), _masked(F, loses(b, a), shared)
 
 
 @primitive
-def where(cond: Tensor, a: Tensor, b: Tensor):
+def where(cond: np.ndarray, a: np.ndarray, b: np.ndarray):
     """``a`` where ``cond`` else ``b``; ``cond`` gets no gradient."""
-    mask = cond.data.astype(bool)
     try:
-        data = np.where(mask, a.data, b.data)
+        return np.where(cond.astype(bool, copy=False), a, b)
     except ValueError:
         raise ShapeError(f"where: shapes {cond.shape} and {a.shape} and {b.shape} cannot be broadcast "
                          "together") from None
-    return data, lambda g, out: (None, _masked(~mask, g) if a.requires_grad else None,
-                                 _masked(mask, g) if b.requires_grad else None)
+
+
+@where.defvjp
+def _where_vjp(F, need, g, out, cond, a, b):
+    mask = np.asarray(cond).astype(bool, copy=False)
+    return None, _masked(F, ~mask, g) if need[1] else None, _masked(F, mask, g) if need[2] else None
 
 
 # ----- elementwise unary --------------------------------------------------------------------
 
 @primitive
-def neg(x: Tensor):
-    return -x.data, lambda g, out: (-g,)
+def neg(x: np.ndarray):
+    return -x
+
+
+@neg.defvjp
+def _neg_vjp(F, need, g, out, x):
+    return (-g,)
 
 
 @primitive
-def exp(x: Tensor):
-    return np.exp(x.data), lambda g, out: (g * out,)
+def exp(x: np.ndarray):
+    return np.exp(x)
+
+
+@exp.defvjp
+def _exp_vjp(F, need, g, out, x):
+    return (g * out,)
 
 
 @primitive
-def log(x: Tensor):
+def log(x: np.ndarray):
     with np.errstate(divide="ignore", invalid="ignore"):
-        data = np.log(x.data)
-    return data, lambda g, out: (g / x,)
+        return np.log(x)
+
+
+@log.defvjp
+def _log_vjp(F, need, g, out, x):
+    return (g / x,)
 
 
 @primitive
-def sqrt(x: Tensor):
+def sqrt(x: np.ndarray):
     with np.errstate(invalid="ignore"):
-        data = np.sqrt(x.data)
-    return data, lambda g, out: (g / (out + out),)
+        return np.sqrt(x)
+
+
+@sqrt.defvjp
+def _sqrt_vjp(F, need, g, out, x):
+    return (g / (out + out),)
 
 
 @primitive
-def relu(x: Tensor):
-    return np.maximum(x.data, 0), lambda g, out: (_masked(x.data <= 0, g),)
+def relu(x: np.ndarray):
+    return np.maximum(x, 0)
+
+
+@relu.defvjp
+def _relu_vjp(F, need, g, out, x):
+    return (_masked(F, np.asarray(x) <= 0, g),)
 
 
 @primitive
-def tanh(x: Tensor):
-    return np.tanh(x.data), lambda g, out: (g * (1 - out * out),)
+def tanh(x: np.ndarray):
+    return np.tanh(x)
+
+
+@tanh.defvjp
+def _tanh_vjp(F, need, g, out, x):
+    return (g * (1 - out * out),)
 
 
 @primitive
-def sigmoid(x: Tensor):
-    e = np.exp(-np.abs(x.data))  # in (0, 1]: no overflow, and full relative precision in both tails
-    data = np.where(x.data >= 0, 1, e) / (1 + e)
-    return data.astype(x.dtype, copy=False), lambda g, out: (g * out * (1 - out),)
+def sigmoid(x: np.ndarray):
+    e = np.exp(-np.abs(x))  # in (0, 1]: no overflow, and full relative precision in both tails
+    return (np.where(x >= 0, 1, e) / (1 + e)).astype(x.dtype, copy=False)
+
+
+@sigmoid.defvjp
+def _sigmoid_vjp(F, need, g, out, x):
+    return (g * out * (1 - out),)
 
 
 @primitive
-def abs(x: Tensor):
-    return np.abs(x.data), lambda g, out: (g * np.sign(x.data),)
+def abs(x: np.ndarray):
+    return np.abs(x)
+
+
+@abs.defvjp
+def _abs_vjp(F, need, g, out, x):
+    return (g * np.sign(np.asarray(x)),)
 
 
 @primitive
-def clip(x: Tensor, *, min: float | None = None, max: float | None = None):
+def clip(x: np.ndarray, *, min: float | None = None, max: float | None = None):
     """Limit to [min, max]; the gradient passes where min <= x <= max."""
-    lo = -np.inf if min is None else min
-    hi = np.inf if max is None else max
-    data = np.clip(x.data, lo, hi).astype(x.dtype, copy=False)
-    return data, lambda g, out: (_masked((x.data < lo) | (x.data > hi), g),)
+    return np.clip(x, -np.inf if min is None else min, np.inf if max is None else max).astype(x.dtype, copy=False)
+
+
+@clip.defvjp
+def _clip_vjp(F, need, g, out, x, *, min=None, max=None):
+    v = np.asarray(x)
+    return (_masked(F, (v < (-np.inf if min is None else min)) | (v > (np.inf if max is None else max)), g),)
 
 
 @primitive
-def astype(x: Tensor, *, dtype: np.dtype):
-    return x.data.astype(dtype), lambda g, out: (g.astype(x.dtype),)
+def astype(x: np.ndarray, *, dtype: np.dtype):
+    return x.astype(dtype)
+
+
+@astype.defvjp
+def _astype_vjp(F, need, g, out, x, *, dtype):
+    return (g.astype(x.dtype),)
 
 
 @primitive
-def clone(x: Tensor):
+def clone(x: np.ndarray):
     """A copy of ``x`` with its own memory; the gradient passes unchanged."""
-    return x.data.copy(), lambda g, out: (g,)
+    return x.copy()
+
+
+@clone.defvjp
+def _clone_vjp(F, need, g, out, x):
+    return (g,)
 
 
 @primitive
-def logsigmoid(x: Tensor):
+def logsigmoid(x: np.ndarray):
     """``log(sigmoid(x)) = -log(1 + exp(-x))``, finite and exact in both tails."""
-    return -np.logaddexp(0, -x.data), lambda g, out: (g * sigmoid(-x),)
+    return -np.logaddexp(0, -x)
+
+
+@logsigmoid.defvjp
+def _logsigmoid_vjp(F, need, g, out, x):
+    return (g * F.sigmoid(-x),)
 
 
 @primitive
-def softplus(x: Tensor, *, beta: float = 1.0, threshold: float = 20.0):
+def softplus(x: np.ndarray, *, beta: float = 1.0, threshold: float = 20.0):
     """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold`` (PyTorch's rule)."""
-    bx = x.data * beta
-    linear = bx > threshold
-    data = np.where(linear, x.data, np.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
-    return data, lambda g, out: (g * where(Tensor(linear), 1.0, sigmoid(x * beta)),)
+    bx = x * beta
+    return np.where(bx > threshold, x, np.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
+
+
+@softplus.defvjp
+def _softplus_vjp(F, need, g, out, x, *, beta=1.0, threshold=20.0):
+    return (g * F.where(np.asarray(x) * beta > threshold, 1.0, F.sigmoid(x * beta)),)
 
 
 @primitive
@@ -293,50 +400,59 @@ def erf(x: Tensor):
 # ----- reductions (axis: a sorted tuple of non-negative axes, normalized by Tensor) ---------
 
 @primitive
-def sum(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
-    return (np.add.reduce(x.data, axis=axis, keepdims=keepdims),
-            lambda g, out: (broadcast_to(_expand(g, x, axis, keepdims), shape=x.shape),))
+def sum(x: np.ndarray, *, axis: tuple[int, ...], keepdims: bool = False):
+    return np.add.reduce(x, axis=axis, keepdims=keepdims)
+
+
+@sum.defvjp
+def _sum_vjp(F, need, g, out, x, *, axis, keepdims=False):
+    return (F.broadcast_to(_expand(F, g, x.shape, axis, keepdims), shape=x.shape),)
 
 
 @primitive
-def mean(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
-    n = _count(x, axis)
-    return (_mean(x.data, axis, keepdims, n),
-            lambda g, out: (broadcast_to(_expand(g, x, axis, keepdims) * (1 / n if n else 0.0), shape=x.shape),))
+def mean(x: np.ndarray, *, axis: tuple[int, ...], keepdims: bool = False):
+    return _mean(x, axis, keepdims, _count(x.shape, axis))
+
+
+@mean.defvjp
+def _mean_vjp(F, need, g, out, x, *, axis, keepdims=False):
+    n = _count(x.shape, axis)
+    return (F.broadcast_to(_expand(F, g, x.shape, axis, keepdims) * (1 / n if n else 0.0), shape=x.shape),)
 
 
 @primitive
-def var(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False, correction: int = 0):
+def var(x: np.ndarray, *, axis: tuple[int, ...], keepdims: bool = False, correction: int = 0):
     """Variance over ``axis`` divided by ``n - correction``."""
-    n = _count(x, axis)
+    n = _count(x.shape, axis)
     dof = builtins.max(n - correction, 0)  # PyTorch's divisor (inf/nan when correction >= n); vjp: n - correction
-    centred = x.data - _mean(x.data, axis, True, n)
+    centred = x - _mean(x, axis, True, n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        data = np.add.reduce(centred * centred, axis=axis, keepdims=keepdims) / dof
+        return np.add.reduce(centred * centred, axis=axis, keepdims=keepdims) / dof
 
-    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
-        # the plain backward reuses the forward's centred x; a recorded one (create_graph) differentiates it
-        c = x - x.mean(axis=axis, keepdims=True) if _grad_enabled.get() else Tensor(centred)
-        with np.errstate(invalid="ignore"):
-            return (_expand(g, x, axis, keepdims) * (2.0 / (n - correction) if n != correction else np.inf) * c,)
-    return data, vjp
+
+@var.defvjp
+def _var_vjp(F, need, g, out, x, *, axis, keepdims=False, correction=0):
+    n = _count(x.shape, axis)
+    scale = 2.0 / (n - correction) if n != correction else np.inf
+    return (_expand(F, g, x.shape, axis, keepdims) * scale * (x - F.mean(x, axis=axis, keepdims=True)),)
 
 
 def _extreme(name: str, fn: Callable) -> Callable[..., Tensor]:
-    def forward(x: Tensor, *, axis: tuple[int, ...], keepdims: bool = False):
+    def forward(x: np.ndarray, *, axis: tuple[int, ...], keepdims: bool = False):
         empty = [a for a in axis if x.shape[a] == 0]
         if empty:
             raise ShapeError(f"{name}: cannot reduce axis {empty[0]} of size 0 (tensor of shape {x.shape})")
-        data = fn(x.data, axis=axis, keepdims=keepdims)
-
-        def vjp(g: Tensor, out: Tensor) -> tuple[Tensor]:
-            hit = x.data == fn(x.data, axis=axis, keepdims=True)
-            share = (hit / hit.sum(axis=axis, keepdims=True)).astype(x.dtype)
-            return (_expand(g, x, axis, keepdims) * share,)
-        return data, vjp
+        return fn(x, axis=axis, keepdims=keepdims)
     forward.__name__ = name
     forward.__doc__ = f"{name.capitalize()} over ``axis``; ties share the gradient evenly."
-    return primitive(forward)
+    op = primitive(forward)
+
+    @op.defvjp
+    def vjp(F, need, g, out, x, *, axis, keepdims=False):
+        v = np.asarray(x)
+        hit = v == fn(v, axis=axis, keepdims=True)
+        return (_expand(F, g, x.shape, axis, keepdims) * (hit / hit.sum(axis=axis, keepdims=True)).astype(v.dtype),)
+    return op
 
 
 max = _extreme("max", np.max)
@@ -346,114 +462,153 @@ min = _extreme("min", np.min)
 # ----- shape --------------------------------------------------------------------------------
 
 @primitive
-def reshape(x: Tensor, *, shape: tuple[int, ...]):
+def reshape(x: np.ndarray, *, shape: tuple[int, ...]):
     try:
-        data = x.data.reshape(shape)
+        return x.reshape(shape)
     except ValueError:
         raise ShapeError(f"reshape: cannot reshape shape {x.shape} ({x.size} elements) to {shape}") from None
-    return data, lambda g, out: (g.reshape(x.shape),)
+
+
+@reshape.defvjp
+def _reshape_vjp(F, need, g, out, x, *, shape):
+    return (F.reshape(g, shape=x.shape),)
 
 
 @primitive
-def transpose(x: Tensor, *, axes: tuple[int, ...]):
+def transpose(x: np.ndarray, *, axes: tuple[int, ...]):
     """Permute axes: output axis i is input axis ``axes[i]``."""
-    inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
-    return x.data.transpose(axes), lambda g, out: (transpose(g, axes=inverse),)
+    return x.transpose(axes)
+
+
+@transpose.defvjp
+def _transpose_vjp(F, need, g, out, x, *, axes):
+    return (F.transpose(g, axes=tuple(sorted(range(len(axes)), key=axes.__getitem__))),)
 
 
 @primitive
-def broadcast_to(x: Tensor, *, shape: tuple[int, ...]):
+def broadcast_to(x: np.ndarray, *, shape: tuple[int, ...]):
     """Broadcast to ``shape``; the engine's ``unbroadcast`` sums the gradient back."""
     try:
-        data = np.broadcast_to(x.data, shape)
+        return np.broadcast_to(x, shape)
     except ValueError:
         raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
-    return data, lambda g, out: (g,)
+
+
+@broadcast_to.defvjp
+def _broadcast_to_vjp(F, need, g, out, x, *, shape):
+    return (g,)
 
 
 @primitive
-def getitem(x: Tensor, *, index: Any):
+def getitem(x: np.ndarray, *, index: Any):
     """Basic and integer-array indexing; the gradient is scattered back with ``np.add.at``."""
-    return x.data[index], lambda g, out: (scatter_add(g, index=index, shape=x.shape),)
+    return x[index]
+
+
+@getitem.defvjp
+def _getitem_vjp(F, need, g, out, x, *, index):
+    return (F.scatter_add(g, index=index, shape=x.shape),)
 
 
 @primitive
-def scatter_add(g: Tensor, *, index: Any, shape: tuple[int, ...]):
+def scatter_add(g: np.ndarray, *, index: Any, shape: tuple[int, ...]):
     """Zeros of ``shape`` with ``g`` added at ``index`` (repeated positions add up)."""
     data = np.zeros(shape, dtype=g.dtype)
-    np.add.at(data, index, g.data)
-    return data, lambda gg, out: (gg[index],)
+    np.add.at(data, index, g)
+    return data
+
+
+@scatter_add.defvjp
+def _scatter_add_vjp(F, need, gg, out, g, *, index, shape):
+    return (F.getitem(gg, index=index),)
 
 
 @primitive
-def concatenate(*xs: Tensor, axis: int = 0):
-    data = np.concatenate([x.data for x in xs], axis=axis)
+def concatenate(*xs: np.ndarray, axis: int = 0):
+    return np.concatenate(xs, axis=axis)
+
+
+@concatenate.defvjp
+def _concatenate_vjp(F, need, g, out, *xs, axis=0):
     edges = np.cumsum([0] + [x.shape[axis] for x in xs])
-
-    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor, ...]:
-        cut = [slice(None)] * g.ndim
-        return tuple(g[tuple(cut[:axis] + [slice(lo, hi)])] for lo, hi in zip(edges[:-1], edges[1:]))
-    return data, vjp
+    cut = (slice(None),) * axis
+    return tuple(g[(*cut, slice(lo, hi))] for lo, hi in zip(edges[:-1], edges[1:]))
 
 
 @primitive
-def stack(*xs: Tensor, axis: int = 0):
-    data = np.stack([x.data for x in xs], axis=axis)
-    return data, lambda g, out: tuple(g[(slice(None),) * axis + (i,)] for i in range(len(xs)))
+def stack(*xs: np.ndarray, axis: int = 0):
+    return np.stack(xs, axis=axis)
+
+
+@stack.defvjp
+def _stack_vjp(F, need, g, out, *xs, axis=0):
+    return tuple(g[(slice(None),) * axis + (i,)] for i in range(len(xs)))
 
 
 # ----- linear algebra -----------------------------------------------------------------------
 
 @primitive
-def matmul(a: Tensor, b: Tensor):
+def matmul(a: np.ndarray, b: np.ndarray):
     """Matrix product with numpy's rules: 1-D, 2-D and batched (broadcast) operands."""
     if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not fit: the last axis of the first "
                          "must equal the second-to-last (or only) axis of the second")
     try:
-        data = a.data @ b.data
+        return a @ b
     except ValueError:
         raise ShapeError(f"matmul: batch shapes of {a.shape} and {b.shape} cannot be broadcast") from None
 
-    def vjp(g: Tensor, out: Tensor) -> tuple[Tensor, Tensor]:
-        a2 = a.reshape(1, -1) if a.ndim == 1 else a
-        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
-        if a.ndim == 1:
-            g = g.unsqueeze(-2 if b.ndim > 1 else 0)
+
+@matmul.defvjp
+def _matmul_vjp(F, need, g, out, a, b):
+    a2 = F.reshape(a, shape=(1, -1)) if a.ndim == 1 else a  # vectors as 1-row / 1-column matrices
+    b2 = F.reshape(b, shape=(-1, 1)) if b.ndim == 1 else b
+    if a.ndim == 1:
+        g = F.reshape(g, shape=(*g.shape[:-1], 1, g.shape[-1]) if b.ndim > 1 else (1, *g.shape))
+    if b.ndim == 1:
+        g = F.reshape(g, shape=(*g.shape, 1))
+    ga = F.matmul(g, _mT(F, b2)) if need[0] else None
+    gb = None
+    if need[1]:  # in b's memory order (b is often a transposed weight): no strided copy later
+        v = np.asarray(b)
+        f_order = v.ndim == 2 and v.flags.f_contiguous and not v.flags.c_contiguous
+        gb = _mT(F, F.matmul(_mT(F, g), a2)) if f_order else F.matmul(_mT(F, a2), g)
         if b.ndim == 1:
-            g = g.unsqueeze(-1)
-        ga = matmul(g, _mT(b2)) if a.requires_grad else None
-        gb = None
-        if b.requires_grad:  # in b's memory order (b is often a transposed weight): no strided copy later
-            f_order = b.ndim == 2 and b.data.flags.f_contiguous and not b.data.flags.c_contiguous
-            gb = _mT(matmul(_mT(g), a2)) if f_order else matmul(_mT(a2), g)
-        return ga, (gb.squeeze(-1) if b.ndim == 1 and gb is not None else gb)
-    return data, vjp
+            gb = F.reshape(gb, shape=gb.shape[:-1])
+    return ga, gb
 
 
-def _mT(t: Tensor) -> Tensor:
+def _mT(F: Any, t: Any) -> Any:
     """Swap the last two axes."""
-    n = t.data.ndim
-    return transpose(t, axes=(*range(n - 2), n - 1, n - 2))
+    n = t.ndim
+    return F.transpose(t, axes=(*range(n - 2), n - 1, n - 2))
 
 
 # ----- random -------------------------------------------------------------------------------
 
 @primitive(random=True)
 def bernoulli(*, p: float, shape: tuple[int, ...], dtype: np.dtype, generator: np.random.Generator):
-    """A 0/1 mask of ``shape``, each entry 1 with probability ``p`` (a random source in the graph)."""
-    return (generator.random(shape) < p).astype(dtype), None
+    """A 0/1 mask of ``shape``, each entry 1 with probability ``p`` (a random source in the graph, no vjp)."""
+    return (generator.random(shape) < p).astype(dtype)
 
 
 # ----- sliding windows (convolution and pooling) --------------------------------------------
 
 @primitive
-def pad(x: Tensor, *, widths: tuple[tuple[int, int], ...], value: float = 0.0):
+def pad(x: np.ndarray, *, widths: tuple[tuple[int, int], ...], value: float = 0.0):
     """Constant padding: ``widths[i] = (before, after)`` entries of ``value`` around axis i."""
     data = np.full(tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, widths)), value, dtype=x.dtype)
-    inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(x.shape, widths))
-    data[inner] = x.data
-    return data, lambda g, out: (g[inner],)
+    data[_inner(x.shape, widths)] = x
+    return data
+
+
+@pad.defvjp
+def _pad_vjp(F, need, g, out, x, *, widths, value=0.0):
+    return (g[_inner(x.shape, widths)],)
+
+
+def _inner(shape: tuple[int, ...], widths: tuple[tuple[int, int], ...]) -> tuple[slice, ...]:
+    return tuple(slice(lo, lo + n) for n, (lo, _) in zip(shape, widths))
 
 
 def _windows(op: str, shape: tuple[int, ...], kernel: tuple[int, int], dilation: tuple[int, int],
@@ -467,7 +622,7 @@ def _windows(op: str, shape: tuple[int, ...], kernel: tuple[int, int], dilation:
 
 
 @primitive
-def unfold(x: Tensor, *, kernel_size: tuple[int, int], dilation: tuple[int, int] = (1, 1),
+def unfold(x: np.ndarray, *, kernel_size: tuple[int, int], dilation: tuple[int, int] = (1, 1),
            padding: tuple[int, int] = (0, 0), stride: tuple[int, int] = (1, 1)):
     """Sliding blocks of (N, C, H, W) as (N, C*kh*kw, L) (im2col), like ``torch.nn.functional.unfold``.
 
@@ -476,21 +631,25 @@ def unfold(x: Tensor, *, kernel_size: tuple[int, int], dilation: tuple[int, int]
     n, c, h, w = x.shape
     (kh, kw), (ph, pw) = kernel_size, padding
     oh, ow = _windows("unfold", x.shape, kernel_size, dilation, padding, stride)
-    xp = x.data
+    xp = x
     if ph or pw:
         xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-        xp[:, :, ph:ph + h, pw:pw + w] = x.data
+        xp[:, :, ph:ph + h, pw:pw + w] = x
     s = xp.strides
     view = np.lib.stride_tricks.as_strided(
         xp, (n, c, kh, kw, oh, ow),
         (s[0], s[1], s[2] * dilation[0], s[3] * dilation[1], s[2] * stride[0], s[3] * stride[1]), writeable=False)
-    data = view.reshape(n, c * kh * kw, oh * ow)
-    return data, lambda g, out: (fold(g, output_size=(h, w), kernel_size=kernel_size, dilation=dilation,
-                                      padding=padding, stride=stride),)
+    return view.reshape(n, c * kh * kw, oh * ow)
+
+
+@unfold.defvjp
+def _unfold_vjp(F, need, g, out, x, *, kernel_size, dilation=(1, 1), padding=(0, 0), stride=(1, 1)):
+    return (F.fold(g, output_size=x.shape[2:], kernel_size=kernel_size, dilation=dilation, padding=padding,
+                   stride=stride),)
 
 
 @primitive
-def fold(cols: Tensor, *, output_size: tuple[int, int], kernel_size: tuple[int, int],
+def fold(cols: np.ndarray, *, output_size: tuple[int, int], kernel_size: tuple[int, int],
          dilation: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0), stride: tuple[int, int] = (1, 1)):
     """Sum sliding blocks (N, C*kh*kw, L) back into (N, C, H, W) (col2im), like ``torch.nn.functional.fold``.
 
@@ -503,7 +662,7 @@ def fold(cols: Tensor, *, output_size: tuple[int, int], kernel_size: tuple[int, 
         raise ShapeError(f"fold: expected (N, C*{kh}*{kw}, {oh * ow}) blocks for output size {output_size}, "
                          f"got {cols.shape}")
     c = ckk // (kh * kw)
-    blocks = cols.data.reshape(n, c, kh, kw, oh, ow)
+    blocks = cols.reshape(n, c, kh, kw, oh, ow)
     data = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     (dh, dw), (sh, sw) = dilation, stride
     for i in range(kh):
@@ -511,5 +670,9 @@ def fold(cols: Tensor, *, output_size: tuple[int, int], kernel_size: tuple[int, 
             data[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += blocks[:, :, i, j]
     if ph or pw:
         data = np.ascontiguousarray(data[:, :, ph:ph + h, pw:pw + w])
-    return data, lambda g, out: (unfold(g, kernel_size=kernel_size, dilation=dilation, padding=padding,
-                                        stride=stride),)
+    return data
+
+
+@fold.defvjp
+def _fold_vjp(F, need, g, out, cols, *, output_size, kernel_size, dilation=(1, 1), padding=(0, 0), stride=(1, 1)):
+    return (F.unfold(g, kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride),)
