@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from tinygrad_bn import Tensor, nn, optim  # noqa: E402
 
-from .timing import interleaved  # noqa: E402
+from .timing import blocks  # noqa: E402
 
 
 def _ours(batch: int):
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> str:
         ours, theirs = _ours(args.batch), _torch(args.batch)
         rows = ["| workload | tinygrad_bn | PyTorch eager | ratio | our peak numpy memory |", "|---|---|---|---|---|"]
         for name, a, b in (("Conv2d fwd+bwd", ours[0], theirs[0]), ("CNN train step", ours[1], theirs[1])):
-            t = interleaved({"ours": a, "torch": b}, repeats=args.repeats, number=1)
+            t = blocks({"ours": a, "torch": b}, repeats=args.repeats)
             rows.append(f"| {name} | {t['ours'] * 1e3:.1f} ms | {t['torch'] * 1e3:.1f} ms | "
                         f"{t['ours'] / t['torch']:.2f}x | {_peak(a):.0f} MiB |")
     report = "\n".join(rows) + f"\n\nbatch {args.batch}, {args.threads} BLAS threads, medians of {args.repeats}"

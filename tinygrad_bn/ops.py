@@ -391,10 +391,15 @@ def _softplus_vjp(F, need, g, out, x, *, beta=1.0, threshold=20.0):
 
 
 @primitive
-def erf(x: Tensor):
+def erf(x: np.ndarray):
     """The error function (scipy's); its derivative is ``2/sqrt(pi) * exp(-x**2)``."""
     from scipy.special import erf as _erf
-    return _erf(x.data).astype(x.dtype, copy=False), lambda g, out: (g * (2 / math.sqrt(math.pi)) * exp(-(x * x)),)
+    return _erf(x).astype(x.dtype, copy=False)
+
+
+@erf.defvjp
+def _erf_vjp(F, need, g, out, x):
+    return (g * (2 / math.sqrt(math.pi)) * F.exp(-(x * x)),)
 
 
 # ----- reductions (axis: a sorted tuple of non-negative axes, normalized by Tensor) ---------
