@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from tinygrad_bn import Tensor, data, manual_seed, nn, no_grad, optim
+from tinygrad_bn import AnomalyError, Tensor, data, detect_anomaly, manual_seed, nn, no_grad, optim
 
 
 @dataclass
@@ -200,12 +200,14 @@ def logits(model: nn.Module, X: np.ndarray, train_mode: bool = False) -> np.ndar
 
 @dataclass
 class History:
-    """Test accuracy every ``eval_every`` steps, the training loss of every step, and whether it diverged."""
+    """Test accuracy every ``eval_every`` steps, the training loss of every step, and whether it diverged
+    (``divergence`` then says at which step and where: "diverged at step k (first non-finite value at op …)")."""
 
     steps: list[int] = field(default_factory=list)
     test_acc: list[float] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     diverged: bool = False
+    divergence: str | None = None
 
     def steps_to(self, target: float) -> int | None:
         """The first evaluated step at which test accuracy reached ``target``, or None."""
@@ -249,6 +251,7 @@ def train(
         history.loss.append(value)
         if not math.isfinite(value) or value > 1e4:
             history.diverged = True
+            history.divergence = f"diverged at step {step} ({_first_nonfinite(model, xb, yb, value)})"
             break
         opt.zero_grad()
         loss.backward()
@@ -258,3 +261,22 @@ def train(
             history.test_acc.append(accuracy(model, split.X_test, split.y_test))
     bar.close()
     return history
+
+
+def _first_nonfinite(model: nn.Module, xb: np.ndarray, yb: np.ndarray, loss: float) -> str:
+    """Where the diverged step's forward first went non-finite: replayed under ``detect_anomaly``, the
+    model's state restored afterwards."""
+    if math.isfinite(loss):
+        return f"loss {loss:.3g} > 1e4, every value finite"
+    bad = [name for name, p in model.named_parameters() if not np.isfinite(p.data).all()]
+    state = {k: v.copy() for k, v in model.state_dict().items()}
+    try:
+        with detect_anomaly(), no_grad():
+            model(Tensor(xb)).cross_entropy(yb)
+    except AnomalyError as e:
+        where = f"first non-finite value at op '{e.op}' in module {e.module!r}" if e.module else \
+            f"first non-finite value at op '{e.op}'"
+        return where + (f"; parameter {bad[0]!r} was already non-finite after the previous update" if bad else "")
+    finally:
+        model.load_state_dict(state)
+    return "the replayed forward stayed finite"

@@ -1,6 +1,7 @@
 """tinygrad_bn: a small reverse-mode autodiff library on numpy, built to study batch normalization."""
 
 from . import nn, optim
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autograd import Node, Scope, enable_grad, grad, is_grad_enabled, module_scope, no_grad, record, scope
 from .gradcheck import GradcheckError, gradcheck
 from .tensor import (
@@ -17,8 +18,9 @@ from .tensor import (
 from .validate import AxisError
 
 __all__ = [
-    "AxisError", "Node", "Scope", "Tensor", "ShapeError", "GradcheckError", "concatenate", "enable_grad",
-    "get_default_dtype", "grad", "gradcheck", "is_grad_enabled", "manual_seed", "module_scope", "no_grad", "record",
-    "scope", "set_default_dtype", "stack", "tensor", "where", "nn", "optim",
+    "AnomalyError", "AxisError", "Node", "Scope", "Tensor", "ShapeError", "GradcheckError", "concatenate",
+    "detect_anomaly", "enable_grad", "get_default_dtype", "grad", "gradcheck", "is_anomaly_enabled",
+    "is_grad_enabled", "manual_seed", "module_scope", "no_grad", "record", "scope", "set_default_dtype",
+    "set_detect_anomaly", "stack", "tensor", "where", "nn", "optim",
 ]
 __version__ = "0.1.0"

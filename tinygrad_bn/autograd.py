@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import anomaly
+
 if TYPE_CHECKING:
     from .tensor import Tensor
 
@@ -61,10 +63,10 @@ class Node:
     the op ran in, outermost first; shared by every op of one call, never copied), ``module`` (path of
     the innermost module scope, or None) and ``random`` (the op drew random numbers). ``vjp`` is the
     saved vector-Jacobian product (None when no input needs a gradient); backward frees it unless
-    ``retain_graph=True``.
+    ``retain_graph=True``. ``stack`` (where the op was created) is set only under ``detect_anomaly``.
     """
 
-    __slots__ = ("op", "inputs", "attrs", "scopes", "random", "vjp")
+    __slots__ = ("op", "inputs", "attrs", "scopes", "random", "vjp", "stack")
 
     def __init__(self, op: str, inputs: tuple[Tensor, ...], attrs: dict[str, Any],
                  vjp: Callable | None, random: bool = False) -> None:
@@ -290,6 +292,9 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
         g = g if create_graph else g.data
         pending[id(r)] = pending[id(r)] + g if id(r) in pending else g
     token, recording = _grad_enabled.set(create_graph), _recording.set(False)
+    check = anomaly._state.backward
+    if check:  # the vjps' own ops are not checked as forward ops: their results are checked per node
+        anomaly._state.forward = False
     try:
         with np.errstate(divide="ignore", invalid="ignore"):  # as in the forwards: inf and nan, no warnings
             for t in toposort(roots):
@@ -316,6 +321,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
                     grads = vjp(F, need, g, t, *inputs, **node.attrs)
                 else:
                     grads = vjp(F, need, g, t.data, *map(_data, inputs), **node.attrs)
+                if check:
+                    anomaly.check_backward(node, grads)
                 if not retain_graph:
                     node.vjp = None
                 for inp, needed, gi in zip(inputs, need, grads):
@@ -326,6 +333,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
                     key = id(inp)
                     pending[key] = pending[key] + gi if key in pending else gi
     finally:
+        if check:
+            anomaly._state.forward = True
         _recording.reset(recording)
         _grad_enabled.reset(token)
     return found

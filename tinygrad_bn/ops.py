@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Node, _grad_enabled, _recording
+from . import anomaly
+from .autograd import Node, _grad_enabled, _recording, current_module
 from .tensor import ShapeError, Tensor, _result
 
 Forward = Callable[..., np.ndarray]
@@ -75,6 +76,8 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
                                     f"with @{name}.defvjp)")
                 out.requires_grad = needs
                 out.node = Node(name, inputs, attrs, vjp if needs else None, random=random)
+        if anomaly._state.forward:
+            anomaly.check_forward(name, inputs, out, current_module())
         return out
 
     def defvjp(v: Vjp) -> Vjp:
