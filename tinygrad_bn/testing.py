@@ -136,12 +136,14 @@ def _hypothesis() -> tuple[Any, Any]:
     return st, hnp
 
 
-def edge_floats(dtype: Any = np.float64, finite: bool = False) -> Any:
-    """A strategy of floats of ``dtype`` that favours the edges: 0, -0, ±1, the largest and the tiniest
-    normal numbers, and (unless ``finite``) ±inf and nan, mixed with ordinary values in [-10, 10]."""
+def edge_floats(dtype: Any = np.float64, finite: bool = False, huge: float | None = None) -> Any:
+    """A strategy of floats of ``dtype`` that favours the edges: 0, -0, ±1, ±``huge`` (by default the
+    largest finite number), the tiniest normal numbers and (unless ``finite``) ±inf and nan, mixed with
+    ordinary values in [-10, 10]."""
     st, _ = _hypothesis()
     info = np.finfo(dtype)
-    edges = [0.0, -0.0, 1.0, -1.0, float(info.max), -float(info.max), float(info.tiny), -float(info.tiny)]
+    big = float(info.max) if huge is None else float(huge)
+    edges = [0.0, -0.0, 1.0, -1.0, big, -big, float(info.tiny), -float(info.tiny)]
     if not finite:
         edges += [np.inf, -np.inf, np.nan]
     width = np.dtype(dtype).itemsize * 8
