@@ -341,12 +341,24 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
 
 
 def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
-    """Pass ``g`` through ``t``'s hooks (they see and return Tensors); a returned value replaces it."""
+    """Pass ``g`` through ``t``'s hooks (they see a Tensor and return a Tensor, an ndarray or None); a returned
+    value replaces it after a check that it has the gradient's shape."""
     from .tensor import Tensor
     for hook in t._hooks:
         replaced = hook(g if create_graph else Tensor(g))
-        if replaced is not None:
-            g = replaced if create_graph else np.asarray(replaced)
+        if replaced is None:
+            continue
+        name = getattr(hook, "__qualname__", repr(hook))
+        if not isinstance(replaced, Tensor | np.ndarray | np.generic | float | int):
+            raise TypeError(f"register_hook: hook {name} returned a {type(replaced).__name__}; expected a Tensor, "
+                            "an ndarray or None")
+        if np.shape(replaced) != g.shape:
+            raise ValueError(f"register_hook: hook {name} returned a gradient of shape {np.shape(replaced)} for a "
+                             f"tensor whose gradient has shape {g.shape} (the tensor's shape is {t.shape})")
+        if create_graph:
+            g = replaced if isinstance(replaced, Tensor) else Tensor(np.asarray(replaced, dtype=g.dtype))
+        else:
+            g = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced, dtype=g.dtype)
     return g
 
 
@@ -384,9 +396,13 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     from .tensor import Tensor
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+    if grad_outputs is None or isinstance(grad_outputs, Tensor | np.ndarray):
         grad_outputs = [grad_outputs] * len(outs) if grad_outputs is None else [grad_outputs]
-    root_grads = [_root_grad(o, g, "grad") for o, g in zip(outs, grad_outputs, strict=True)]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outs):
+        raise ValueError(f"grad: got {len(grad_outputs)} grad_outputs for {len(outs)} outputs; give one per output "
+                         "(None for a scalar output)")
+    root_grads = [_root_grad(o, g, "grad") for o, g in zip(outs, grad_outputs)]
     for i, t in enumerate(ins):
         if not t.requires_grad:
             raise ValueError(f"grad: input {i} ({t.name or 'unnamed'}, shape {t.shape}) does not require grad")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,15 +47,42 @@ def generator(gen: np.random.Generator | int | None = None) -> np.random.Generat
 
 
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
-    if type(data) is np.ndarray and dtype is None:  # the common case, first
+    if type(data) is np.ndarray and dtype is None and data.dtype.kind in _NUMERIC:  # the common case, first
         return data
-    if dtype is not None:
-        return np.asarray(data, dtype=dtype)
-    if isinstance(data, np.ndarray | np.generic):
-        return np.asarray(data)
-    arr = np.asarray(data)
+    if dtype is not None or isinstance(data, np.ndarray | np.generic):
+        return _numeric("Tensor", data, dtype)
+    arr = _numeric("Tensor", data, None)
     if arr.dtype.kind in "biuf":  # Python numbers and lists: the default float dtype
         return arr.astype(_default_dtype) if arr.dtype.kind != "b" else arr
+    return arr
+
+
+_NUMERIC = "biufc"  # bool, integers, floats, complex: what a tensor may hold
+
+
+def _not_differentiable(op: str, arr: np.ndarray) -> TypeError:
+    complex_ = ("; complex tensors hold values only: complex gradients (PyTorch's conjugate convention) are not "
+                "implemented" if arr.dtype.kind == "c" else "")
+    return TypeError(f"{op}: only floating-point tensors can require gradients, got dtype {arr.dtype} "
+                     f"(shape {arr.shape}){complex_}")
+
+
+def _numeric(op: str, data: Any, dtype: Any, copy: bool = False) -> np.ndarray:
+    """``data`` as a numeric array, or a clear error naming what it is (never an object or string array)."""
+    try:
+        arr = np.array(data, dtype=dtype) if copy else np.asarray(data, dtype=dtype)
+    except (ValueError, TypeError, OverflowError) as e:
+        if isinstance(data, list | tuple) and "inhomogeneous" in str(e):
+            raise ValueError(f"{op}: ragged nested sequence: the rows have different lengths "
+                             f"({reprlib.repr(data)})") from None
+        raise TypeError(f"{op}: cannot make a tensor of dtype {dtype} from {type(data).__name__} "
+                        f"{reprlib.repr(data)} ({e})") from None
+    if arr.dtype.kind not in _NUMERIC:
+        if arr.dtype == object and arr.size and all(isinstance(v, int) for v in arr.flat):
+            raise ValueError(f"{op}: integers too large for int64 ({reprlib.repr(data)}); pass them as floats")
+        kind = type(data).__name__ if not isinstance(data, np.ndarray) else f"an array of dtype {arr.dtype}"
+        raise TypeError(f"{op}: cannot make a numeric tensor from {kind} {reprlib.repr(data)}; expected "
+                        "numbers, (nested) lists of numbers or a numeric array")
     return arr
 
 
@@ -74,9 +102,8 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         self.data: np.ndarray = _to_array(data, dtype)
-        if requires_grad and self.data.dtype.kind not in "fc":
-            raise TypeError(f"Tensor: only floating-point tensors can require gradients, "
-                            f"got dtype {self.data.dtype} (shape {self.data.shape})")
+        if requires_grad and self.data.dtype.kind != "f":
+            raise _not_differentiable("Tensor", self.data)
         self.requires_grad = requires_grad
         self.grad: Tensor | None = None
         self.name = name
@@ -236,8 +263,8 @@ class Tensor:
         return lambda: self._hooks.remove(fn)
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
-        if flag and self.dtype.kind not in "fc":
-            raise TypeError(f"requires_grad_: only floating-point tensors can require gradients, got {self.dtype}")
+        if flag and self.dtype.kind != "f":
+            raise _not_differentiable("requires_grad_", self.data)
         self.requires_grad = flag
         return self
 
@@ -569,7 +596,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, name: str 
     """
     if isinstance(data, Tensor):
         data = data.data
-    arr = np.array(data, dtype=dtype)
+    arr = _numeric("tensor", data, dtype, copy=True)
     if dtype is None and not isinstance(data, np.ndarray | np.generic) and arr.dtype.kind == "f":
         arr = arr.astype(_default_dtype, copy=False)
     return Tensor(arr, requires_grad=requires_grad, name=name)

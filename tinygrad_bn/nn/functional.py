@@ -276,8 +276,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True,
     random source multiplying the signal. Identity when not training or ``p == 0``.
     """
     x = _tensor(x)
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
+    p = validate.probability("dropout", p)
     if not training or p == 0:
         return x
     mask = ops.bernoulli(p=1 - p, shape=x.shape, dtype=x.dtype, generator=_generator(generator))

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import validate
 from ..tensor import Tensor, generator, get_default_dtype
 from . import functional as F
 from .module import Module, Parameter
@@ -21,7 +22,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None,
                  generator: np.random.Generator | int | None = None) -> None:
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features = validate.count("Linear", in_features, "in_features")
+        self.out_features = validate.count("Linear", out_features, "out_features")
         self.weight, self.bias = _uniform_parameter(in_features, (out_features, in_features), bias, dtype, generator)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -149,9 +151,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, generator: np.random.Generator | int | None = None) -> None:
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout: probability p must be in [0, 1], got {p}")
-        self.p = p
+        self.p = validate.probability("Dropout", p)
         self.generator = None if generator is None else _gen(generator)
 
     def forward(self, x: Tensor) -> Tensor:
