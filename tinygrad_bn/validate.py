@@ -192,30 +192,3 @@ def integer(op: str, value: Any, name: str, low: int = 1) -> int:
         raise ValueError(f"{op}: invalid {name} {value!r}; expected an integer >= {low}")
     return int(value)
 
-
-def probability(op: str, p: Any, name: str = "p") -> float:
-    """A probability argument: a real number in [0, 1].
-
-    Raises:
-        TypeError: ``p`` is not a real number (a string, a bool, ...).
-        ValueError: ``p`` is outside [0, 1] (or nan).
-    """
-    if isinstance(p, bool) or not isinstance(p, int | float | np.integer | np.floating):
-        raise TypeError(f"{op}: probability {name} must be a number in [0, 1], got {p!r} ({type(p).__name__})")
-    if not 0 <= p <= 1:
-        raise ValueError(f"{op}: probability {name} must be in [0, 1], got {p}")
-    return float(p)
-
-
-def count(op: str, n: Any, name: str) -> int:
-    """A size argument of a layer (``num_features``, ``in_features``): a non-negative int.
-
-    Raises:
-        TypeError: ``n`` is not an int.
-        ValueError: ``n`` is negative.
-    """
-    if not _is_int(n):
-        raise TypeError(f"{op}: {name} must be an int, got {n!r} ({type(n).__name__})")
-    if n < 0:
-        raise ValueError(f"{op}: {name} must be >= 0, got {n}")
-    return int(n)

@@ -26,7 +26,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype: Any = None) -> None:
         super().__init__()
-        num_features = validate.count(type(self).__name__, num_features, "num_features")
+        num_features = validate.integer(type(self).__name__, num_features, "num_features", low=0)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dtype = dtype or get_default_dtype()

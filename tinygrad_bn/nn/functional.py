@@ -276,7 +276,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True,
     random source multiplying the signal. Identity when not training or ``p == 0``.
     """
     x = _tensor(x)
-    p = validate.probability("dropout", p)
+    p = validate.real("dropout", p, "p", 0.0, 1.0)
     if not training or p == 0:
         return x
     mask = ops.bernoulli(p=1 - p, shape=x.shape, dtype=x.dtype, generator=_generator(generator))

@@ -22,8 +22,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None,
                  generator: np.random.Generator | int | None = None) -> None:
         super().__init__()
-        self.in_features = validate.count("Linear", in_features, "in_features")
-        self.out_features = validate.count("Linear", out_features, "out_features")
+        self.in_features = validate.integer("Linear", in_features, "in_features", low=0)
+        self.out_features = validate.integer("Linear", out_features, "out_features", low=0)
         self.weight, self.bias = _uniform_parameter(in_features, (out_features, in_features), bias, dtype, generator)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -151,7 +151,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, generator: np.random.Generator | int | None = None) -> None:
         super().__init__()
-        self.p = validate.probability("Dropout", p)
+        self.p = validate.real("Dropout", p, "p", 0.0, 1.0)
         self.generator = None if generator is None else _gen(generator)
 
     def forward(self, x: Tensor) -> Tensor:
