@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -18,18 +20,58 @@ def save(module: Module, path: str | os.PathLike) -> None:
 
 
 def write_npz(path: str | os.PathLike, state: dict[str, np.ndarray]) -> None:
-    """Write the arrays ``state`` to ``path`` (.npz, no pickle) via a temporary file and an atomic rename."""
+    """Write the arrays ``state`` to ``path`` (.npz, no pickle), atomically.
+
+    The arrays go to one temporary file beside ``path`` (``.<name>.tmp``), flushed to disk and renamed
+    over ``path``: a reader, or a process killed at any moment, sees the complete old file or the complete
+    new one. A save killed midway leaves that one temporary file, which the next save to ``path`` reuses
+    (concurrent saves to one path take turns on it); a save that fails with an error removes it. The
+    file's mode follows the umask, as with ``open()``.
+
+    Args:
+        path: the target file.
+        state: name -> numeric array (bool, integer, float or complex).
+
+    Raises:
+        TypeError: an array holds Python objects (or strings), which only pickle could store.
+    """
     path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **state)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    arrays = {k: np.asarray(v) for k, v in state.items()}
+    for k, a in arrays.items():
+        if a.dtype.kind not in "biufc":
+            raise TypeError(f"save: {k!r} has dtype {a.dtype}; only numeric arrays can be saved (no pickle)")
+    folder, name = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{name}.tmp")
+    with _locked(tmp) as fd:
+        try:
+            os.ftruncate(fd, 0)
+            with os.fdopen(os.dup(fd), "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:  # an error (not a kill): leave nothing behind
+            os.unlink(tmp)
+            raise
+
+
+@contextlib.contextmanager
+def _locked(tmp: str) -> Iterator[int]:
+    """An open descriptor of ``tmp`` (created with mode 0o666 minus the umask), exclusively locked; a file
+    that another save renamed away while we waited for the lock is not used."""
+    while True:
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.fstat(fd).st_ino == os.stat(tmp).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                yield fd
+                return
+        finally:
+            os.close(fd)
 
 
 def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module:
