@@ -334,7 +334,8 @@ def abs(x: np.ndarray):
 
 @abs.defvjp
 def _abs_vjp(F, need, g, out, x):
-    return (g * np.sign(np.asarray(x)),)
+    x = np.asarray(x)  # PyTorch's sgn: 0 at 0 and at nan
+    return (g * ((x > 0).astype(x.dtype) - (x < 0)),)
 
 
 @primitive

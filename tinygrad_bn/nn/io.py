@@ -30,16 +30,17 @@ def write_npz(path: str | os.PathLike, state: dict[str, np.ndarray]) -> None:
 
     Args:
         path: the target file.
-        state: name -> numeric array (bool, integer, float or complex).
+        state: name -> array (numbers or fixed-width strings).
 
     Raises:
-        TypeError: an array holds Python objects (or strings), which only pickle could store.
+        TypeError: an array holds Python objects, which only pickle could store.
     """
     path = os.fspath(path)
     arrays = {k: np.asarray(v) for k, v in state.items()}
     for k, a in arrays.items():
-        if a.dtype.kind not in "biufc":
-            raise TypeError(f"save: {k!r} has dtype {a.dtype}; only numeric arrays can be saved (no pickle)")
+        if a.dtype.hasobject:
+            raise TypeError(f"save: {k!r} has dtype {a.dtype}, which only pickle could store; save numbers or "
+                            "strings")
     folder, name = os.path.split(os.path.abspath(path))
     tmp = os.path.join(folder, f".{name}.tmp")
     with _locked(tmp) as fd:
