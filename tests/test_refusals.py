@@ -88,5 +88,5 @@ def _y():
 
 def test_zero_size_batch_norm_and_linear_work_as_in_pytorch():
     bn = nn.BatchNorm1d(0)
-    assert bn(Tensor(np.ones((4, 0)))).shape == (4, 0)
+    assert bn(Tensor(np.ones((4, 0), dtype=np.float32))).shape == (4, 0)
     assert nn.Linear(3, 2)(Tensor(np.ones((0, 3), dtype=np.float32))).shape == (0, 2)
