@@ -346,8 +346,8 @@ def clip(x: np.ndarray, *, min: float | None = None, max: float | None = None):
 
 @clip.defvjp
 def _clip_vjp(F, need, g, out, x, *, min=None, max=None):
-    v = np.asarray(x)
-    return (_masked(F, (v < (-np.inf if min is None else min)) | (v > (np.inf if max is None else max)), g),)
+    v = np.asarray(x)  # the in-range mask: no gradient at nan, as PyTorch
+    return (_masked(F, ~((v >= (-np.inf if min is None else min)) & (v <= (np.inf if max is None else max))), g),)
 
 
 @primitive
