@@ -131,7 +131,7 @@ def check_forward(op: str, inputs: Sequence[Tensor], out: Tensor, module: str | 
 def check_backward(node: Node, grads: Sequence[Tensor | None]) -> None:
     """Raise if a gradient returned by ``node``'s vjp holds a nan or inf."""
     for i, (inp, g) in enumerate(zip(node.inputs, grads)):
-        bad = None if g is None or not inp.requires_grad else _bad(getattr(g, "data", g))
+        bad = None if g is None or not inp.requires_grad else _bad(np.asarray(g))
         if bad:
             _raise(node.op, node.module, node.inputs, "backward",
                    f"{bad} in the gradient of its input {i} (shape {inp.shape})", getattr(node, "stack", None))
