@@ -65,6 +65,7 @@ def one_run(
         "test_acc": h.test_acc,
         "diverged": h.diverged,
         "diverged_at_step": len(h.loss) if h.diverged else None,
+        "divergence": h.divergence,  # "diverged at step k (first non-finite value at op ... in module ...)"
         "final_acc": CHANCE if h.diverged else h.final_acc,
         "steps_to_90": h.steps_to(TARGET),
     }
@@ -232,7 +233,8 @@ def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
             "Digits with the 64 pixels (0..1) multiplied by factors spread from 1 to 1000, trained at lr 0.1 (seed "
             f"{seed}'s curves). Mean final test accuracy over {len(ss)} seeds: "
             + ", ".join(f"{k} {describe(v)}" for k, v in scale_runs.items())
-            + ".",
+            + "."
+            + "".join(f" {k}, seed {seed}: {v[0]['divergence']}." for k, v in scale_runs.items() if v[0]["divergence"]),
         )
     )
     finding = "; ".join(f"{c.claim.split(':')[0]}: {c.short()}" for c in checks) + "."
