@@ -18,7 +18,14 @@ Axis = int | Sequence[int] | None
 
 
 def set_default_dtype(dtype: Any) -> None:
-    """Set the dtype that Python numbers, lists and factories get (float32 unless changed)."""
+    """Set the dtype that Python numbers, lists and factories get (float32 unless changed).
+
+    Args:
+        dtype: a floating numpy dtype or anything ``np.dtype`` accepts (``np.float64``, ``"float32"``).
+
+    Raises:
+        TypeError: ``dtype`` is not a floating dtype.
+    """
     global _default_dtype
     d = np.dtype(dtype)
     if d.kind != "f":
@@ -27,12 +34,16 @@ def set_default_dtype(dtype: Any) -> None:
 
 
 def get_default_dtype() -> np.dtype:
-    """The dtype that Python numbers, lists and factories get."""
+    """Return the dtype that Python numbers, lists and factories get (float32 unless changed)."""
     return _default_dtype
 
 
 def manual_seed(seed: int) -> None:
-    """Reseed the generator that factories and dropout use when given none."""
+    """Reseed the generator that factories and dropout use when given none.
+
+    Args:
+        seed: the seed of the new ``np.random.default_rng``.
+    """
     global _rng
     _rng = np.random.default_rng(seed)
 
@@ -91,6 +102,12 @@ class Tensor:
 
     ``data`` is the numpy array itself (writable); ``grad`` is a Tensor or None; ``node`` is the
     :class:`~tinygrad_bn.autograd.Node` that made this tensor, None for leaves.
+
+    Args:
+        data: a number, (nested) list, numpy array (kept, not copied, when ``dtype`` is None) or Tensor.
+        requires_grad: whether backward accumulates a gradient into ``.grad`` (floating dtypes only).
+        name: an optional name (shown by ``viz``).
+        dtype: the dtype; None keeps an array's and gives Python floats the default dtype (float32).
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "node", "_hooks", "_retains_grad", "__weakref__")
@@ -118,62 +135,135 @@ class Tensor:
 
     @classmethod
     def zeros(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
-        """A tensor of zeros."""
+        """Return a tensor of zeros.
+
+        Args:
+            *shape: the sizes, as ints or one sequence.
+            dtype: the dtype (default: the default dtype, float32).
+            requires_grad: whether backward accumulates a gradient into it.
+            name: an optional name (shown by ``viz``).
+        """
         return cls._make(np.zeros(validate.shape("zeros", shape)), dtype, requires_grad, name)
 
     @classmethod
     def ones(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
-        """A tensor of ones."""
+        """Return a tensor of ones.
+
+        Args:
+            *shape: the sizes, as ints or one sequence.
+            dtype: the dtype (default: the default dtype, float32).
+            requires_grad: whether backward accumulates a gradient into it.
+            name: an optional name (shown by ``viz``).
+        """
         return cls._make(np.ones(validate.shape("ones", shape)), dtype, requires_grad, name)
 
     @classmethod
     def randn(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None,
               generator: np.random.Generator | int | None = None) -> Tensor:
-        """Standard normal samples; ``generator`` is a numpy Generator or a seed."""
+        """Standard normal samples.
+
+        Args:
+            *shape: the sizes, as ints or one sequence.
+            dtype: the dtype (default: the default dtype, float32).
+            requires_grad: whether backward accumulates a gradient into it.
+            name: an optional name (shown by ``viz``).
+            generator: a numpy Generator or a seed; None uses the library's generator (:func:`manual_seed`).
+
+        Returns:
+            A leaf Tensor of that shape.
+        """
         return cls._make(_gen(generator).standard_normal(validate.shape("randn", shape)), dtype, requires_grad, name)
 
     @classmethod
     def rand(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None,
              generator: np.random.Generator | int | None = None) -> Tensor:
-        """Uniform samples on [0, 1)."""
+        """Uniform samples on [0, 1).
+
+        Args:
+            *shape: the sizes, as ints or one sequence.
+            dtype: the dtype (default: the default dtype, float32).
+            requires_grad: whether backward accumulates a gradient into it.
+            name: an optional name (shown by ``viz``).
+            generator: a numpy Generator or a seed; None uses the library's generator (:func:`manual_seed`).
+
+        Returns:
+            A leaf Tensor of that shape.
+        """
         return cls._make(_gen(generator).random(validate.shape("rand", shape)), dtype, requires_grad, name)
 
     @classmethod
     def uniform(cls, *shape: int, low: float = 0.0, high: float = 1.0, dtype: Any = None,
                 requires_grad: bool = False, name: str | None = None,
                 generator: np.random.Generator | int | None = None) -> Tensor:
-        """Uniform samples on [low, high)."""
+        """Uniform samples on [low, high).
+
+        Args:
+            *shape: the sizes, as ints or one sequence.
+            low: the lower bound (included).
+            high: the upper bound (excluded).
+            dtype: the dtype (default: the default dtype, float32).
+            requires_grad: whether backward accumulates a gradient into it.
+            name: an optional name (shown by ``viz``).
+            generator: a numpy Generator or a seed; None uses the library's generator (:func:`manual_seed`).
+
+        Returns:
+            A leaf Tensor of that shape.
+        """
         size = validate.shape("uniform", shape)
         return cls._make(_gen(generator).uniform(low, high, size), dtype, requires_grad, name)
 
     @classmethod
     def arange(cls, start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
                requires_grad: bool = False, name: str | None = None) -> Tensor:
-        """Evenly spaced values, like ``np.arange``."""
+        """Evenly spaced values, like ``np.arange``.
+
+        Args:
+            start: the first value; the stop when ``stop`` is None (then the values start at 0).
+            stop: the end (excluded).
+            step: the spacing.
+            dtype: the dtype (default: the default dtype, float32).
+            requires_grad: whether backward accumulates a gradient into it.
+            name: an optional name (shown by ``viz``).
+
+        Returns:
+            A 1-D leaf Tensor.
+        """
         return cls._make(np.arange(start, stop, step) if stop is not None else np.arange(start),
                          dtype, requires_grad, name)
 
     @classmethod
     def eye(cls, n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
             name: str | None = None) -> Tensor:
-        """The identity matrix."""
+        """Return the identity matrix of shape (n, m).
+
+        Args:
+            n: the number of rows.
+            m: the number of columns (default ``n``).
+            dtype: the dtype (default: the default dtype, float32).
+            requires_grad: whether backward accumulates a gradient into it.
+            name: an optional name (shown by ``viz``).
+        """
         return cls._make(np.eye(*validate.shape("eye", (n,) if m is None else (n, m))), dtype, requires_grad, name)
 
     # ----- array facts ---------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
+        """The sizes of the axes."""
         return self.data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The numpy dtype of ``data``."""
         return self.data.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of axes."""
         return self.data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return self.data.size
 
     @property
@@ -194,7 +284,7 @@ class Tensor:
         return float(self.item())
 
     def numpy(self) -> np.ndarray:
-        """The underlying ndarray (shared, not copied)."""
+        """Return the underlying ndarray (shared, not copied)."""
         return self.data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -204,30 +294,41 @@ class Tensor:
         return self.data
 
     def item(self) -> float:
-        """The value of a one-element tensor as a Python number."""
+        """Return the value of a one-element tensor as a Python number.
+
+        Raises:
+            ValueError: the tensor has more than one element.
+        """
         if self.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
         return self.data.item()
 
     def tolist(self) -> Any:
+        """Return the data as a (nested) list of Python numbers, like ``ndarray.tolist``."""
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph."""
+        """Return a leaf tensor sharing this data, cut from the graph (no gradient flows back)."""
         return Tensor(self.data, name=self.name)
 
     def astype(self, dtype: Any) -> Tensor:
-        """Cast to ``dtype`` (differentiable)."""
+        """Return a copy cast to ``dtype`` (differentiable: the gradient is cast back).
+
+        Args:
+            dtype: anything ``np.dtype`` accepts.
+        """
         return ops.astype(self, dtype=np.dtype(dtype))
 
     def float(self) -> Tensor:
+        """Return ``self.astype(np.float32)``."""
         return self.astype(np.float32)
 
     def double(self) -> Tensor:
+        """Return ``self.astype(np.float64)``."""
         return self.astype(np.float64)
 
     def clone(self) -> Tensor:
-        """A copy with its own memory that stays in the graph (the gradient flows back through it)."""
+        """Return a copy with its own memory that stays in the graph (the gradient flows back through it)."""
         return ops.clone(self)
 
     def __repr__(self) -> str:
@@ -240,8 +341,12 @@ class Tensor:
                  create_graph: bool = False, retain_grads: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into each leaf's ``.grad``.
 
-        ``retain_grads=True`` also keeps ``.grad`` on every intermediate tensor (for ``viz``).
-        ``create_graph=True`` records the backward pass so gradients can be differentiated again.
+        Args:
+            grad: the gradient of the final result with respect to ``self``, of ``self``'s shape; may be
+                omitted for a one-element tensor (it is then 1).
+            retain_graph: keep the graph for another backward (default: ``create_graph``).
+            create_graph: record the backward pass so gradients can be differentiated again.
+            retain_grads: also keep ``.grad`` on every intermediate tensor (for ``viz``).
         """
         root = autograd._root_grad(self, grad, "backward")
         keep = create_graph if retain_graph is None else retain_graph
@@ -255,7 +360,14 @@ class Tensor:
     def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
         """Call ``fn(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it.
 
-        Returns a function that removes the hook.
+        Args:
+            fn: called with the gradient (a Tensor of this tensor's shape); returns None or the new gradient.
+
+        Returns:
+            A function that removes the hook.
+
+        Raises:
+            RuntimeError: the tensor does not require grad.
         """
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
@@ -263,12 +375,24 @@ class Tensor:
         return lambda: self._hooks.remove(fn)
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place.
+
+        Args:
+            flag: the new value.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            TypeError: ``flag`` is True and the dtype is not floating.
+        """
         if flag and self.dtype.kind != "f":
             raise _not_differentiable("requires_grad_", self.data)
         self.requires_grad = flag
         return self
 
     def zero_grad(self) -> None:
+        """Drop the accumulated gradient (``.grad`` becomes None)."""
         self.grad = None
 
     # ----- arithmetic ----------------------------------------------------------------------
@@ -345,44 +469,71 @@ class Tensor:
 
     # ----- elementwise ---------------------------------------------------------------------
     def exp(self) -> Tensor:
+        """Return ``e ** x``, elementwise."""
         return ops.exp(self)
 
     def log(self) -> Tensor:
+        """Return the natural logarithm, elementwise."""
         return ops.log(self)
 
     def sqrt(self) -> Tensor:
+        """Return the square root, elementwise."""
         return ops.sqrt(self)
 
     def relu(self) -> Tensor:
+        """Return ``max(x, 0)``, elementwise."""
         return ops.relu(self)
 
     def tanh(self) -> Tensor:
+        """Return the hyperbolic tangent, elementwise."""
         return ops.tanh(self)
 
     def sigmoid(self) -> Tensor:
+        """Return ``1 / (1 + exp(-x))``, elementwise."""
         return ops.sigmoid(self)
 
     def abs(self) -> Tensor:
+        """Return the absolute value, elementwise."""
         return ops.abs(self)
 
     def maximum(self, o: Any) -> Tensor:
+        """Return the elementwise larger of ``self`` and ``o`` (broadcast); a tie splits the gradient evenly.
+
+        Args:
+            o: a Tensor, array or number.
+        """
         return ops.maximum(self, o)
 
     def minimum(self, o: Any) -> Tensor:
+        """Return the elementwise smaller of ``self`` and ``o`` (broadcast); a tie splits the gradient evenly.
+
+        Args:
+            o: a Tensor, array or number.
+        """
         return ops.minimum(self, o)
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
-        """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+        """Return the values limited to [min, max]; the gradient passes where min <= x <= max.
+
+        Args:
+            min: the lower bound, or None for none.
+            max: the upper bound, or None for none.
+        """
         return ops.clip(self, min=min, max=max)
 
     clamp = clip
 
     def logsigmoid(self) -> Tensor:
-        """``log(sigmoid(x))``, finite and exact in both tails."""
+        """Return ``log(sigmoid(x))``, finite and exact in both tails."""
         return ops.logsigmoid(self)
 
     def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-        """``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold`` (as in PyTorch)."""
+        """Return ``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold`` (as in PyTorch).
+
+        Args:
+            beta: the sharpness.
+            threshold: above ``beta * x > threshold`` the result is ``x`` itself.
+        """
         from .nn import functional as F
         return F.softplus(self, beta, threshold)
 
@@ -390,39 +541,92 @@ class Tensor:
     # ``axis``/``keepdims`` (numpy's names) and ``dim``/``keepdim`` (PyTorch's) are the same arguments
     def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
             keepdim: bool | None = None) -> Tensor:
-        """Sum over ``axis`` (an int, a tuple, or None for every axis)."""
+        """Return the sum over ``axis``.
+
+        Args:
+            axis: an axis, a tuple of axes, or None for every axis.
+            keepdims: keep the reduced axes with size 1.
+            dim: PyTorch's name for ``axis`` (give one of the two).
+            keepdim: PyTorch's name for ``keepdims``.
+        """
         return self._reduce(ops.sum, axis, keepdims, dim, keepdim)
 
     def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
              keepdim: bool | None = None) -> Tensor:
-        """Mean over ``axis`` (an int, a tuple, or None for every axis)."""
+        """Return the mean over ``axis``.
+
+        Args:
+            axis: an axis, a tuple of axes, or None for every axis.
+            keepdims: keep the reduced axes with size 1.
+            dim: PyTorch's name for ``axis`` (give one of the two).
+            keepdim: PyTorch's name for ``keepdims``.
+        """
         return self._reduce(ops.mean, axis, keepdims, dim, keepdim)
 
     def var(self, axis: Axis = None, keepdims: bool = False, correction: int = 0, *, dim: Axis = None,
             keepdim: bool | None = None) -> Tensor:
-        """Variance; ``correction=0`` (biased, the BN paper's) by default, 1 for the unbiased one."""
+        """Return the variance over ``axis``; ``correction=0`` (biased, the BN paper's) by default.
+
+        Args:
+            axis: an axis, a tuple of axes, or None for every axis.
+            keepdims: keep the reduced axes with size 1.
+            correction: subtract it from the count in the denominator (0: biased, 1: unbiased).
+            dim: PyTorch's name for ``axis`` (give one of the two).
+            keepdim: PyTorch's name for ``keepdims``.
+
+        Raises:
+            TypeError: ``correction`` is not a number.
+        """
         if not isinstance(correction, int | float | np.integer | np.floating) or isinstance(correction, bool):
             raise TypeError(f"var: correction must be a number, got {correction!r} ({type(correction).__name__})")
         return self._reduce(ops.var, axis, keepdims, dim, keepdim, correction=correction)
 
     def std(self, axis: Axis = None, keepdims: bool = False, correction: int = 0, *, dim: Axis = None,
             keepdim: bool | None = None) -> Tensor:
-        """Standard deviation: the square root of :meth:`var`."""
+        """Return the standard deviation over ``axis``: the square root of :meth:`var`.
+
+        Args:
+            axis: an axis, a tuple of axes, or None for every axis.
+            keepdims: keep the reduced axes with size 1.
+            correction: subtract it from the count in the denominator (0: biased, 1: unbiased).
+            dim: PyTorch's name for ``axis`` (give one of the two).
+            keepdim: PyTorch's name for ``keepdims``.
+        """
         return self.var(axis, keepdims, correction, dim=dim, keepdim=keepdim).sqrt()
 
     def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
             keepdim: bool | None = None) -> Tensor:
-        """Maximum; the gradient is split evenly between tied maxima (like ``torch.amax``)."""
+        """Return the maximum over ``axis``; the gradient is split evenly between tied maxima (``torch.amax``).
+
+        Args:
+            axis: an axis, a tuple of axes, or None for every axis.
+            keepdims: keep the reduced axes with size 1.
+            dim: PyTorch's name for ``axis`` (give one of the two).
+            keepdim: PyTorch's name for ``keepdims``.
+        """
         return self._reduce(ops.max, axis, keepdims, dim, keepdim)
 
     def min(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
             keepdim: bool | None = None) -> Tensor:
-        """Minimum; the gradient is split evenly between tied minima (like ``torch.amin``)."""
+        """Return the minimum over ``axis``; the gradient is split evenly between tied minima (``torch.amin``).
+
+        Args:
+            axis: an axis, a tuple of axes, or None for every axis.
+            keepdims: keep the reduced axes with size 1.
+            dim: PyTorch's name for ``axis`` (give one of the two).
+            keepdim: PyTorch's name for ``keepdims``.
+        """
         return self._reduce(ops.min, axis, keepdims, dim, keepdim)
 
     def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
                keepdim: bool | None = None) -> Tensor:
         """Index of the (first) maximum along ``axis`` (alias ``dim``), or in the flattened tensor when None.
+
+        Args:
+            axis: the axis, or None for the index in the flattened tensor.
+            keepdims: keep the reduced axis with size 1.
+            dim: PyTorch's name for ``axis``.
+            keepdim: PyTorch's name for ``keepdims``.
 
         Returns:
             A non-differentiable int64 tensor.
@@ -431,7 +635,17 @@ class Tensor:
 
     def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
                keepdim: bool | None = None) -> Tensor:
-        """Index of the (first) minimum along ``axis`` (alias ``dim``), or in the flattened tensor when None."""
+        """Index of the (first) minimum along ``axis`` (alias ``dim``), or in the flattened tensor when None.
+
+        Args:
+            axis: the axis, or None for the index in the flattened tensor.
+            keepdims: keep the reduced axis with size 1.
+            dim: PyTorch's name for ``axis``.
+            keepdim: PyTorch's name for ``keepdims``.
+
+        Returns:
+            A non-differentiable int64 tensor.
+        """
         return self._arg("argmin", np.argmin, axis, keepdims, dim, keepdim)
 
     def _arg(self, name: str, fn: Callable, axis: int | None, keepdims: bool, dim: int | None,
@@ -458,13 +672,28 @@ class Tensor:
 
     # ----- shape ---------------------------------------------------------------------------
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
-        """The same data with ``shape`` (ints or one sequence; one size may be -1, inferred)."""
+        """Return the same data with a new shape (same number of elements).
+
+        Args:
+            *shape: the sizes, as ints or one sequence; one size may be -1 (inferred).
+
+        Raises:
+            ShapeError: the sizes do not match the number of elements.
+        """
         return ops.reshape(self, shape=validate.shape("reshape", shape, infer=True, of=self.data.shape))
 
     view = reshape
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        """Merge axes ``start_dim`` to ``end_dim`` (inclusive) into one, as ``torch.flatten``."""
+        """Return the tensor with axes ``start_dim`` to ``end_dim`` (inclusive) merged into one (``torch.flatten``).
+
+        Args:
+            start_dim: the first axis to merge.
+            end_dim: the last axis to merge.
+
+        Raises:
+            ShapeError: ``start_dim`` comes after ``end_dim``.
+        """
         shape = self.data.shape
         lo = validate.axis("flatten", start_dim, self.ndim, shape, "start_dim")
         hi = validate.axis("flatten", end_dim, self.ndim, shape, "end_dim")
@@ -473,7 +702,15 @@ class Tensor:
         return self.reshape(*shape[:lo], -1, *shape[hi + 1:]) if self.ndim else self.reshape(1)
 
     def permute(self, *axes: int | Sequence[int]) -> Tensor:
-        """Reorder the axes: ``axes[i]`` is the input axis that becomes axis i."""
+        """Return the tensor with its axes reordered.
+
+        Args:
+            *axes: a permutation of the axes, as ints or one sequence: ``axes[i]`` is the input axis that
+                becomes axis i.
+
+        Raises:
+            ShapeError: ``axes`` is not a permutation of the axes.
+        """
         items = axes[0] if len(axes) == 1 and isinstance(axes[0], Sequence) else axes
         perm = tuple(validate.axis("permute", a, self.ndim, self.shape) for a in items)
         if sorted(perm) != list(range(self.ndim)):
@@ -481,7 +718,12 @@ class Tensor:
         return ops.transpose(self, axes=perm)
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
-        """Swap two axes (PyTorch's meaning); ``.T`` reverses all of them."""
+        """Return the tensor with two axes swapped (PyTorch's meaning); ``.T`` reverses all of them.
+
+        Args:
+            dim0: one axis.
+            dim1: the other.
+        """
         perm = list(range(self.ndim))
         a = validate.axis("transpose", dim0, self.ndim, self.shape, "dim0")
         b = validate.axis("transpose", dim1, self.ndim, self.shape, "dim1")
@@ -491,13 +733,27 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
+        """The tensor with all its axes reversed (``numpy``'s ``.T``)."""
         return ops.transpose(self, axes=tuple(reversed(range(self.ndim))))
 
     def broadcast_to(self, *shape: int | Sequence[int]) -> Tensor:
+        """Return the tensor broadcast to ``shape``, like ``np.broadcast_to`` (the gradient is summed back).
+
+        Args:
+            *shape: the target sizes, as ints or one sequence.
+        """
         return ops.broadcast_to(self, shape=validate.shape("broadcast_to", shape, of=self.data.shape))
 
     def unsqueeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        """Insert a size-1 axis at ``axis`` (alias ``dim``; in ``[-ndim - 1, ndim]``)."""
+        """Return the tensor with a size-1 axis inserted at ``axis``.
+
+        Args:
+            axis: where the new axis goes, in ``[-ndim - 1, ndim]``.
+            dim: PyTorch's name for ``axis`` (give one of the two).
+
+        Raises:
+            TypeError: neither ``axis`` nor ``dim`` is given.
+        """
         axis, _ = validate.spelling("unsqueeze", axis, False, dim, None)
         if axis is None:
             raise TypeError("unsqueeze: missing the axis argument (axis= or dim=)")
@@ -505,7 +761,15 @@ class Tensor:
         return ops.reshape(self, shape=(*self.shape[:a], 1, *self.shape[a:]))
 
     def squeeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-        """Remove the size-1 axis ``axis`` (alias ``dim``), or every size-1 axis when it is None."""
+        """Return the tensor without the size-1 axis ``axis``, or without every size-1 axis when it is None.
+
+        Args:
+            axis: the axis to remove, or None.
+            dim: PyTorch's name for ``axis``.
+
+        Raises:
+            ShapeError: that axis does not have size 1.
+        """
         axis, _ = validate.spelling("squeeze", axis, False, dim, None)
         shape = self.shape
         if axis is None:
@@ -516,42 +780,83 @@ class Tensor:
         return ops.reshape(self, shape=shape[:a] + shape[a + 1:])
 
     def matmul(self, o: Any) -> Tensor:
+        """Return the matrix product ``self @ o`` (numpy's ``matmul`` rules: batched, 1-D promoted).
+
+        Args:
+            o: a Tensor or array, of shape (..., K, M) when ``self`` is (..., N, K).
+        """
         return ops.matmul(self, o)
 
     def t(self) -> Tensor:
-        """The transpose of a matrix; a 0-D or 1-D tensor is returned as it is (PyTorch's ``t``)."""
+        """Return the transpose of a matrix; a 0-D or 1-D tensor is returned as it is (PyTorch's ``t``).
+
+        Raises:
+            ShapeError: the tensor has more than 2 axes.
+        """
         if self.ndim > 2:
             raise ShapeError(f"t: expects a tensor with at most 2 dimensions, got shape {self.shape} (use transpose)")
         return self.T if self.ndim == 2 else self
 
     def pow(self, exponent: Any) -> Tensor:
-        """``self ** exponent`` (a number or a tensor)."""
+        """Return ``self ** exponent``.
+
+        Args:
+            exponent: a number or a Tensor (broadcast).
+        """
         return self ** exponent
 
     # ----- composites (plain functions of primitives, defined in nn.functional) ------------
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
-        """Softmax along ``axis`` (alias ``dim``)."""
+        """Return the softmax along ``axis``.
+
+        Args:
+            axis: the axis that sums to 1.
+            dim: PyTorch's name for ``axis``.
+        """
         from .nn import functional as F
         return F.softmax(self, axis if dim is None else dim)
 
     def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
-        """Log-softmax along ``axis`` (alias ``dim``)."""
+        """Return the log-softmax along ``axis``.
+
+        Args:
+            axis: the axis over which the probabilities sum to 1.
+            dim: PyTorch's name for ``axis``.
+        """
         from .nn import functional as F
         return F.log_softmax(self, axis if dim is None else dim)
 
     def cross_entropy(self, labels: Any) -> Tensor:
-        """Mean cross-entropy of these logits (N, C) against integer class labels (N,)."""
+        """Return the mean cross-entropy of these logits (N, C) against integer class labels.
+
+        Args:
+            labels: integer class indices in ``[0, C)``, shape (N,).
+        """
         from .nn import functional as F
         return F.cross_entropy(self, labels)
 
     def binary_cross_entropy_with_logits(self, target: Any, weight: Any = None, reduction: str = "mean",
                                          pos_weight: Any = None) -> Tensor:
-        """Binary cross-entropy of ``sigmoid(self)`` against ``target``, stable for any logit (``nn.functional``)."""
+        """Binary cross-entropy of ``sigmoid(self)`` against ``target``, stable for any logit (``nn.functional``).
+
+        Args:
+            target: probabilities in [0, 1], of ``self``'s shape.
+            weight: an optional rescaling of each element's loss, broadcastable to ``self``.
+            reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+            pos_weight: an optional weight of the positive term, broadcastable to ``self`` (e.g. one per class).
+
+        Returns:
+            A scalar Tensor, or one of ``self``'s shape for ``reduction="none"``.
+        """
         from .nn import functional as F
         return F.binary_cross_entropy_with_logits(self, target, weight, reduction, pos_weight)
 
     def mse(self, target: Any) -> Tensor:
-        """Mean squared error against ``target``."""
+        """Return the mean squared error against ``target``, a scalar Tensor.
+
+        Args:
+            target: a Tensor or array of ``self``'s shape.
+        """
         from .nn import functional as F
         return F.mse(self, target)
 
@@ -603,14 +908,35 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, name: str 
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
-    """Elementwise ``a`` where ``cond`` else ``b``; differentiable in ``a`` and ``b``."""
+    """Elementwise ``a`` where ``cond`` else ``b``; differentiable in ``a`` and ``b``.
+
+    Args:
+        cond: a boolean Tensor or array (other dtypes are cast to bool).
+        a: the values where ``cond`` is true (Tensor, array or number).
+        b: the values where it is false.
+
+    Returns:
+        A Tensor of the broadcast shape of the three.
+    """
     cond = cond if isinstance(cond, Tensor) and cond.dtype == bool else Tensor(np.asarray(
         cond.data if isinstance(cond, Tensor) else cond, dtype=bool))
     return ops.where(cond, a, b)
 
 
 def concatenate(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
-    """Join tensors along an existing axis (alias ``dim``)."""
+    """Join tensors along an existing axis.
+
+    Args:
+        tensors: Tensors (or arrays) whose shapes agree except along ``axis``.
+        axis: the axis to join along.
+        dim: PyTorch's name for ``axis``.
+
+    Returns:
+        A Tensor whose ``axis`` is the sum of theirs.
+
+    Raises:
+        ValueError: ``tensors`` is empty.
+    """
     if not tensors:
         raise ValueError("concatenate: expected at least one tensor")
     shape = np.shape(tensors[0].data if isinstance(tensors[0], Tensor) else tensors[0])
@@ -619,7 +945,19 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = N
 
 
 def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
-    """Join tensors along a new axis (alias ``dim``)."""
+    """Join tensors along a new axis.
+
+    Args:
+        tensors: Tensors (or arrays) of one shape.
+        axis: where the new axis goes.
+        dim: PyTorch's name for ``axis``.
+
+    Returns:
+        A Tensor with one more axis, of size ``len(tensors)``.
+
+    Raises:
+        ValueError: ``tensors`` is empty.
+    """
     if not tensors:
         raise ValueError("stack: expected at least one tensor")
     shape = np.shape(tensors[0].data if isinstance(tensors[0], Tensor) else tensors[0])
