@@ -95,7 +95,7 @@ def test_every_node_has_a_data_flow_order():
 def test_tensor_nodes_carry_value_and_gradient_histograms():
     g = viz.capture(_bn_first(), input=_x(), target=np.arange(16) % 3)
     x = g.nodes[g.graph["inputs"][0]]
-    assert len(x["hist"]["counts"]) == viz.capture.__globals__["BINS"] and sum(x["hist"]["counts"]) == 16 * 6
+    assert len(x["hist"]["counts"]) == viz.stats.BINS and sum(x["hist"]["counts"]) == 16 * 6
     assert len(x["hist"]["edges"]) == len(x["hist"]["counts"]) + 1 and x["grad_hist"] is None
     weight = next(d for _, d in g.nodes(data=True) if d.get("is_parameter"))
     assert sum(weight["grad_hist"]["counts"]) == np.prod(weight["shape"])

@@ -328,3 +328,9 @@ def test_nonfinite_values_and_gradients_get_a_red_border_and_a_legend_line():
     clean = Tensor(np.ones((2, 2)), requires_grad=True)
     (clean * 2).sum().backward()
     assert "red border" not in viz.render((clean * 2).sum(), show_grads=False).svg
+
+
+def test_the_render_scaling_bench_builds_graphs_of_their_nominal_size():
+    from bench.render_scaling import plain_graph
+
+    assert [viz.capture(plain_graph(n)).number_of_nodes() for n in (100, 1_000)] == [100, 1_000]

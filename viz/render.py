@@ -21,7 +21,7 @@ import networkx as nx
 from tinygrad_bn import Tensor
 from tinygrad_bn.nn import Module
 
-from .capture import capture
+from .capture import capture, paused_gc
 from .fold import plan
 from .noise import noise_paths
 
@@ -134,6 +134,7 @@ def _graph(what: Target, input: Any, target: Any, mode: str) -> nx.DiGraph:
     return capture(what)
 
 
+@paused_gc()
 def _build(g: nx.DiGraph, show_grads: bool, show_values: bool, noise: bool, cluster_modules: bool,
            depth: int | None, rankdir: str, max_nodes: int | None) -> tuple[str, str | None]:
     from .dot import build
