@@ -1,4 +1,4 @@
-"""Conv1d/Conv2d, pooling and Flatten: PyTorch parity in float64, gradcheck over hypothesis windows, errors."""
+"""Conv1d/Conv2d (and the conv2d primitive), pooling and Flatten: PyTorch parity in float64, gradcheck, errors."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import viz
-from tinygrad_bn import ShapeError, Tensor, gradcheck, nn
+from tinygrad_bn import ShapeError, Tensor, gradcheck, nn, ops
+from tinygrad_bn.gradcheck import gradgradcheck
 from tinygrad_bn.nn import functional as F
+from tinygrad_bn.testing import compare_with_torch
 
 try:
     import torch
@@ -158,3 +160,48 @@ def test_batchnorm2d_after_conv2d_has_its_noise_entries():
     kinds = {(e.op, e.kind, e.module) for e in report.entries}
     assert kinds == {("sub", "additive", "1"), ("div", "multiplicative", "1")}, report.summary()
     assert all(g.nodes[e.source_op]["module"] == "1" for e in report.entries)
+
+
+@st.composite
+def conv_cases(draw):
+    """A (x, weight, attrs) case for the conv2d primitive: symmetric padding, any stride, dilation, groups."""
+    xs, ws, kw = draw(convs())
+    kw["padding"] = (draw(st.integers(0, 1)), draw(st.integers(0, 1)))
+    hw = tuple(max(n, kw["dilation"][i] * (ws[2 + i] - 1) + 1) for i, n in enumerate(xs[2:]))
+    return (*xs[:2], *hw), ws, kw
+
+
+@needs_torch
+@settings(max_examples=20, deadline=None)
+@given(case=conv_cases(), seed=st.integers(0, 1000))
+def test_conv2d_primitive_gradcheck_and_torch_parity(case, seed):
+    xs, ws, kw = case
+    x, w = _rand(xs, seed), _rand(ws, seed + 1)
+    gradcheck(lambda a, b: ops.conv2d(a, b, **kw), [Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)])
+    compare_with_torch(lambda a, b: ops.conv2d(a, b, **kw),
+                       lambda a, b: torch.nn.functional.conv2d(a, b, None, kw["stride"], kw["padding"],
+                                                               kw["dilation"], kw["groups"]), [x, w], rtol=1e-10,
+                       atol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)], ids=str)
+def test_conv2d_primitive_second_order(kw):
+    x, w = Tensor(_rand((2, 2, 5, 4)), requires_grad=True), Tensor(_rand((2, 2 // kw.get("groups", 1), 2, 2), 1),
+                                                                   requires_grad=True)
+    gradgradcheck(lambda a, b: ops.conv2d(a, b, **kw), [x, w])
+
+
+def test_conv2d_primitive_names_shapes_that_do_not_fit():
+    with pytest.raises(ShapeError, match=r"conv2d: input \(1, 3, 4, 4\) .* weight \(2, 2, 3, 3\) .* groups=1"):
+        ops.conv2d(Tensor(np.zeros((1, 3, 4, 4))), Tensor(np.zeros((2, 2, 3, 3))))
+    with pytest.raises(ShapeError, match=r"conv2d: kernel \(5, 5\) .* larger than the input \(4, 4\)"):
+        ops.conv2d(Tensor(np.zeros((1, 3, 4, 4))), Tensor(np.zeros((2, 3, 5, 5))))
+
+
+def test_conv2d_batch_axis_rule():
+    """The batch axis of the input is the output's; the weight has none; contracting a batch axis is a statistic."""
+    from viz.batch_axes import RULES
+    shapes, out = [(4, 3, 5, 5), (2, 3, 3, 3)], (4, 2, 3, 3)
+    assert RULES["conv2d"]({}, shapes, out, [frozenset({0}), frozenset()], [True, False]) == ({0}, False)
+    assert RULES["conv2d"]({}, shapes, out, [frozenset({1}), frozenset()], [True, False])[1]
+    assert RULES["conv2d"]({}, shapes, out, [frozenset(), frozenset({0})], [False, True]) == ({1}, False)

@@ -637,18 +637,25 @@ def unfold(x: np.ndarray, *, kernel_size: tuple[int, int], dilation: tuple[int, 
 
     The forward is one copy of a strided view of the zero-padded input; the vjp is :func:`fold`.
     """
+    view = _blocks("unfold", x, kernel_size, dilation, padding, stride)
+    n, c, kh, kw, oh, ow = view.shape
+    return view.reshape(n, c * kh * kw, oh * ow)
+
+
+def _blocks(op: str, x: np.ndarray, kernel: tuple[int, int], dilation: tuple[int, int], padding: tuple[int, int],
+            stride: tuple[int, int]) -> np.ndarray:
+    """A read-only strided view (N, C, kh, kw, H_out, W_out) of the zero-padded (N, C, H, W) ``x``: every window."""
     n, c, h, w = x.shape
-    (kh, kw), (ph, pw) = kernel_size, padding
-    oh, ow = _windows("unfold", x.shape, kernel_size, dilation, padding, stride)
+    (kh, kw), (ph, pw) = kernel, padding
+    oh, ow = _windows(op, x.shape, kernel, dilation, padding, stride)
     xp = x
     if ph or pw:
         xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
         xp[:, :, ph:ph + h, pw:pw + w] = x
     s = xp.strides
-    view = np.lib.stride_tricks.as_strided(
+    return np.lib.stride_tricks.as_strided(
         xp, (n, c, kh, kw, oh, ow),
         (s[0], s[1], s[2] * dilation[0], s[3] * dilation[1], s[2] * stride[0], s[3] * stride[1]), writeable=False)
-    return view.reshape(n, c * kh * kw, oh * ow)
 
 
 @unfold.defvjp
@@ -685,3 +692,54 @@ def fold(cols: np.ndarray, *, output_size: tuple[int, int], kernel_size: tuple[i
 @fold.defvjp
 def _fold_vjp(F, need, g, out, cols, *, output_size, kernel_size, dilation=(1, 1), padding=(0, 0), stride=(1, 1)):
     return (F.unfold(g, kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride),)
+
+
+@primitive
+def conv2d(x: np.ndarray, w: np.ndarray, *, stride: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0),
+           dilation: tuple[int, int] = (1, 1), groups: int = 1):
+    """Cross-correlation of (N, C, H, W) with filters (O, C/groups, kh, kw), zero padding: (N, O, H_out, W_out).
+
+    The forward is im2col (one copy of the windows' strided view, laid out (groups, C/groups*kh*kw, N*L)
+    so the batch sits in the columns) and one GEMM per group over the whole batch. The vjp is one GEMM
+    and :func:`fold` for the input, :func:`unfold` and one GEMM for the filters.
+    """
+    if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
+        raise ShapeError(f"conv2d: input {x.shape} (N, C, H, W) and weight {w.shape} (O, C/groups, kh, kw) do not "
+                         f"fit with groups={groups}")
+    n, o, (kh, kw) = x.shape[0], w.shape[0], w.shape[2:]
+    view = _blocks("conv2d", x, (kh, kw), dilation, padding, stride)
+    oh, ow = view.shape[4:]
+    cols = np.ascontiguousarray(view.transpose(1, 2, 3, 0, 4, 5)).reshape(groups, -1, n * oh * ow)
+    y = _gemms(ARRAYS, w.reshape(groups, o // groups, -1), cols)  # (groups, O/groups, N*L)
+    return np.ascontiguousarray(y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
+
+
+@conv2d.defvjp
+def _conv2d_vjp(F, need, g, out, x, w, *, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    (n, o, oh, ow), (_, per_group, kh, kw) = g.shape, w.shape
+    length, k = oh * ow, per_group * kh * kw
+    window = dict(kernel_size=(kh, kw), dilation=dilation, padding=padding, stride=stride)
+    gy = F.reshape(F.transpose(F.reshape(g, shape=(n, groups, o // groups, length)), axes=(1, 2, 0, 3)),
+                   shape=(groups, o // groups, n * length))  # the batch in the columns, as in the forward
+    gx = gw = None
+    if need[0]:
+        cols = _gemms(F, _mT(F, F.reshape(w, shape=(groups, o // groups, k))), gy)  # (groups, K, N*L)
+        cols = F.transpose(F.reshape(cols, shape=(groups * k, n, length)), axes=(1, 0, 2))
+        gx = F.fold(cols, output_size=x.shape[2:], **window)
+    if need[1]:
+        cols = F.reshape(F.unfold(x, **window), shape=(n, groups, k, length))
+        cols = F.reshape(F.transpose(cols, axes=(1, 2, 0, 3)), shape=(groups, k, n * length))
+        gw = F.reshape(_gemms(F, gy, _mT(F, cols)), shape=w.shape)
+    return gx, gw
+
+
+def _gemms(F: Any, a: Any, b: Any) -> Any:
+    """(G, M, K) @ (G, K, P): one 2-D GEMM when G is 1, else contiguous operands.
+
+    numpy runs a stacked matmul with a transposed operand without BLAS (tens of times slower).
+    """
+    if a.shape[0] == 1:
+        return F.reshape(F.matmul(F.reshape(a, shape=a.shape[1:]), F.reshape(b, shape=b.shape[1:])),
+                         shape=(1, a.shape[1], b.shape[2]))
+    a, b = (t if np.asarray(t).flags.c_contiguous else F.clone(t) for t in (a, b))
+    return F.matmul(a, b)

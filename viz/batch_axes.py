@@ -82,6 +82,19 @@ def fold(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes
     return frozenset(b for a in axes[0] for b in {0: (0,), 1: (1,), 2: (2, 3)}[a]), False
 
 
+def conv2d(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+           signal: list[bool]) -> tuple[Axes, bool]:
+    """(N, C, H, W) * (O, C/g, kh, kw) -> (N, O, H', W'): N, H, W keep their place, the filter axis becomes C.
+
+    The contraction runs over channels and kernel offsets: a batch-derived channel axis of a signal input,
+    a spatial one under a kernel wider than 1, or any contracted axis of a signal weight is a batch statistic.
+    """
+    (ax, wax), kernel = axes, shapes[1][2:]
+    res = {a for a in ax if a != 1} | ({1} if 0 in wax else set())
+    mixed = 1 in ax or any(a in ax and kernel[a - 2] > 1 for a in (2, 3))
+    return frozenset(res), bool((signal[0] and mixed) or (signal[1] and wax - {0}))
+
+
 def getitem(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
             signal: list[bool]) -> tuple[Axes, bool]:
     """Basic indexing moves axes; advanced (array) indexing of a batch axis makes the index axes batch-derived."""
@@ -127,7 +140,7 @@ RULES: dict[str, Rule] = {
     **dict.fromkeys(("sum", "mean", "var", "max", "min"), reduction),
     "reshape": reshape, "transpose": transpose, "getitem": getitem, "scatter_add": scatter_add,
     "concatenate": concatenate, "stack": stack, "matmul": matmul, "bernoulli": source,
-    "pad": same_axes, "unfold": unfold, "fold": fold,
+    "pad": same_axes, "unfold": unfold, "fold": fold, "conv2d": conv2d,
 }
 
 

@@ -1,8 +1,14 @@
-"""Conv1d and Conv2d: ``unfold`` (im2col, a primitive) followed by ``matmul``, PyTorch's arguments and init.
+"""Conv1d and Conv2d on the ``conv2d`` primitive, PyTorch's arguments and init.
 
-In the graph a convolution is therefore two nodes: ``unfold`` gathers each output position's receptive
-field into a column (batch axis untouched), and ``matmul`` contracts those columns with the weight —
-over channels and kernel offsets, never over the batch — so the noise analysis sees through it.
+Why a primitive and not ``unfold`` followed by ``matmul``: a convolution is fast when it is ONE GEMM
+over the whole batch (the im2col columns of every sample side by side). Composed of primitives, that
+GEMM needs the batch axis merged with the positions axis, and the graph would then say the batch axis
+is mixed with the positions, so the noise analysis would see batch statistics where there are none
+(GroupNorm after a conv looked batch-noisy). Without merging, ``weight @ cols`` is numpy broadcasting
+a matrix over the batch — one small GEMM per sample, tens of times slower. The ``conv2d`` primitive
+(tinygrad_bn.ops) does im2col and one GEMM inside, its vjp beside it is written with ``unfold``,
+``fold`` and ``matmul``, and viz has one rule for it: the batch axis of the input is the batch axis
+of the output, the weight has none.
 """
 
 from __future__ import annotations
@@ -90,14 +96,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size =
     if (top, left) != (bottom, right):  # asymmetric ("same" with an even kernel): pad explicitly
         x = ops.pad(x, widths=((0, 0), (0, 0), (top, bottom), (left, right)))
         top = left = 0
-    cols = ops.unfold(x, kernel_size=(kh, kw), dilation=dilation, padding=(top, left), stride=stride)
-    n, length = x.shape[0], cols.shape[2]
-    if groups == 1:
-        y = weight.reshape(out, -1) @ cols
-    else:
-        y = weight.reshape(groups, out // groups, -1) @ cols.reshape(n, groups, -1, length)
-    h = (x.shape[2] + 2 * top - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    y = y.reshape(n, out, h, length // h)
+    y = ops.conv2d(x, weight, stride=stride, padding=(top, left), dilation=dilation, groups=groups)
     return y if bias is None else y + bias.reshape(1, out, 1, 1)
 
 
