@@ -11,7 +11,7 @@ from collections.abc import Callable
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP: its threads sleep between turns
 
 from . import handwritten, memory, overhead, peers, render_graphs, scaling, step  # noqa: E402
-from .timing import blocks, machine, steady_allocator  # noqa: E402
+from .timing import blocks, machine  # noqa: E402
 
 PEERS = {"torch": "PyTorch eager", "autograd": "HIPS autograd", "tinygrad": "tinygrad (TinyJit)",
          "micrograd": "micrograd"}
@@ -29,8 +29,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help=f"comma-separated subset of {','.join(PEERS)} ('' for none)")
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     p.add_argument("--repeats", type=int, default=None, help="timing repeats (default 30, quick 2)")
-    p.add_argument("--steady-allocator", action="store_true",
-                   help="fix glibc malloc's thresholds (the default leaves them adaptive, as users run)")
     p.add_argument("--threads", type=int, help="limit BLAS/OpenMP threads of every system (default: libraries' own)")
     p.add_argument("--plot", help="write the scaling plot (PNG) to this file")
     p.add_argument("--out", help="also write the report to this file")
@@ -223,12 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     peer_names = [PEERS[p.strip()] for p in args.peers.split(",") if p.strip()]
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
     repeats = args.repeats or (2 if args.quick else 30)
-    allocator = steady_allocator() if args.steady_allocator else "glibc default (adaptive thresholds)"
     if args.threads:
         limit_threads(args.threads)
     out = ["# tinygrad_bn benchmarks", "", f"Command: `python -m bench {' '.join(argv or sys.argv[1:])}`".rstrip(), ""]
     out += [f"- {k}: {v}" for k, v in {**machine(), **{f"peer {k}": v for k, v in peers.versions().items()}}.items()]
-    out += [f"- allocator: {allocator}"]
     out += [""]
     for s in sections:
         print(f"running {s} ...", file=sys.stderr)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import platform
 import statistics
@@ -47,22 +45,6 @@ def blocks(fns: dict[K, Callable[[], object]], repeats: int, seconds: float = 0.
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def steady_allocator() -> str:
-    """Fix glibc malloc's mmap and trim thresholds (32 MiB, 256 MiB) for this process; what was done.
-
-    By default glibc moves both thresholds with the sizes freed so far, so a step that allocates a
-    few MiB may give memory back to the OS and fault it in again (hundreds of page faults per step)
-    or not, depending on the process's allocation history and on which system ran before. Fixed
-    thresholds make every system run on the same, steady allocator.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        ok = libc.mallopt(-3, 32 << 20) == 1 and libc.mallopt(-1, 256 << 20) == 1  # M_MMAP_/M_TRIM_THRESHOLD
-    except (OSError, AttributeError):
-        ok = False
-    return "glibc malloc, mmap threshold 32 MiB, trim threshold 256 MiB" if ok else "default (mallopt unavailable)"
-
-
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -75,7 +57,7 @@ def cpu_model() -> str:
 
 
 def machine() -> dict[str, str]:
-    """CPU, cores, Python, numpy and the BLAS libraries loaded with their thread counts (threadpoolctl)."""
+    """CPU, cores, Python, numpy, the BLAS libraries loaded with their thread counts (threadpoolctl), the allocator."""
     info = {"cpu": f"{cpu_model()} ({os.cpu_count()} logical cores)",
             "python": platform.python_version(), "numpy": np.__version__}
     try:
@@ -89,4 +71,9 @@ def machine() -> dict[str, str]:
         info["blas"] = "; ".join(pools) or "none found"
     env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))}
     info["environment"] = ", ".join(f"{k}={v}" for k, v in sorted(env.items())) or "no OPENBLAS_/OMP_/MKL_ variables"
+    from tinygrad_bn import malloc
+    mib = (malloc.MMAP_THRESHOLD >> 20, malloc.TRIM_THRESHOLD >> 20)
+    info["allocator"] = (f"glibc malloc with tinygrad_bn's fixed thresholds (mmap {mib[0]} MiB, trim {mib[1]} MiB) for "
+                         "every system of the process" if malloc.STEADY else
+                         "the platform's default (TINYGRAD_BN_MALLOC=default, or no glibc)")
     return info

@@ -63,8 +63,9 @@ def test_logsigmoid_softplus_and_bce_with_logits_are_stable_and_match_torch():
     ("where", lambda x: where(x > 0, x, 0.0).sqrt(), lambda x: torch.where(x > 0, x, 0.0).sqrt()),
     ("where other branch", lambda x: where(x > 0, 1.0, -x).log(), lambda x: torch.where(x > 0, 1.0, -x).log()),
 ])
-def test_masking_vjps_give_zero_not_nan_for_a_masked_out_inf(name, fn, tfn):
-    x = np.array([-2.0, -0.5, 0.25, 3.0])
+@pytest.mark.parametrize("reps", [1, 300])  # 4 entries (np.where) and 1,200 (the mask product, then where)
+def test_masking_vjps_give_zero_not_nan_for_a_masked_out_inf(name, fn, tfn, reps):
+    x = np.tile([-2.0, -0.5, 0.25, 3.0], reps)
     compare_with_torch(fn, tfn, [x])
     t = Tensor(x, requires_grad=True)
     fn(t).sum().backward()

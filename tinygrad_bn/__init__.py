@@ -1,6 +1,6 @@
 """tinygrad_bn: a small reverse-mode autodiff library on numpy, built to study batch normalization."""
 
-from . import nn, optim
+from . import malloc, nn, optim  # noqa: F401 (importing malloc fixes glibc's thresholds: tinygrad_bn/malloc.py)
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autograd import Node, Scope, enable_grad, grad, is_grad_enabled, module_scope, no_grad, record, scope
 from .gradcheck import GradcheckError, gradcheck
