@@ -11,7 +11,8 @@ from tinygrad_bn import malloc
 
 def _steady(env: dict[str, str]) -> str:
     code = "import tinygrad_bn.malloc as m; print(m.STEADY)"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return run.stdout.strip()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or not malloc.steady_malloc(), reason="needs glibc's mallopt")
