@@ -163,6 +163,9 @@ def _graph(roots: list[Tensor], inputs: Sequence[Tensor] | None) -> nx.DiGraph:
         role = "constant" if key in made_inside and key not in chosen else _role(t, key in chosen, key in outputs)
         out = tid[key]
         attrs = _tensor_attrs(t, role)
+        attrs["order"] = 2 * k + 1
+        nodes.append((out, attrs))  # a tensor before the op that made it, so edges list in the order they had
+        tensors.append(attrs)
         node = t.node
         if node is not None:
             op = f"op{k}"
@@ -179,9 +182,6 @@ def _graph(roots: list[Tensor], inputs: Sequence[Tensor] | None) -> nx.DiGraph:
             edges.extend((i, op, {"index": pos}) for i, pos in first.items())
             edges.append((op, out, {}))
             attrs.update(module=module, scopes=keys)
-        attrs["order"] = 2 * k + 1
-        nodes.append((out, attrs))
-        tensors.append(attrs)
     _add_statistics(order, tensors)
     g = nx.DiGraph(outputs=[tid[id(r)] for r in roots], inputs=[tid[id(t)] for t in order if id(t) in chosen])
     g.add_nodes_from(nodes)

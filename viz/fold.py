@@ -16,16 +16,20 @@ from typing import Any
 
 import networkx as nx
 
+Data = dict[str, dict[str, Any]]  # node -> its attributes
+
 
 @dataclass
 class Group:
     """A drawn node that stands for ``members`` (graph nodes): a collapsed ``scope``, a ``roll`` of
-    ``count`` repeated blocks of ``scopes``, a folded ``chain`` or a ``segment``."""
+    ``count`` repeated blocks of ``scopes``, a folded ``chain`` or a ``segment``; ``start`` is the smallest
+    ``order`` among the members (its place in data-flow order)."""
 
     kind: str
     members: list[str]
     scopes: list[str] = field(default_factory=list)
     count: int = 1
+    start: int = 0
 
 
 @dataclass
@@ -48,7 +52,8 @@ def plan(g: nx.DiGraph, depth: int | None, max_nodes: int | None) -> Plan:
     if auto:
         depth = _fitting_depth(g, table, max_nodes)
     rep, groups = _collapse(g, table, depth)
-    home = {d: _home(g, table, d, rep, groups) for d in set(rep.values())}
+    data = dict(g.nodes(data=True))  # plain dict lookups: a NodeView costs ~1 µs per access
+    home = {d: _home(data, table, d, groups) for d in dict.fromkeys(rep.values())}
     notes: list[str] = []
     if depth is not None and groups:
         notes.append(f"scopes nested deeper than depth {depth} are collapsed (pass depth={depth + 1} to open "
@@ -57,7 +62,7 @@ def plan(g: nx.DiGraph, depth: int | None, max_nodes: int | None) -> Plan:
         for step in (_roll, _chains, _segments):
             if len(set(rep.values())) <= max_nodes:
                 break
-            note = step(g, table, rep, groups, home, max_nodes)
+            note = step(g, data, table, rep, groups, home, max_nodes)
             if note:
                 notes.append(note)
     message = None
@@ -77,16 +82,21 @@ def _collapse(g: nx.DiGraph, table: dict[str, dict[str, Any]],
               depth: int | None) -> tuple[dict[str, str], dict[str, Group]]:
     rep: dict[str, str] = {}
     groups: dict[str, Group] = {}
+    levels = {k: level(table, k) for k in table}
     for n, d in g.nodes(data=True):
         key = None
         if depth is not None:
-            key = next((k for k in d.get("scopes", ()) if level(table, k) > depth), None)
+            key = next((k for k in d.get("scopes", ()) if levels[k] > depth), None)
         if key is None:
             rep[n] = n
             continue
         gid = f"m{key[1:]}"
         rep[n] = gid
-        groups.setdefault(gid, Group("scope", [], [key])).members.append(n)
+        group = groups.get(gid)
+        if group is None:
+            group = groups[gid] = Group("scope", [], [key], start=d["order"])
+        group.members.append(n)
+        group.start = min(group.start, d["order"])
     return rep, groups
 
 
@@ -100,42 +110,49 @@ def _fitting_depth(g: nx.DiGraph, table: dict[str, dict[str, Any]], max_nodes: i
     return 0
 
 
-def _home(g: nx.DiGraph, table: dict[str, dict[str, Any]], drawn: str, rep: dict[str, str],
-          groups: dict[str, Group]) -> str | None:
+def _home(data: Data, table: dict[str, dict[str, Any]], drawn: str, groups: dict[str, Group]) -> str | None:
     group = groups.get(drawn)
     if group is None:
-        keys = g.nodes[drawn].get("scopes", ())
+        keys = data[drawn].get("scopes", ())
         return keys[-1] if keys else None
     return table[group.scopes[0]]["parent"]
 
 
-def _order(g: nx.DiGraph, drawn: str, groups: dict[str, Group]) -> int:
+def first(data: Data, drawn: str, groups: dict[str, Group]) -> int:
+    """Data-flow position of a drawn node: its own ``order``, or its first member's."""
     group = groups.get(drawn)
-    return g.nodes[drawn]["order"] if group is None else min(g.nodes[m]["order"] for m in group.members)
+    return data[drawn]["order"] if group is None else group.start
 
 
-def _quotient(g: nx.DiGraph, rep: dict[str, str]) -> nx.DiGraph:
-    q = nx.DiGraph()
-    q.add_nodes_from(set(rep.values()))
-    q.add_edges_from((rep[u], rep[v]) for u, v in g.edges if rep[u] != rep[v])
-    return q
+def _quotient(g: nx.DiGraph, rep: dict[str, str]) -> tuple[dict[str, dict[str, None]], dict[str, dict[str, None]]]:
+    """Successors and predecessors of each drawn node (insertion-ordered dicts used as sets)."""
+    succ: dict[str, dict[str, None]] = {d: {} for d in dict.fromkeys(rep.values())}
+    pred: dict[str, dict[str, None]] = {d: {} for d in succ}
+    for u, users in g.adjacency():
+        ru = rep[u]
+        for v in users:
+            rv = rep[v]
+            if ru != rv:
+                succ[ru][rv] = pred[rv][ru] = None
+    return succ, pred
 
 
-def _merge(into: str, others: list[str], rep: dict[str, str], groups: dict[str, Group],
+def _merge(data: Data, into: str, others: list[str], rep: dict[str, str], groups: dict[str, Group],
            home: dict[str, str | None], kind: str) -> None:
     """Make ``into`` (a new group id) stand for every member of ``others`` (drawn ids)."""
     members = [m for o in others for m in (groups[o].members if o in groups else [o])]
     scopes = [s for o in others for s in (groups[o].scopes if o in groups else [])]
+    start = min(first(data, o, groups) for o in others)
     home[into] = home[others[0]]
     for o in others:
         groups.pop(o, None)
         home.pop(o, None)
     for m in members:
         rep[m] = into
-    groups[into] = Group(kind, members, scopes)
+    groups[into] = Group(kind, members, scopes, start=start)
 
 
-def _roll(g: nx.DiGraph, table: dict[str, dict[str, Any]], rep: dict[str, str], groups: dict[str, Group],
+def _roll(g: nx.DiGraph, data: Data, table: dict[str, dict[str, Any]], rep: dict[str, str], groups: dict[str, Group],
           home: dict[str, str | None], max_nodes: int) -> str | None:
     """Runs of a repeated pattern of sibling scope groups become one node with ×k."""
     siblings: dict[str | None, list[str]] = {}
@@ -144,7 +161,7 @@ def _roll(g: nx.DiGraph, table: dict[str, dict[str, Any]], rep: dict[str, str], 
             siblings.setdefault(home[gid], []).append(gid)
     rolled = 0
     for ids in siblings.values():
-        ids.sort(key=lambda i: _order(g, i, groups))
+        ids.sort(key=lambda i: first(data, i, groups))
         sig = [_signature(table[groups[i].scopes[0]]) for i in ids]
         i = 0
         while i < len(ids):
@@ -158,7 +175,7 @@ def _roll(g: nx.DiGraph, table: dict[str, dict[str, Any]], rep: dict[str, str], 
             p, r = best
             if r > 1:
                 gid = f"r{len(groups)}_{ids[i]}"
-                _merge(gid, ids[i:i + p * r], rep, groups, home, "roll")
+                _merge(data, gid, ids[i:i + p * r], rep, groups, home, "roll")
                 groups[gid].count = r
                 groups[gid].scopes = groups[gid].scopes[:p]
                 rolled += 1
@@ -170,42 +187,38 @@ def _signature(s: dict[str, Any]) -> tuple:
     return s["name"], s["extra_repr"], s["input_shapes"], s["output_shapes"]
 
 
-def _chains(g: nx.DiGraph, table: dict[str, dict[str, Any]], rep: dict[str, str], groups: dict[str, Group],
-            home: dict[str, str | None], max_nodes: int) -> str | None:
+def _chains(g: nx.DiGraph, data: Data, table: dict[str, dict[str, Any]], rep: dict[str, str],
+            groups: dict[str, Group], home: dict[str, str | None], max_nodes: int) -> str | None:
     """Chains of ops, each with one user, are folded into one node (with the constants only they use)."""
-    q = _quotient(g, rep)
-    plain = {d for d in q if d not in groups}
+    succ, pred = _quotient(g, rep)
+    plain = {d: None for d in succ if d not in groups}
     absorbed: dict[str, str] = {}
     for d in plain:
-        if q.in_degree(d) == 0 and q.out_degree(d) == 1 and g.nodes[d]["kind"] == "tensor":
-            (user,) = q.successors(d)
-            if user in plain and g.nodes[d]["role"] in ("parameter", "constant"):
+        if not pred[d] and len(succ[d]) == 1 and data[d]["kind"] == "tensor":
+            (user,) = succ[d]
+            if user in plain and data[d]["role"] in ("parameter", "constant"):
                 absorbed[d] = user
-    core = plain - set(absorbed)
-
-    def linked(u: str, v: str) -> bool:
-        return (u in core and v in core and u in home and v in home and home[u] == home[v]  # not yet folded
-                and q.out_degree(u) == 1 and q.in_degree(v) - len(leaves_of.get(v, ())) == 1)
-
+    core = {d: None for d in plain if d not in absorbed}
     leaves_of: dict[str, list[str]] = {}
     for a, u in absorbed.items():
         leaves_of.setdefault(u, []).append(a)
-    chains, done = 0, set()
-    for d in sorted(core, key=lambda d: g.nodes[d]["order"]):
-        if d in done or any(linked(p, d) for p in q.predecessors(d)):
-            continue
+    nxt: dict[str, str] = {}  # u -> v when u's one user is v, v's one (non-absorbed) input is u, in one box
+    for u in core:
+        if len(succ[u]) == 1:
+            (v,) = succ[u]
+            if v in core and home[u] == home[v] and len(pred[v]) - len(leaves_of.get(v, ())) == 1:
+                nxt[u] = v
+    linked = set(nxt.values())
+    chains = 0
+    for d in sorted((d for d in core if d not in linked), key=lambda d: data[d]["order"]):
         path = [d]
-        while True:
-            nxt = [v for v in q.successors(path[-1]) if linked(path[-1], v)]
-            if not nxt:
-                break
-            path.append(nxt[0])
-        done.update(path)
+        while path[-1] in nxt:
+            path.append(nxt[path[-1]])
         if len(path) < 3:
             continue
         members = path + [a for u in path for a in leaves_of.get(u, ())]
         chains += 1
-        _merge(f"c{chains}_{path[0]}", members, rep, groups, home, "chain")
+        _merge(data, f"c{chains}_{path[0]}", members, rep, groups, home, "chain")
     return f"{_count(chains, 'chain')} of ops folded into one node each" if chains else None
 
 
@@ -213,15 +226,15 @@ def _count(n: int, word: str) -> str:
     return f"{n:,} {word}{'s' if n != 1 else ''}"
 
 
-def _segments(g: nx.DiGraph, table: dict[str, dict[str, Any]], rep: dict[str, str], groups: dict[str, Group],
-              home: dict[str, str | None], max_nodes: int) -> str:
+def _segments(g: nx.DiGraph, data: Data, table: dict[str, dict[str, Any]], rep: dict[str, str],
+              groups: dict[str, Group], home: dict[str, str | None], max_nodes: int) -> str:
     """The last resort: consecutive drawn nodes in data-flow order become one segment each."""
-    drawn = sorted(set(rep.values()), key=lambda d: _order(g, d, groups))
+    drawn = sorted(dict.fromkeys(rep.values()), key=lambda d: first(data, d, groups))
     size = math.ceil(len(drawn) / max(max_nodes // 2, 1))
     for k in range(0, len(drawn), size):
         part = drawn[k:k + size]
         homes = {home[d] for d in part}
         gid = f"seg{k // size}"
-        _merge(gid, part, rep, groups, home, "segment")
+        _merge(data, gid, part, rep, groups, home, "segment")
         home[gid] = homes.pop() if len(homes) == 1 else None
     return f"the rest is cut into {math.ceil(len(drawn) / size)} segments of {size} nodes in data-flow order"

@@ -116,19 +116,21 @@ def noise_paths(g: nx.DiGraph) -> NoiseReport:
     stats: list[str] = []
     randoms: list[str] = []
     entries: list[Entry] = []
-    order = nx.get_node_attributes(g, "order").__getitem__
-    for n in sorted(g.nodes, key=order):
-        d = g.nodes[n]
+    data = dict(g.nodes(data=True))  # plain dict lookups: a NodeView costs ~1 µs per access
+    order = {n: d["order"] for n, d in data.items()}.__getitem__
+    none: frozenset[str] = frozenset()
+    for n in sorted(data, key=order):
+        d = data[n]
         if d["kind"] == "tensor":
             if d["is_leaf"]:
                 is_input = d["role"] == "input"
-                signal[n], axes[n], sources[n] = is_input, frozenset({0} if is_input else ()), frozenset()
+                signal[n], axes[n], sources[n] = is_input, frozenset({0} if is_input else ()), none
             continue
         out = d["output"]
         ins = d["inputs"]
-        shapes = [g.nodes[i]["shape"] for i in ins]
-        out_axes, reduced = batch_axes(d["op"], d["attrs"], shapes, g.nodes[out]["shape"],
-                                       [axes[i] for i in ins], [signal[i] for i in ins])
+        in_signal = [signal[i] for i in ins]
+        out_axes, reduced = batch_axes(d["op"], d["attrs"], [data[i]["shape"] for i in ins], data[out]["shape"],
+                                       [axes[i] for i in ins], in_signal)
         axes[out] = out_axes
         if d["random"]:
             signal[out], sources[out] = False, frozenset({out})
@@ -137,10 +139,11 @@ def noise_paths(g: nx.DiGraph) -> NoiseReport:
             signal[out], sources[out] = False, frozenset({out})
             stats.append(out)
         else:
-            signal[out] = any(signal[i] for i in ins)
-            sources[out] = frozenset().union(*(sources[i] for i in ins))
+            signal[out] = any(in_signal)
+            carried = [sources[i] for i in ins if sources[i]]
+            sources[out] = none if not carried else carried[0] if len(carried) == 1 else none.union(*carried)
             kind = "additive" if d["op"] in ADDITIVE else "multiplicative" if d["op"] in MULTIPLICATIVE else None
-            if kind and signal[out]:
+            if kind and signal[out] and carried:
                 for pos, i in enumerate(ins):
                     if signal[i] or not sources[i] or i in ins[:pos]:
                         continue
