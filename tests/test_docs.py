@@ -80,100 +80,7 @@ PENDING = frozenset({
     "bnlab.sweep.Grid.runs",
     "bnlab.sweep.read_rows",
     "bnlab.sweep.run_one",
-    "tinygrad_bn.nn.batchnorm.GhostBatchNorm",
-    "tinygrad_bn.nn.batchnorm.GhostBatchNorm.extra_repr",
-    "tinygrad_bn.nn.batchnorm.GhostBatchNorm.forward",
-    "tinygrad_bn.nn.containers.Identity",
-    "tinygrad_bn.nn.containers.Identity.forward",
-    "tinygrad_bn.nn.containers.ModuleDict.items",
-    "tinygrad_bn.nn.containers.ModuleDict.keys",
-    "tinygrad_bn.nn.containers.ModuleDict.pop",
-    "tinygrad_bn.nn.containers.ModuleDict.update",
-    "tinygrad_bn.nn.containers.ModuleDict.values",
-    "tinygrad_bn.nn.containers.ModuleList.append",
-    "tinygrad_bn.nn.containers.ModuleList.extend",
-    "tinygrad_bn.nn.containers.ModuleList.insert",
-    "tinygrad_bn.nn.functional.batch_norm",
-    "tinygrad_bn.nn.functional.batch_statistics",
-    "tinygrad_bn.nn.functional.dropout",
-    "tinygrad_bn.nn.functional.elu",
-    "tinygrad_bn.nn.functional.gelu",
-    "tinygrad_bn.nn.functional.layer_norm",
-    "tinygrad_bn.nn.functional.leaky_relu",
-    "tinygrad_bn.nn.functional.log_softmax",
-    "tinygrad_bn.nn.functional.logsigmoid",
-    "tinygrad_bn.nn.functional.mse",
-    "tinygrad_bn.nn.functional.normalize",
-    "tinygrad_bn.nn.functional.relu",
-    "tinygrad_bn.nn.functional.sigmoid",
-    "tinygrad_bn.nn.functional.silu",
-    "tinygrad_bn.nn.functional.softmax",
-    "tinygrad_bn.nn.functional.softplus",
-    "tinygrad_bn.nn.functional.tanh",
-    "tinygrad_bn.nn.functional.update_running",
-    "tinygrad_bn.nn.init.constant_",
-    "tinygrad_bn.nn.init.fans",
-    "tinygrad_bn.nn.init.kaiming_normal_",
-    "tinygrad_bn.nn.init.kaiming_uniform_",
-    "tinygrad_bn.nn.init.normal_",
-    "tinygrad_bn.nn.init.ones_",
-    "tinygrad_bn.nn.init.uniform_",
-    "tinygrad_bn.nn.init.xavier_normal_",
-    "tinygrad_bn.nn.init.xavier_uniform_",
-    "tinygrad_bn.nn.init.zeros_",
-    "tinygrad_bn.nn.io.load",
-    "tinygrad_bn.nn.io.save",
-    "tinygrad_bn.nn.layers.Dropout",
-    "tinygrad_bn.nn.layers.Dropout.extra_repr",
-    "tinygrad_bn.nn.layers.Dropout.forward",
-    "tinygrad_bn.nn.layers.ELU",
-    "tinygrad_bn.nn.layers.ELU.extra_repr",
-    "tinygrad_bn.nn.layers.ELU.forward",
-    "tinygrad_bn.nn.layers.GELU",
-    "tinygrad_bn.nn.layers.GELU.extra_repr",
-    "tinygrad_bn.nn.layers.GELU.forward",
-    "tinygrad_bn.nn.layers.LayerNorm",
-    "tinygrad_bn.nn.layers.LayerNorm.extra_repr",
-    "tinygrad_bn.nn.layers.LayerNorm.forward",
-    "tinygrad_bn.nn.layers.LeakyReLU",
-    "tinygrad_bn.nn.layers.LeakyReLU.extra_repr",
-    "tinygrad_bn.nn.layers.LeakyReLU.forward",
-    "tinygrad_bn.nn.layers.Linear",
-    "tinygrad_bn.nn.layers.Linear.extra_repr",
-    "tinygrad_bn.nn.layers.Linear.forward",
-    "tinygrad_bn.nn.layers.ReLU.forward",
-    "tinygrad_bn.nn.layers.SiLU.forward",
-    "tinygrad_bn.nn.layers.Sigmoid.forward",
-    "tinygrad_bn.nn.layers.Softmax",
-    "tinygrad_bn.nn.layers.Softmax.extra_repr",
-    "tinygrad_bn.nn.layers.Softmax.forward",
-    "tinygrad_bn.nn.layers.Tanh.forward",
-    "tinygrad_bn.nn.losses.CrossEntropyLoss.extra_repr",
-    "tinygrad_bn.nn.losses.CrossEntropyLoss.forward",
-    "tinygrad_bn.nn.losses.MSELoss.forward",
-    "tinygrad_bn.nn.losses.NLLLoss.forward",
-    "tinygrad_bn.nn.module.Module.add_module",
-    "tinygrad_bn.nn.module.Module.buffers",
-    "tinygrad_bn.nn.module.Module.children",
-    "tinygrad_bn.nn.module.Module.eval",
-    "tinygrad_bn.nn.module.Module.extra_repr",
-    "tinygrad_bn.nn.module.Module.forward",
-    "tinygrad_bn.nn.module.Module.load_state_dict",
-    "tinygrad_bn.nn.module.Module.modules",
-    "tinygrad_bn.nn.module.Module.named_buffers",
-    "tinygrad_bn.nn.module.Module.named_children",
-    "tinygrad_bn.nn.module.Module.named_modules",
-    "tinygrad_bn.nn.module.Module.named_parameters",
-    "tinygrad_bn.nn.module.Module.parameters",
-    "tinygrad_bn.nn.module.Module.register_buffer",
-    "tinygrad_bn.nn.module.Module.state_dict",
-    "tinygrad_bn.nn.module.Module.to",
-    "tinygrad_bn.nn.module.Module.train",
-    "tinygrad_bn.nn.module.Parameter",
-    "tinygrad_bn.nn.module.Sequential",
-    "tinygrad_bn.nn.module.Sequential.forward",
-    "tinygrad_bn.nn.norms.GroupNorm.extra_repr",
-    "tinygrad_bn.nn.norms.GroupNorm.forward",
+    "tinygrad_bn.nn.conv.Conv1d",
     "tinygrad_bn.nn.pooling.AdaptiveAvgPool2d",
     "tinygrad_bn.nn.pooling.AdaptiveAvgPool2d.extra_repr",
     "tinygrad_bn.nn.pooling.AdaptiveAvgPool2d.forward",
@@ -217,11 +124,12 @@ def reference_callables() -> dict[str, tuple[griffe.Object, griffe.Object | None
 
     The public functions of every API module, and of each public class its constructor (``__init__``,
     whose arguments Google style documents in the class docstring) and the public methods and properties
-    it defines itself. A method a class inherits is counted once, on the class that defines it; a name
-    exported by several modules is counted once, at its definition.
+    it defines itself. A method a class inherits is counted once, on the class that defines it; a
+    constructor inherited from a private base (``_BatchNorm``) is counted on each public subclass, whose
+    page shows its signature. A name exported by several modules is counted once, at its definition.
     """
     packages = {root: griffe.load(root, search_paths=[str(ROOT)]) for root in hooks.ROOTS}
-    found: dict[str, tuple[griffe.Object, griffe.Object | None]] = {}
+    public = {}
     for module in hooks.api_modules():
         root, *path = module.__name__.split(".")
         static = packages[root]
@@ -229,16 +137,23 @@ def reference_callables() -> dict[str, tuple[griffe.Object, griffe.Object | None
             static = static[part]
         for name in hooks.public_names(module):
             obj = static[name].final_target if static[name].is_alias else static[name]
-            if obj.is_function:
-                found[obj.path] = (obj, None)
-            elif obj.is_class:
-                init = obj.members.get("__init__")
-                found[obj.path] = (init if init is not None and init.is_function else obj, obj)
-                for member_name, member in obj.members.items():
-                    if member_name.startswith("_") or member.is_alias:
-                        continue
-                    if member.is_function or "property" in member.labels:
-                        found[member.path] = (member, None)
+            public[obj.path] = obj
+    found: dict[str, tuple[griffe.Object, griffe.Object | None]] = {}
+    for obj in public.values():
+        if obj.is_function:
+            found[obj.path] = (obj, None)
+        elif obj.is_class:
+            init = obj.all_members.get("__init__")
+            init = init.final_target if init is not None and init.is_alias else init  # inherited: an alias
+            if init is not None and init.is_function and (init.parent is obj or init.parent.path not in public):
+                found[obj.path] = (init, obj)
+            else:  # no __init__ of its own (or it is a public base's, counted there): the docstring only
+                found[obj.path] = (obj, obj)
+            for member_name, member in obj.members.items():
+                if member_name.startswith("_") or member.is_alias:
+                    continue
+                if member.is_function or "property" in member.labels:
+                    found[member.path] = (member, None)
     return found
 
 

@@ -53,6 +53,18 @@ class _BatchNorm(Module):
         return self.training or not self.track_running_stats
 
     def forward(self, x: Tensor) -> Tensor:
+        """Normalize ``x`` per channel: with batch statistics in training (updating the running ones), else with
+        the running statistics; then scale and shift.
+
+        Args:
+            x: input of shape (N, C, ...).
+
+        Returns:
+            A Tensor of ``x``'s shape.
+
+        Raises:
+            ValueError: ``x`` has the wrong number of axes or channels, or training sees one value per channel.
+        """
         self._check(x)
         tracking = self.training and self.track_running_stats
         y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self._use_batch_stats(),
@@ -62,18 +74,37 @@ class _BatchNorm(Module):
         return y
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalization of (N, C) or (N, C, L) inputs over all axes but the channel axis 1."""
+    """Batch normalization of (N, C) or (N, C, L) inputs over all axes but the channel axis 1.
+
+    Args:
+        num_features: C, the size of axis 1.
+        eps: added to the variance.
+        momentum: the running-average factor (None: a cumulative average, as in PyTorch).
+        affine: learn a per-channel weight (ones) and bias (zeros).
+        track_running_stats: keep running statistics (buffers) and use them in eval mode.
+        dtype: the parameters' and buffers' dtype (the default float dtype when None).
+    """
 
     _ranks = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalization of (N, C, H, W) inputs over N, H and W per channel."""
+    """Batch normalization of (N, C, H, W) inputs over N, H and W per channel.
+
+    Args:
+        num_features: C, the size of axis 1.
+        eps: added to the variance.
+        momentum: the running-average factor (None: a cumulative average, as in PyTorch).
+        affine: learn a per-channel weight (ones) and bias (zeros).
+        track_running_stats: keep running statistics (buffers) and use them in eval mode.
+        dtype: the parameters' and buffers' dtype (the default float dtype when None).
+    """
 
     _ranks = (4,)
 
@@ -83,6 +114,18 @@ class GhostBatchNorm(_BatchNorm):
 
     Accepts (N, C, ...) inputs; in training (or without running statistics) N must be a multiple of
     ``virtual_batch_size``. Evaluation with running statistics is the same as BatchNorm's.
+
+    Args:
+        num_features: C, the size of axis 1.
+        virtual_batch_size: rows per virtual batch (positive).
+        eps: added to the variance.
+        momentum: the running-average factor (None: a cumulative average, as in PyTorch).
+        affine: learn a per-channel weight (ones) and bias (zeros).
+        track_running_stats: keep running statistics (buffers) and use them in eval mode.
+        dtype: the parameters' and buffers' dtype (the default float dtype when None).
+
+    Raises:
+        ValueError: ``virtual_batch_size`` is not positive.
     """
 
     def __init__(self, num_features: int, virtual_batch_size: int, eps: float = 1e-5,
@@ -94,6 +137,19 @@ class GhostBatchNorm(_BatchNorm):
         self.virtual_batch_size = virtual_batch_size
 
     def forward(self, x: Tensor) -> Tensor:
+        """Normalize each virtual batch of ``x`` with its own statistics per channel (training), or with the
+        running statistics (eval); then scale and shift.
+
+        Args:
+            x: input of shape (N, C, ...), N a multiple of ``virtual_batch_size`` in training.
+
+        Returns:
+            A Tensor of ``x``'s shape.
+
+        Raises:
+            ValueError: ``x`` has the wrong number of axes or channels, or N is not a multiple of
+                ``virtual_batch_size``.
+        """
         self._check(x)
         if not self._use_batch_stats():
             return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
@@ -116,4 +172,5 @@ class GhostBatchNorm(_BatchNorm):
         return F._affine(y, self.weight, self.bias, (1, self.num_features) + (1,) * (x.ndim - 2))
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return super().extra_repr() + f", virtual_batch_size={self.virtual_batch_size}"

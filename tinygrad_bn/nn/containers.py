@@ -9,12 +9,22 @@ from .module import Module
 
 
 class Identity(Module):
-    """Returns its input unchanged (any constructor arguments are ignored, as in PyTorch)."""
+    """Returns its input unchanged (any constructor arguments are ignored, as in PyTorch).
+
+    Args:
+        *args: ignored.
+        **kwargs: ignored.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
 
     def forward(self, x: Any) -> Any:
+        """Return ``x`` itself.
+
+        Args:
+            x: anything.
+        """
         return x
 
 
@@ -56,18 +66,37 @@ class ModuleList(Module):
         return iter(list(self._modules.values()))
 
     def append(self, module: Module) -> ModuleList:
-        """Add ``module`` at the end; returns self."""
+        """Add ``module`` at the end.
+
+        Args:
+            module: the module to add.
+
+        Returns:
+            ``self``.
+        """
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
-        """Add each of ``modules`` at the end; returns self."""
+        """Add each of ``modules`` at the end, in order.
+
+        Args:
+            modules: the modules to add.
+
+        Returns:
+            ``self``.
+        """
         for m in modules:
             self.append(m)
         return self
 
     def insert(self, index: int, module: Module) -> None:
-        """Insert ``module`` before position ``index``."""
+        """Insert ``module`` before position ``index`` (the children after it are renumbered).
+
+        Args:
+            index: the position, as in ``list.insert``.
+            module: the module to insert.
+        """
         items = list(self._modules.values())
         items.insert(index, module)
         self._renumber(items)
@@ -103,24 +132,38 @@ class ModuleDict(Module):
         return key in self._modules
 
     def keys(self) -> list[str]:
-        """The names, in insertion order."""
+        """Return the names, in insertion order."""
         return list(self._modules)
 
     def values(self) -> list[Module]:
-        """The modules, in insertion order."""
+        """Return the modules, in insertion order."""
         return list(self._modules.values())
 
     def items(self) -> list[tuple[str, Module]]:
-        """``(name, module)`` pairs, in insertion order."""
+        """Return the ``(name, module)`` pairs, in insertion order."""
         return list(self._modules.items())
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        """Add or replace modules from a mapping or from ``(name, module)`` pairs."""
+        """Add or replace modules by name.
+
+        Args:
+            modules: a mapping of names to modules, or an iterable of ``(name, module)`` pairs.
+        """
         for k, m in (modules.items() if isinstance(modules, Mapping) else modules):
             self[k] = m
 
     def pop(self, key: str) -> Module:
-        """Remove the module called ``key`` and return it."""
+        """Remove the module called ``key`` and return it.
+
+        Args:
+            key: its name.
+
+        Returns:
+            The module removed.
+
+        Raises:
+            KeyError: no module is called ``key``.
+        """
         m = self[key]
         del self[key]
         return m

@@ -31,7 +31,16 @@ def _row_max(x: Tensor, axis: int) -> Tensor:
 
 @scope("log_softmax")
 def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
-    """``x - logsumexp(x)`` along ``axis`` (alias ``dim``), shifted by the (constant) maximum for stability."""
+    """``x - logsumexp(x)`` along ``axis``, shifted by the (constant) maximum for stability.
+
+    Args:
+        x: a Tensor (or array) of any shape.
+        axis: the axis over which the probabilities sum to 1.
+        dim: PyTorch's name for ``axis``.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+    """
     x = _tensor(x)
     axis = validate.axis("log_softmax", axis if dim is None else dim, x.ndim, x.shape)
     shifted = x - _row_max(x, axis)
@@ -40,7 +49,16 @@ def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
 
 @scope("softmax")
 def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``axis`` (alias ``dim``), shifted by the (constant) maximum for stability."""
+    """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the (constant) maximum for stability.
+
+    Args:
+        x: a Tensor (or array) of any shape.
+        axis: the axis that sums to 1.
+        dim: PyTorch's name for ``axis``.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+    """
     x = _tensor(x)
     axis = validate.axis("softmax", axis if dim is None else dim, x.ndim, x.shape)
     e = (x - _row_max(x, axis)).exp()
@@ -48,37 +66,81 @@ def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
 
 
 def relu(x: Tensor) -> Tensor:
-    """``max(x, 0)`` elementwise."""
+    """``max(x, 0)`` elementwise.
+
+    Args:
+        x: a Tensor (or array) of any shape.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+    """
     return _tensor(x).relu()
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """``1 / (1 + exp(-x))`` elementwise."""
+    """``1 / (1 + exp(-x))`` elementwise.
+
+    Args:
+        x: a Tensor (or array) of any shape.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+    """
     return _tensor(x).sigmoid()
 
 
 def tanh(x: Tensor) -> Tensor:
-    """The hyperbolic tangent, elementwise."""
+    """The hyperbolic tangent, elementwise.
+
+    Args:
+        x: a Tensor (or array) of any shape.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+    """
     return _tensor(x).tanh()
 
 
 @scope("leaky_relu")
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """``x`` where positive, else ``negative_slope * x``."""
+    """``x`` where positive, else ``negative_slope * x``.
+
+    Args:
+        x: a Tensor (or array) of any shape.
+        negative_slope: the slope for negative inputs.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+    """
     x = _tensor(x)
     return where(x.data > 0, x, x * negative_slope)
 
 
 @scope("elu")
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    """``x`` where positive, else ``alpha * (exp(x) - 1)``."""
+    """``x`` where positive, else ``alpha * (exp(x) - 1)``.
+
+    Args:
+        x: a Tensor (or array) of any shape.
+        alpha: the value approached for very negative inputs is ``-alpha``.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+    """
     x = _tensor(x)
     return where(x.data > 0, x, (x.minimum(0.0).exp() - 1) * alpha)
 
 
 @scope("silu")
 def silu(x: Tensor) -> Tensor:
-    """``x * sigmoid(x)`` (also called swish)."""
+    """``x * sigmoid(x)`` (also called swish).
+
+    Args:
+        x: a Tensor (or array) of any shape.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+    """
     x = _tensor(x)
     return x * x.sigmoid()
 
@@ -88,8 +150,14 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """The Gaussian error linear unit ``x * Phi(x)``; ``approximate="tanh"`` uses PyTorch's tanh formula.
 
     Args:
-        x: input.
+        x: input, any shape.
         approximate: "none" (exact, with ``erf``) or "tanh".
+
+    Returns:
+        A Tensor of ``x``'s shape.
+
+    Raises:
+        ValueError: another ``approximate``.
     """
     x = _tensor(x)
     if approximate == "tanh":
@@ -101,12 +169,30 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 @scope("mse")
 def mse(x: Tensor, target: Any) -> Tensor:
-    """Mean squared error; ``target`` must have the shape of ``x``."""
+    """Mean squared error.
+
+    Args:
+        x: the predictions, any shape.
+        target: the targets (Tensor or array), of ``x``'s shape.
+
+    Returns:
+        A scalar Tensor.
+
+    Raises:
+        ShapeError: the shapes differ.
+    """
     return squared_error("mse", x, target).mean()
 
 
 def logsigmoid(x: Tensor) -> Tensor:
-    """``log(sigmoid(x))``, finite and exact in both tails (the primitive ``logsigmoid``)."""
+    """``log(sigmoid(x))``, finite and exact in both tails (the primitive ``logsigmoid``).
+
+    Args:
+        x: a Tensor (or array) of any shape.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+    """
     return ops.logsigmoid(_tensor(x))
 
 
@@ -117,6 +203,12 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
         x: any shape.
         beta: the sharpness, a positive number.
         threshold: above ``beta * x > threshold`` the result is ``x`` itself.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+
+    Raises:
+        ValueError: ``beta`` is not positive.
     """
     if not beta > 0:
         raise ValueError(f"softplus: beta must be a positive number, got {beta!r}")
@@ -177,6 +269,14 @@ def normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Ten
 
     Written as ``sub(x, mean)`` and ``div(..., sqrt(var + eps))`` so the graph shows where the batch
     statistics enter: additively, then multiplicatively.
+
+    Args:
+        x: any shape.
+        axes: the axes the statistics are taken over.
+        eps: added to the variance.
+
+    Returns:
+        ``(x_hat, mean, var)``: ``x_hat`` of ``x``'s shape, the statistics with ``axes`` kept as size 1.
     """
     mean = x.mean(axis=axes, keepdims=True)
     var = x.var(axis=axes, keepdims=True)
@@ -184,7 +284,13 @@ def normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Ten
 
 
 def update_running(running: Tensor, stat: np.ndarray, factor: float) -> None:
-    """``running = (1 - factor) * running + factor * stat``, in place on the array (outside the graph)."""
+    """``running = (1 - factor) * running + factor * stat``, in place on the array (outside the graph).
+
+    Args:
+        running: the running statistic (a buffer).
+        stat: the new value, with ``running``'s number of elements (any shape).
+        factor: the weight of ``stat``, in [0, 1].
+    """
     running.data *= 1 - factor
     running.data += factor * stat.reshape(running.shape)
 
@@ -193,6 +299,15 @@ def batch_statistics(name: str, x: Tensor, axes: tuple[int, ...], eps: float) ->
     """:func:`normalize` over ``axes`` after checking they hold more than one value: ``(x_hat, mean, var, n)``.
 
     The one implementation of the batch statistics behind BatchNorm, GhostBatchNorm and InstanceNorm.
+
+    Args:
+        name: the layer or function named in the error.
+        x: any shape.
+        axes: the axes the statistics are taken over.
+        eps: added to the variance.
+
+    Returns:
+        ``(x_hat, mean, var, n)`` as :func:`normalize`, and ``n``, the number of values per statistic.
 
     Raises:
         ValueError: ``axes`` hold a single value per channel (PyTorch's message, prefixed by ``name``).
@@ -230,6 +345,23 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     With ``training`` (or without running statistics) ``x`` is normalized with its batch mean and
     biased variance, and the running statistics, when given, move towards the batch mean and the
     unbiased variance by ``momentum``; otherwise the running statistics normalize.
+
+    Args:
+        x: input of shape (N, C, ...).
+        running_mean: (C,) buffer, or None.
+        running_var: (C,) buffer, or None.
+        weight: optional (C,) scale.
+        bias: optional (C,) shift.
+        training: normalize with the batch statistics and update the running ones.
+        momentum: the running-average factor.
+        eps: added to the variance.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+
+    Raises:
+        ValueError: ``x`` has fewer than 2 axes, a (C,) argument has another shape, or the batch statistics
+            would rest on a single value per channel.
     """
     x = _tensor(x)
     if x.ndim < 2:
@@ -253,7 +385,21 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
 @scope("layer_norm")
 def layer_norm(x: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
-    """Normalize each sample over its last ``len(normalized_shape)`` axes (no batch statistics)."""
+    """Normalize each sample over its last ``len(normalized_shape)`` axes (no batch statistics).
+
+    Args:
+        x: input of shape (..., *normalized_shape).
+        normalized_shape: the shape of the last axes, an int for one axis.
+        weight: optional scale of shape ``normalized_shape``.
+        bias: optional shift of shape ``normalized_shape``.
+        eps: added to the variance.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+
+    Raises:
+        ValueError: ``x``'s shape does not end with ``normalized_shape``.
+    """
     x = _tensor(x)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if x.shape[max(x.ndim - len(shape), 0):] != shape:
@@ -274,6 +420,15 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True,
 
     The 0/1 mask comes from the random primitive ``bernoulli``, so the graph records it as a
     random source multiplying the signal. Identity when not training or ``p == 0``.
+
+    Args:
+        x: a Tensor (or array) of any shape.
+        p: the probability of zeroing an entry, in [0, 1].
+        training: False returns ``x`` unchanged.
+        generator: a seed or numpy Generator for the mask (None: the library's generator).
+
+    Returns:
+        A Tensor of ``x``'s shape.
     """
     x = _tensor(x)
     p = validate.real("dropout", p, "p", 0.0, 1.0)

@@ -58,6 +58,9 @@ def fans(tensor: Tensor, op: str = "fans") -> tuple[int, int]:
         tensor: a weight with at least 2 axes.
         op: the function named in the error.
 
+    Returns:
+        ``(fan_in, fan_out)``.
+
     Raises:
         ValueError: fewer than 2 axes.
     """
@@ -78,6 +81,9 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: np.rando
         b: the upper bound, >= a.
         generator: a seed or numpy Generator.
 
+    Returns:
+        ``tensor``, filled in place.
+
     Raises:
         ValueError: ``a > b`` or a bound that is not finite.
     """
@@ -95,6 +101,9 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: np.r
         mean: the mean.
         std: the standard deviation, >= 0.
         generator: a seed or numpy Generator.
+
+    Returns:
+        ``tensor``, filled in place.
     """
     mean = validate.real("normal_", mean, "mean", -math.inf)
     std = validate.real("normal_", std, "std")
@@ -107,6 +116,9 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
     Args:
         tensor: the tensor to fill.
         val: the value.
+
+    Returns:
+        ``tensor``, filled in place.
     """
     _tensor("constant_", tensor).data[...] = val
     return tensor
@@ -117,6 +129,9 @@ def zeros_(tensor: Tensor) -> Tensor:
 
     Args:
         tensor: the tensor to fill.
+
+    Returns:
+        ``tensor``, filled in place.
     """
     return constant_(tensor, 0)
 
@@ -126,6 +141,9 @@ def ones_(tensor: Tensor) -> Tensor:
 
     Args:
         tensor: the tensor to fill.
+
+    Returns:
+        ``tensor``, filled in place.
     """
     return constant_(tensor, 1)
 
@@ -137,6 +155,9 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: np.random.Gene
         tensor: a weight with at least 2 axes (see :func:`fans`).
         gain: the scale, e.g. ``calculate_gain("tanh")``.
         generator: a seed or numpy Generator.
+
+    Returns:
+        ``tensor``, filled in place.
     """
     a = math.sqrt(3.0) * _xavier_std("xavier_uniform_", tensor, gain)
     return _fill(tensor, _generator(generator).uniform(-a, a, tensor.shape))
@@ -149,6 +170,9 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: np.random.Gener
         tensor: a weight with at least 2 axes (see :func:`fans`).
         gain: the scale.
         generator: a seed or numpy Generator.
+
+    Returns:
+        ``tensor``, filled in place.
     """
     std = _xavier_std("xavier_normal_", tensor, gain)
     return _fill(tensor, _generator(generator).normal(0.0, std, tensor.shape))
@@ -165,6 +189,9 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonli
         mode: ``"fan_in"`` (keeps the forward pass's variance) or ``"fan_out"`` (the backward pass's).
         nonlinearity: see :func:`calculate_gain`.
         generator: a seed or numpy Generator.
+
+    Returns:
+        ``tensor``, filled in place.
     """
     bound = math.sqrt(3.0) * _kaiming_std("kaiming_uniform_", tensor, a, mode, nonlinearity)
     return _fill(tensor, _generator(generator).uniform(-bound, bound, tensor.shape))
@@ -180,6 +207,9 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlin
         mode: ``"fan_in"`` or ``"fan_out"``.
         nonlinearity: see :func:`calculate_gain`.
         generator: a seed or numpy Generator.
+
+    Returns:
+        ``tensor``, filled in place.
     """
     std = _kaiming_std("kaiming_normal_", tensor, a, mode, nonlinearity)
     return _fill(tensor, _generator(generator).normal(0.0, std, tensor.shape))

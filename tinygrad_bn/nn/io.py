@@ -15,7 +15,12 @@ from .module import Module
 
 
 def save(module: Module, path: str | os.PathLike) -> None:
-    """Write ``module.state_dict()`` to ``path`` (.npz) via a temporary file and an atomic rename."""
+    """Write ``module.state_dict()`` to ``path`` (.npz) via a temporary file and an atomic rename.
+
+    Args:
+        module: the module whose parameters and buffers are saved.
+        path: the file to write (see :func:`write_npz`).
+    """
     write_npz(path, module.state_dict())
 
 
@@ -80,6 +85,17 @@ def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module
 
     A file that cannot be read, or whose keys or shapes do not fit the module (see
     ``Module.load_state_dict``), raises an error and leaves the module untouched.
+
+    Args:
+        module: the module to load into.
+        path: a file written by :func:`save`.
+        strict: every key must match (as in ``Module.load_state_dict``).
+
+    Returns:
+        ``module``.
+
+    Raises:
+        ValueError: the file is not such a file, or its keys or shapes do not fit the module.
     """
     module.load_state_dict(read_npz(path), strict=strict)
     return module

@@ -17,6 +17,13 @@ class Linear(Module):
     """``y = x @ weight.T + bias`` with ``weight`` of shape (out, in), initialized like PyTorch's.
 
     Weight and bias are drawn from U(-1/sqrt(in), 1/sqrt(in)) (kaiming-uniform with a=sqrt(5)).
+
+    Args:
+        in_features: size of the input's last axis.
+        out_features: size of the output's last axis.
+        bias: learn an additive (out_features,) bias.
+        dtype: the parameters' dtype (the default float dtype when None).
+        generator: a seed or numpy Generator for the initialization (None: the library's).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None,
@@ -27,6 +34,17 @@ class Linear(Module):
         self.weight, self.bias = _uniform_parameter(in_features, (out_features, in_features), bias, dtype, generator)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return ``x @ weight.T + bias``.
+
+        Args:
+            x: input of shape (..., in_features), e.g. (N, in_features).
+
+        Returns:
+            A Tensor of shape (..., out_features).
+
+        Raises:
+            ValueError: the last axis of ``x`` is not ``in_features`` long.
+        """
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(f"Linear: expected an input whose last axis has {self.in_features} features, "
                              f"got shape {x.shape}")
@@ -34,6 +52,7 @@ class Linear(Module):
         return y + self.bias if self.bias is not None else y
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
@@ -54,6 +73,11 @@ class ReLU(Module):
     """max(x, 0)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return ``max(x, 0)`` of ``x``, elementwise (same shape).
+
+        Args:
+            x: a Tensor of any shape.
+        """
         return x.relu()
 
 
@@ -61,6 +85,11 @@ class Tanh(Module):
     """tanh(x)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return ``tanh(x)`` of ``x``, elementwise (same shape).
+
+        Args:
+            x: a Tensor of any shape.
+        """
         return x.tanh()
 
 
@@ -68,39 +97,71 @@ class Sigmoid(Module):
     """1 / (1 + exp(-x))."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return ``sigmoid(x)`` of ``x``, elementwise (same shape).
+
+        Args:
+            x: a Tensor of any shape.
+        """
         return x.sigmoid()
 
 
 class LeakyReLU(Module):
-    """``x`` where positive, else ``negative_slope * x``."""
+    """``x`` where positive, else ``negative_slope * x``.
+
+    Args:
+        negative_slope: the slope for negative inputs.
+    """
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
         self.negative_slope = negative_slope
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return the leaky ReLU of ``x``, elementwise (same shape).
+
+        Args:
+            x: a Tensor of any shape.
+        """
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return f"negative_slope={self.negative_slope}"
 
 
 class ELU(Module):
-    """``x`` where positive, else ``alpha * (exp(x) - 1)``."""
+    """``x`` where positive, else ``alpha * (exp(x) - 1)``.
+
+    Args:
+        alpha: the value approached for very negative inputs is ``-alpha``.
+    """
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
         self.alpha = alpha
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return the ELU of ``x``, elementwise (same shape).
+
+        Args:
+            x: a Tensor of any shape.
+        """
         return F.elu(x, self.alpha)
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return f"alpha={self.alpha}"
 
 
 class GELU(Module):
-    """``x * Phi(x)``, exact (``approximate="none"``) or with PyTorch's tanh formula (``"tanh"``)."""
+    """``x * Phi(x)``, exact (``approximate="none"``) or with PyTorch's tanh formula (``"tanh"``).
+
+    Args:
+        approximate: ``"none"`` (exact, with ``erf``) or ``"tanh"``.
+
+    Raises:
+        ValueError: another ``approximate``.
+    """
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
@@ -109,9 +170,15 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return the GELU of ``x``, elementwise (same shape).
+
+        Args:
+            x: a Tensor of any shape.
+        """
         return F.gelu(x, self.approximate)
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return f"approximate={self.approximate!r}"
 
 
@@ -119,11 +186,23 @@ class SiLU(Module):
     """``x * sigmoid(x)``."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return ``x * sigmoid(x)`` of ``x``, elementwise (same shape).
+
+        Args:
+            x: a Tensor of any shape.
+        """
         return F.silu(x)
 
 
 class Softmax(Module):
-    """Softmax along ``dim`` (required: PyTorch's implicit choice of axis is deprecated there)."""
+    """Softmax along ``dim`` (required: PyTorch's implicit choice of axis is deprecated there).
+
+    Args:
+        dim: the axis to normalize over.
+
+    Raises:
+        TypeError: ``dim`` is not given.
+    """
 
     _fn = staticmethod(F.softmax)
 
@@ -134,9 +213,15 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return the (log-)softmax of ``x`` along ``dim`` (same shape).
+
+        Args:
+            x: a Tensor with axis ``dim``.
+        """
         return self._fn(x, self.dim)
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return f"dim={self.dim}"
 
 
@@ -147,7 +232,12 @@ class LogSoftmax(Softmax):
 
 
 class Dropout(Module):
-    """Inverted dropout with probability ``p`` in training (a recorded random mask); identity in eval."""
+    """Inverted dropout with probability ``p`` in training (a recorded random mask); identity in eval.
+
+    Args:
+        p: the probability of zeroing an entry, in [0, 1].
+        generator: a seed or numpy Generator for the masks (None: the library's generator).
+    """
 
     def __init__(self, p: float = 0.5, generator: np.random.Generator | int | None = None) -> None:
         super().__init__()
@@ -155,14 +245,28 @@ class Dropout(Module):
         self.generator = None if generator is None else _gen(generator)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return ``x`` with entries zeroed with probability ``p`` and the rest scaled by ``1/(1-p)`` (training),
+        or ``x`` itself (eval).
+
+        Args:
+            x: a Tensor of any shape.
+        """
         return F.dropout(x, self.p, self.training, self.generator)
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return f"p={self.p}"
 
 
 class LayerNorm(Module):
-    """Normalize each sample over its last axes (statistics per sample, never across the batch)."""
+    """Normalize each sample over its last axes (statistics per sample, never across the batch).
+
+    Args:
+        normalized_shape: the shape of the last axes normalized over, e.g. ``C`` or ``(C, H, W)``.
+        eps: added to the variance.
+        elementwise_affine: learn a weight (ones) and bias (zeros) of ``normalized_shape``.
+        dtype: the parameters' dtype (the default float dtype when None).
+    """
 
     def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5, elementwise_affine: bool = True,
                  dtype: Any = None) -> None:
@@ -174,7 +278,16 @@ class LayerNorm(Module):
         self.bias = Parameter(np.zeros(shape), dtype=dtype) if elementwise_affine else None
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return ``x`` normalized over its last axes, then scaled and shifted (same shape).
+
+        Args:
+            x: input of shape (..., *normalized_shape).
+
+        Raises:
+            ValueError: ``x``'s shape does not end with ``normalized_shape``.
+        """
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return f"{self.normalized_shape}, eps={self.eps}"

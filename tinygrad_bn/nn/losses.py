@@ -194,9 +194,16 @@ class CrossEntropyLoss(_Loss):
         self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
 
     def forward(self, logits: Tensor, labels: Any) -> Tensor:
+        """Return :func:`cross_entropy` of ``logits`` against ``labels`` with this module's settings.
+
+        Args:
+            logits: unnormalized scores of shape (N, C) or (N, C, d1, ...).
+            labels: integer class indices of shape (N,) or (N, d1, ...).
+        """
         return cross_entropy(logits, labels, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return super().extra_repr() + (f", label_smoothing={self.label_smoothing}" if self.label_smoothing else "")
 
 
@@ -214,11 +221,27 @@ class NLLLoss(_Loss):
         self.weight, self.ignore_index = weight, ignore_index
 
     def forward(self, log_probs: Tensor, labels: Any) -> Tensor:
+        """Return :func:`nll_loss` of ``log_probs`` against ``labels`` with this module's settings.
+
+        Args:
+            log_probs: log-probabilities of shape (N, C) or (N, C, d1, ...).
+            labels: integer class indices of shape (N,) or (N, d1, ...).
+        """
         return nll_loss(log_probs, labels, self.weight, self.ignore_index, self.reduction)
 
 
 class MSELoss(_Loss):
-    """:func:`mse_loss` as a module: ``MSELoss(reduction="mean")(x, target)``."""
+    """:func:`mse_loss` as a module: ``MSELoss(reduction="mean")(x, target)``.
+
+    Args:
+        reduction: "mean", "sum" or "none".
+    """
 
     def forward(self, x: Tensor, target: Any) -> Tensor:
+        """Return :func:`mse_loss` of ``x`` against ``target`` with this module's reduction.
+
+        Args:
+            x: the predictions, any shape.
+            target: the targets, of ``x``'s shape.
+        """
         return mse_loss(x, target, self.reduction)

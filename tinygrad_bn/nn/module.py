@@ -22,7 +22,14 @@ _paths: ContextVar[dict[int, str] | None] = ContextVar("module_paths", default=N
 
 
 class Parameter(Tensor):
-    """A Tensor that a Module trains: requires grad by default and is listed by ``parameters()``."""
+    """A Tensor that a Module trains: requires grad by default and is listed by ``parameters()``.
+
+    Args:
+        data: the initial value (number, list, array or Tensor; see :class:`~tinygrad_bn.Tensor`).
+        requires_grad: whether it is trained.
+        name: an optional name (set to the attribute's name when a Module registers it).
+        dtype: the dtype (None: as :class:`~tinygrad_bn.Tensor` chooses).
+    """
 
     __slots__ = ()
     is_parameter = True
@@ -73,18 +80,46 @@ class Module:
         object.__delattr__(self, name)
 
     def register_buffer(self, name: str, value: Any) -> None:
-        """Register non-trained state (saved in ``state_dict``); None registers an absent buffer."""
+        """Register non-trained state (saved in ``state_dict``, cast by :meth:`to`), as attribute ``name``.
+
+        Args:
+            name: the attribute's name.
+            value: a Tensor or array (not requiring grad), or None for an absent buffer.
+
+        Raises:
+            ValueError: ``value`` requires grad (it should be a Parameter).
+        """
         self._buffers[name] = _as_buffer(value, name)
         object.__setattr__(self, name, self._buffers[name])
 
     def add_module(self, name: str, module: Module) -> None:
-        """Register ``module`` as a child called ``name``."""
+        """Register ``module`` as a child called ``name`` (like assigning the attribute).
+
+        Args:
+            name: the child's name (an attribute name or, in containers, an index string).
+            module: the child.
+
+        Raises:
+            TypeError: ``module`` is not a Module.
+        """
         if not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
         setattr(self, name, module)
 
     # ----- calling --------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation, defined by each subclass; call the module (``m(x)``), not ``forward``.
+
+        Args:
+            *args: the inputs, usually Tensors.
+            **kwargs: keyword inputs.
+
+        Returns:
+            What the subclass computes (usually a Tensor).
+
+        Raises:
+            NotImplementedError: the subclass defines no forward.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -111,7 +146,11 @@ class Module:
 
     # ----- the tree -------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and every descendant, each once, with its dotted path."""
+        """Yield this module and every descendant, each once, as ``(dotted path, module)``, depth first.
+
+        Args:
+            prefix: the path given to this module (its descendants' paths start with it).
+        """
         seen: set[int] = set()
         stack = [(prefix, self)]
         while stack:
@@ -123,27 +162,33 @@ class Module:
             stack.extend(reversed([(f"{name}.{k}" if name else k, c) for k, c in m._modules.items()]))
 
     def modules(self) -> Iterator[Module]:
+        """Yield this module and every descendant, each once (as :meth:`named_modules`, without the paths)."""
         for _, m in self.named_modules():
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Yield the direct children as ``(name, module)``, in registration order."""
         yield from self._modules.items()
 
     def children(self) -> Iterator[Module]:
+        """Yield the direct children, in registration order."""
         yield from self._modules.values()
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """Every parameter in the tree, each once, with its dotted name (e.g. ``"0.weight"``)."""
+        """Yield every parameter in the tree, each once, as ``(dotted name, parameter)`` (e.g. ``"0.weight"``)."""
         yield from self._named("_parameters")
 
     def parameters(self) -> Iterator[Parameter]:
+        """Yield every parameter in the tree, each once (what an optimizer takes)."""
         for _, p in self.named_parameters():
             yield p
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """Yield every buffer (running statistics, ...) in the tree, each once, as ``(dotted name, tensor)``."""
         yield from self._named("_buffers")
 
     def buffers(self) -> Iterator[Tensor]:
+        """Yield every buffer in the tree, each once."""
         for _, b in self.named_buffers():
             yield b
 
@@ -158,13 +203,24 @@ class Module:
 
     # ----- modes and state ------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
-        """Training mode (batch statistics, dropout on) for this module and all descendants."""
+        """Set training mode (batch statistics, dropout on) for this module and all descendants.
+
+        Args:
+            mode: True for training, False for evaluation.
+
+        Returns:
+            ``self``.
+        """
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
 
     def eval(self) -> Module:
-        """Evaluation mode (running statistics, dropout off)."""
+        """Set evaluation mode (running statistics, dropout off): ``train(False)``.
+
+        Returns:
+            ``self``.
+        """
         return self.train(False)
 
     def zero_grad(self) -> None:
@@ -173,7 +229,14 @@ class Module:
             p.grad = None
 
     def to(self, dtype: Any) -> Module:
-        """Cast floating-point parameters and buffers to ``dtype`` in place; returns self."""
+        """Cast the floating-point parameters and buffers to ``dtype``, in place.
+
+        Args:
+            dtype: a floating dtype (``np.float64``, ``"float32"``, ...).
+
+        Returns:
+            ``self``.
+        """
         dtype = np.dtype(dtype)
         for t in [*self.parameters(), *self.buffers()]:
             if t.dtype.kind == "f":
@@ -181,7 +244,7 @@ class Module:
         return self
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter and buffer (running statistics included), by dotted name."""
+        """Return copies of every parameter and buffer (running statistics included), by dotted name."""
         return {k: t.data.copy() for k, t in self._named_state()}
 
     def _named_state(self) -> list[tuple[str, Tensor]]:
@@ -197,8 +260,18 @@ class Module:
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy ``state`` into the parameters and buffers, in place.
 
-        Everything is checked before anything is assigned: with ``strict`` a missing or unexpected
-        key is an error, and a shape mismatch always is; the error names the key and both shapes.
+        Everything is checked before anything is assigned, so an error leaves the module untouched.
+
+        Args:
+            state: arrays (or Tensors) by dotted name, as :meth:`state_dict` returns.
+            strict: a missing or unexpected key is an error (a shape mismatch always is).
+
+        Returns:
+            ``(missing_keys, unexpected_keys)``, a named tuple of lists of names.
+
+        Raises:
+            ValueError: a key is missing or unexpected (with ``strict``), a shape differs (the message names
+                the key and both shapes), or a value is not numeric.
         """
         own = dict(self._named_state())
         missing = [k for k in own if k not in state]
@@ -223,6 +296,7 @@ class Module:
 
     # ----- printing -------------------------------------------------------------------------
     def extra_repr(self) -> str:
+        """Return the text inside the parentheses of this module's ``repr`` (subclasses show their arguments)."""
         return ""
 
     def __repr__(self) -> str:
@@ -254,7 +328,11 @@ def _as_buffer(value: Any, name: str) -> Tensor | None:
 
 
 class Sequential(Module):
-    """Modules applied one after another; children are named ``"0"``, ``"1"``, ..."""
+    """Modules applied one after another; children are named ``"0"``, ``"1"``, ...
+
+    Args:
+        *modules: the modules, in order.
+    """
 
     def __init__(self, *modules: Module) -> None:
         super().__init__()
@@ -271,6 +349,11 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def forward(self, x: Any) -> Any:
+        """Return the last module's output, each module taking the previous one's.
+
+        Args:
+            x: the first module's input.
+        """
         for m in self._modules.values():
             x = m(x)
         return x

@@ -94,11 +94,23 @@ class GroupNorm(Module):
         self.bias = Parameter(np.zeros(num_channels), dtype=dtype) if affine else None
 
     def forward(self, x: Tensor) -> Tensor:
+        """Return ``x`` normalized per sample and group of channels, then scaled and shifted per channel.
+
+        Args:
+            x: input of shape (N, num_channels, ...).
+
+        Returns:
+            A Tensor of ``x``'s shape.
+
+        Raises:
+            ShapeError: ``x`` does not have ``num_channels`` channels on axis 1.
+        """
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ShapeError(f"GroupNorm: expected an input (N, {self.num_channels}, ...), got shape {x.shape}")
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
 
 
@@ -131,6 +143,15 @@ class InstanceNorm1d(_InstanceNorm):
 
 
 class InstanceNorm2d(_InstanceNorm):
-    """Instance normalization of (N, C, H, W) inputs over H and W, per sample and channel (arguments as 1d)."""
+    """Instance normalization of (N, C, H, W) inputs over H and W, per sample and channel.
+
+    Args:
+        num_features: C.
+        eps: added to the variance.
+        momentum: running-average factor (None: the running statistics stay put, as in PyTorch).
+        affine: learn per-channel weight and bias (off by default, as in PyTorch).
+        track_running_stats: keep running statistics and use them in eval mode.
+        dtype: parameter and buffer dtype.
+    """
 
     _ranks = (4,)
