@@ -205,3 +205,35 @@ def test_conv2d_batch_axis_rule():
     assert RULES["conv2d"]({}, shapes, out, [frozenset({0}), frozenset()], [True, False]) == ({0}, False)
     assert RULES["conv2d"]({}, shapes, out, [frozenset({1}), frozenset()], [True, False])[1]
     assert RULES["conv2d"]({}, shapes, out, [frozenset(), frozenset({0})], [False, True]) == ({1}, False)
+
+
+@st.composite
+def pool_cases(draw):
+    """A (shape, attrs) case for the max_pool2d primitive: padding at most half the kernel, as PyTorch allows,
+    and no window entirely in the padding (its maximum would be -inf)."""
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    p = tuple(draw(st.integers(0, k[i] // 2)) for i in (0, 1))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    hw = tuple(draw(st.integers(d[i] * (k[i] - 1) + 1, 6)) for i in (0, 1))
+    return (draw(st.integers(1, 2)), draw(st.integers(1, 3)), *hw), dict(kernel_size=k, stride=s, padding=p, dilation=d)
+
+
+@needs_torch
+@settings(max_examples=20, deadline=None)
+@given(case=pool_cases(), seed=st.integers(0, 1000))
+def test_max_pool2d_primitive_gradcheck_and_torch_parity(case, seed):
+    shape, kw = case
+    x = np.random.default_rng(seed).permutation(np.linspace(-2, 2, int(np.prod(shape)))).reshape(shape)  # no ties
+    gradcheck(lambda t: ops.max_pool2d(t, **kw), [Tensor(x, requires_grad=True)])
+    compare_with_torch(lambda t: ops.max_pool2d(t, **kw), lambda t: torch.nn.functional.max_pool2d(
+        t, kw["kernel_size"], kw["stride"], kw["padding"], kw["dilation"]), [x], rtol=1e-12, atol=0)
+
+
+def test_max_pool2d_primitive_second_order_and_ties():
+    x = Tensor(np.random.default_rng(0).permutation(np.linspace(-2, 2, 2 * 5 * 4)).reshape(1, 2, 5, 4),
+               requires_grad=True)
+    gradgradcheck(lambda t: ops.max_pool2d(t, kernel_size=(3, 2), stride=(2, 1), padding=(1, 1)) ** 2, [x])
+    tied = Tensor(np.array([[[[1.0, 1.0], [0.0, 1.0]]]]), requires_grad=True)
+    ops.max_pool2d(tied, kernel_size=(2, 2), stride=(2, 2)).sum().backward()
+    np.testing.assert_allclose(tied.grad.data, [[[[1 / 3, 1 / 3], [0, 1 / 3]]]])  # ties share, like ops.max

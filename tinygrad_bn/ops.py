@@ -652,14 +652,14 @@ def unfold(x: np.ndarray, *, kernel_size: tuple[int, int], dilation: tuple[int, 
 
 
 def _blocks(op: str, x: np.ndarray, kernel: tuple[int, int], dilation: tuple[int, int], padding: tuple[int, int],
-            stride: tuple[int, int]) -> np.ndarray:
-    """A read-only strided view (N, C, kh, kw, H_out, W_out) of the zero-padded (N, C, H, W) ``x``: every window."""
+            stride: tuple[int, int], fill: float = 0.0) -> np.ndarray:
+    """Every window of (N, C, H, W) ``x`` padded with ``fill``: a strided view (N, C, kh, kw, H_out, W_out)."""
     n, c, h, w = x.shape
     (kh, kw), (ph, pw) = kernel, padding
     oh, ow = _windows(op, x.shape, kernel, dilation, padding, stride)
     xp = x
     if ph or pw:
-        xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+        xp = np.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)
         xp[:, :, ph:ph + h, pw:pw + w] = x
     s = xp.strides
     return np.lib.stride_tricks.as_strided(
@@ -701,6 +701,7 @@ def fold(cols: np.ndarray, *, output_size: tuple[int, int], kernel_size: tuple[i
 @fold.defvjp
 def _fold_vjp(F, need, g, out, cols, *, output_size, kernel_size, dilation=(1, 1), padding=(0, 0), stride=(1, 1)):
     return (F.unfold(g, kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride),)
+
 
 
 @primitive
@@ -752,3 +753,35 @@ def _gemms(F: Any, a: Any, b: Any) -> Any:
                          shape=(1, a.shape[1], b.shape[2]))
     a, b = (t if np.asarray(t).flags.c_contiguous else F.clone(t) for t in (a, b))
     return F.matmul(a, b)
+
+
+@primitive
+def max_pool2d(x: np.ndarray, *, kernel_size: tuple[int, int], stride: tuple[int, int],
+               padding: tuple[int, int] = (0, 0), dilation: tuple[int, int] = (1, 1)):
+    """The maximum of each window of (N, C, H, W), padding counting as -inf: (N, C, H_out, W_out).
+
+    The forward takes one elementwise maximum per kernel offset over the windows' strided view (no
+    im2col copy). The vjp gives each window's gradient to its maxima (ties share it evenly) through
+    :func:`fold`.
+    """
+    view = _blocks("max_pool2d", x, kernel_size, dilation, padding, stride, fill=-np.inf)
+    out = view[:, :, 0, 0].copy()
+    for i, j in np.ndindex(*kernel_size):
+        np.maximum(out, view[:, :, i, j], out=out)
+    return out
+
+
+@max_pool2d.defvjp
+def _max_pool2d_vjp(F, need, g, out, x, *, kernel_size, stride, padding=(0, 0), dilation=(1, 1)):
+    view = _blocks("max_pool2d", np.asarray(x), kernel_size, dilation, padding, stride, fill=-np.inf)
+    top = np.asarray(out)
+    share = np.empty(view.shape, dtype=view.dtype)  # 1 at each window's maximum, 1/k for k tied maxima
+    for i, j in np.ndindex(*kernel_size):
+        np.equal(view[:, :, i, j], top, out=share[:, :, i, j])
+    ties = share.sum(axis=(2, 3))
+    if ties.max(initial=1) > 1:
+        share /= ties[:, :, None, None]
+    n, c, kh, kw, oh, ow = share.shape
+    cols = F.reshape(F.mul(F.reshape(g, shape=(n, c, 1, 1, oh, ow)), share), shape=(n, c * kh * kw, oh * ow))
+    return (F.fold(cols, output_size=x.shape[2:], kernel_size=kernel_size, dilation=dilation, padding=padding,
+                   stride=stride),)

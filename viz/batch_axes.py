@@ -95,6 +95,13 @@ def conv2d(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Ax
     return frozenset(res), bool((signal[0] and mixed) or (signal[1] and wax - {0}))
 
 
+def max_pool2d(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+               signal: list[bool]) -> tuple[Axes, bool]:
+    """(N, C, H, W) -> (N, C, H', W'): every axis keeps its place; a window over a batch-derived axis is a statistic."""
+    kernel = attrs["kernel_size"]
+    return axes[0], bool(signal[0] and any(a in axes[0] and kernel[a - 2] > 1 for a in (2, 3)))
+
+
 def getitem(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
             signal: list[bool]) -> tuple[Axes, bool]:
     """Basic indexing moves axes; advanced (array) indexing of a batch axis makes the index axes batch-derived."""
@@ -141,6 +148,7 @@ RULES: dict[str, Rule] = {
     "reshape": reshape, "transpose": transpose, "getitem": getitem, "scatter_add": scatter_add,
     "concatenate": concatenate, "stack": stack, "matmul": matmul, "bernoulli": source,
     "pad": same_axes, "unfold": unfold, "fold": fold, "conv2d": conv2d,
+    "max_pool2d": max_pool2d,
 }
 
 

@@ -1,4 +1,5 @@
-"""Max and average pooling (``unfold`` then a reduction over each window), adaptive average pooling, Flatten."""
+"""Max pooling (the ``max_pool2d`` primitive), average pooling (``unfold`` then ``mean`` over each window),
+adaptive average pooling, Flatten."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from .conv import Size, _pair
 from .module import Module
 
 
-def _windows(name: str, x: Tensor, kernel_size: Size, stride: Size | None, padding: Size, dilation: Size,
-             fill: float) -> tuple[Tensor, tuple[int, int]]:
-    """Each pooling window of (N, C, H, W) as axis 2 of (N, C, kh*kw, L), padded with ``fill``; and (H_out, W_out)."""
+def _window(name: str, x: Tensor, kernel_size: Size, stride: Size | None, padding: Size,
+            dilation: Size) -> tuple[Tensor, dict[str, tuple[int, int]], tuple[int, int]]:
+    """The checked input, its window attributes (kernel_size, stride, padding, dilation) and (H_out, W_out)."""
     x = x if isinstance(x, Tensor) else Tensor(x)
     if x.ndim != 4:
         raise ShapeError(f"{name}: expected a 4D input (N, C, H, W), got shape {x.shape}")
@@ -25,11 +26,16 @@ def _windows(name: str, x: Tensor, kernel_size: Size, stride: Size | None, paddi
     out = tuple((x.shape[2 + i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in (0, 1))
     if min(out) < 1:
         raise ShapeError(f"{name}: kernel {k} with dilation {d} is larger than the input {x.shape} padded by {p}")
-    if any(p) and fill != 0:
-        x = ops.pad(x, widths=((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), value=fill)
-        p = (0, 0)
-    cols = ops.unfold(x, kernel_size=k, dilation=d, padding=p, stride=s)
-    return cols.reshape(x.shape[0], x.shape[1], k[0] * k[1], -1), out  # type: ignore[return-value]
+    return x, dict(kernel_size=k, stride=s, padding=p, dilation=d), out  # type: ignore[return-value]
+
+
+def _windows(name: str, x: Tensor, kernel_size: Size, stride: Size | None,
+             padding: Size) -> tuple[Tensor, tuple[int, int]]:
+    """Each zero-padded pooling window of (N, C, H, W) as axis 2 of (N, C, kh*kw, L); and (H_out, W_out)."""
+    x, window, out = _window(name, x, kernel_size, stride, padding, 1)
+    cols = ops.unfold(x, **window)
+    k = window["kernel_size"]
+    return cols.reshape(x.shape[0], x.shape[1], k[0] * k[1], -1), out
 
 
 @scope("max_pool2d")
@@ -47,8 +53,8 @@ def max_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding
     Returns:
         (N, C, H_out, W_out). Tied maxima in a window share its gradient evenly (PyTorch gives it all to one).
     """
-    cols, out = _windows("max_pool2d", x, kernel_size, stride, padding, dilation, -np.inf)
-    return cols.max(axis=2).reshape(cols.shape[0], cols.shape[1], *out)
+    x, window, _ = _window("max_pool2d", x, kernel_size, stride, padding, dilation)
+    return ops.max_pool2d(x, **window)
 
 
 @scope("avg_pool2d")
@@ -66,12 +72,12 @@ def avg_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding
     Returns:
         (N, C, H_out, W_out).
     """
-    cols, out = _windows("avg_pool2d", x, kernel_size, stride, padding, 1, 0.0)
+    cols, out = _windows("avg_pool2d", x, kernel_size, stride, padding)
     if count_include_pad or not any(_pair("avg_pool2d", "padding", padding)):
         y = cols.mean(axis=2)
     else:
         inside = _windows("avg_pool2d", Tensor(np.ones((1, 1, *x.shape[2:]), dtype=x.dtype)), kernel_size, stride,
-                          padding, 1, 0.0)[0].data.sum(axis=2)
+                          padding)[0].data.sum(axis=2)
         y = cols.sum(axis=2) / inside
     return y.reshape(cols.shape[0], cols.shape[1], *out)
 
