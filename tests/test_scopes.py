@@ -97,3 +97,35 @@ def test_library_composites_open_function_scopes():
                     (lambda t: nn.functional.layer_norm(t, 3), "layer_norm"),
                     (lambda t: nn.functional.dropout(t, 0.5), "dropout")]:
         assert f(logits).node.scopes[-1].name == name
+
+
+def test_module_paths_follow_changes_to_the_tree_and_copies():
+    """The root caches its path table; adding, replacing or removing a child, or a deep copy, rebuilds it."""
+    import copy
+
+    def paths(model: nn.Module) -> set:
+        x = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+        return {n.module for n in _ops(model(x)) if n.module}
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(3, 3), nn.ReLU())
+
+        def forward(self, x: Tensor) -> Tensor:
+            x = self.body(x)
+            return self.head(x) if "head" in self._modules else x
+
+    net = Net()
+    assert paths(net) == {"body.0", "body.1"}
+    net.head = nn.Linear(3, 2)
+    assert paths(net) == {"body.0", "body.1", "head"}
+    setattr(net.body, "1", nn.Tanh())
+    assert paths(net) == {"body.0", "body.1", "head"}
+    inner = net.body[0]
+    del net.head
+    assert paths(net) == {"body.0", "body.1"}
+    twin = copy.deepcopy(net)
+    assert paths(twin) == {"body.0", "body.1"} and twin.body[0] is not inner
+    scope = _ops(inner(Tensor(np.ones((2, 3), np.float32), requires_grad=True)))[0].scopes[-1]
+    assert scope.name == "Linear" and scope.extra_repr == "in_features=3, out_features=3, bias=True"

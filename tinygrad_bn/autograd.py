@@ -27,7 +27,8 @@ class Scope:
     Public attributes, read by ``viz``: ``path`` (dotted: ``"1"``, ``"block.bn"``; a function scope
     appends its name to the enclosing scope's path, e.g. ``"1.batch_norm"``), ``kind`` (``"module"`` or
     ``"function"``), ``name`` (the module's class name, or the function scope's name), ``extra_repr``
-    (the module's :meth:`~tinygrad_bn.nn.Module.extra_repr`, ``""`` for functions), ``training`` (the
+    (the module's :meth:`~tinygrad_bn.nn.Module.extra_repr`, computed when first read; ``""`` for functions),
+    ``training`` (the
     module's flag; None for functions), ``inputs`` (the Tensor arguments of the call, in order),
     ``input_shapes`` and ``output_shapes`` (tuples of shapes; the outputs are set when the call returns,
     ``None`` until then). Each call gets its own Scope object, so two calls of one module are told apart.
@@ -36,19 +37,27 @@ class Scope:
         path: the dotted path, or None outside every module.
         kind: ``"module"`` or ``"function"``.
         name: the module's class name or the function scope's name.
-        extra_repr: the module's ``extra_repr()``.
+        extra_repr: the module's ``extra_repr()``, or the bound method itself (called when first read, so a
+            call pays for the formatting only when someone looks).
         training: the module's training flag (None for a function scope).
         inputs: the Tensor arguments of the call.
     """
 
-    __slots__ = ("path", "kind", "name", "extra_repr", "training", "inputs", "input_shapes", "output_shapes")
+    __slots__ = ("path", "kind", "name", "_extra_repr", "training", "inputs", "input_shapes", "output_shapes")
 
-    def __init__(self, path: str | None, kind: str, name: str | None, extra_repr: str = "",
+    def __init__(self, path: str | None, kind: str, name: str | None, extra_repr: str | Callable[[], str] = "",
                  training: bool | None = None, inputs: tuple[Tensor, ...] = ()) -> None:
-        self.path, self.kind, self.name, self.extra_repr, self.training = path, kind, name, extra_repr, training
+        self.path, self.kind, self.name, self._extra_repr, self.training = path, kind, name, extra_repr, training
         self.inputs = inputs
         self.input_shapes = tuple(t.shape for t in inputs)
         self.output_shapes: tuple[tuple[int, ...], ...] | None = None
+
+    @property
+    def extra_repr(self) -> str:
+        """The module's ``extra_repr()`` (``""`` for a function scope)."""
+        if not isinstance(self._extra_repr, str):
+            self._extra_repr = self._extra_repr()
+        return self._extra_repr
 
     def finish(self, result: Any) -> None:
         """Record the shapes of the Tensors in ``result`` as ``output_shapes``.

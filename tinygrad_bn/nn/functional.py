@@ -312,7 +312,7 @@ def batch_statistics(name: str, x: Tensor, axes: tuple[int, ...], eps: float) ->
     Raises:
         ValueError: ``axes`` hold a single value per channel (PyTorch's message, prefixed by ``name``).
     """
-    n = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    n = math.prod(x.shape[a] for a in axes)
     if n <= 1:
         raise ValueError(f"{name}: Expected more than 1 value per channel when training, got input size {x.shape}")
     return (*normalize(x, axes, eps), n)

@@ -19,6 +19,7 @@ from ..tensor import Tensor
 
 # id(module) -> path, set while the outermost module's forward runs
 _paths: ContextVar[dict[int, str] | None] = ContextVar("module_paths", default=None)
+_tree = [0]  # bumped whenever any module gains, loses or replaces a child: every cached path table is stale
 
 
 class Parameter(Tensor):
@@ -61,6 +62,8 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        if isinstance(value, Module) or name in self._modules:
+            _tree[0] += 1
         for registry in (self._parameters, self._modules):
             registry.pop(name, None)
         if isinstance(value, Parameter):
@@ -75,6 +78,8 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
+        if name in self._modules:
+            _tree[0] += 1
         for registry in (self._parameters, self._buffers, self._modules):
             registry.pop(name, None)
         object.__delattr__(self, name)
@@ -128,11 +133,15 @@ class Module:
         paths = _paths.get()
         outermost = paths is None
         if outermost:
-            paths_token = _paths.set({id(m): name for name, m in self.named_modules()})
+            table = self.__dict__.get("_path_table")
+            if table is None or table[0] != (_tree[0], id(self)):  # the tree changed, or this is a copy
+                table = ((_tree[0], id(self)), {id(m): name for name, m in self.named_modules()})
+                object.__setattr__(self, "_path_table", table)
+            paths_token = _paths.set(table[1])
             path = ""
         else:
             path = paths.get(id(self), current_module())
-        s = Scope(path, "module", type(self).__name__, self.extra_repr(), self.training,
+        s = Scope(path, "module", type(self).__name__, self.extra_repr, self.training,
                   tuple(a for a in args if isinstance(a, Tensor)))
         token = push_scope(s)
         try:
