@@ -326,6 +326,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
     found: dict[int, Tensor] = {}
     handed = {_memory(g.data) for g in root_grads}  # arrays the caller holds: never stored as a .grad
     pending: dict[int, Any] = {}
+    owned: set[int] = set()  # tensors whose pending gradient is a sum made here, held by nobody else: add in place
     for r, g in zip(roots, root_grads):
         g = g if create_graph else g.data
         pending[id(r)] = pending[id(r)] + g if id(r) in pending else g
@@ -339,6 +340,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
                 g = pending.pop(id(t), None)
                 if g is None:
                     continue
+                owned.discard(id(t))
                 if t._hooks:
                     g = _run_hooks(t, g, create_graph)
                 if wanted is not None:
@@ -369,7 +371,14 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
                     if gi.shape != inp.data.shape:
                         gi = unbroadcast(F, gi, inp.data.shape)
                     key = id(inp)
-                    pending[key] = pending[key] + gi if key in pending else gi
+                    if key not in pending:
+                        pending[key] = gi
+                    elif key in owned:
+                        pending[key] += gi
+                    else:
+                        pending[key] = pending[key] + gi
+                        if not create_graph:
+                            owned.add(key)
     finally:
         if check:
             anomaly._state.forward = True

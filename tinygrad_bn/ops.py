@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import anomaly
-from .autograd import Node, _grad_enabled, _recording, current_module
+from .autograd import Node, _grad_enabled, _recording, current_module, unbroadcast
 from .tensor import ShapeError, Tensor, _result
 
 Forward = Callable[..., np.ndarray]
@@ -169,7 +169,7 @@ def sub(a: np.ndarray, b: np.ndarray):
 
 @sub.defvjp
 def _sub_vjp(F, need, g, out, a, b):
-    return g, -g if need[1] else None
+    return g, -unbroadcast(F, g, b.shape) if need[1] else None  # negate after summing a broadcast b
 
 
 @primitive
@@ -191,7 +191,7 @@ def div(a: np.ndarray, b: np.ndarray):
 @div.defvjp
 def _div_vjp(F, need, g, out, a, b):
     ga = g / b
-    return ga if need[0] else None, -ga * out if need[1] else None
+    return ga if need[0] else None, -unbroadcast(F, ga * out, b.shape) if need[1] else None
 
 
 @primitive
