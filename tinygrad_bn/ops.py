@@ -94,7 +94,11 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
 
 
 def _tensors(args: tuple) -> tuple[Tensor, ...]:
-    ref = next((a.dtype for a in args if isinstance(a, Tensor) and a.dtype.kind == "f"), None)
+    ref = None
+    for a in args:
+        if isinstance(a, Tensor) and a.data.dtype.kind == "f":
+            ref = a.data.dtype
+            break
     out = []
     for a in args:
         if isinstance(a, Tensor):

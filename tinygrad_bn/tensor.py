@@ -125,7 +125,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self.name = name
         self.node: autograd.Node | None = None
-        self._hooks: list[Callable[[Tensor], Tensor | None]] = []
+        self._hooks: tuple[Callable[[Tensor], Tensor | None], ...] = ()  # a new tuple per registration
         self._retains_grad = False
 
     # ----- factories -----------------------------------------------------------------------
@@ -376,8 +376,14 @@ class Tensor:
         """
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
-        self._hooks.append(fn)
-        return lambda: self._hooks.remove(fn)
+        self._hooks = (*self._hooks, fn)
+
+        def remove() -> None:
+            hooks = list(self._hooks)
+            if fn in hooks:
+                hooks.remove(fn)
+            self._hooks = tuple(hooks)
+        return remove
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
         """Set ``requires_grad`` in place.
@@ -872,7 +878,7 @@ def _result(data: np.ndarray | np.generic) -> Tensor:
     t.data = data if type(data) is np.ndarray else np.asarray(data)
     t.requires_grad = t._retains_grad = False
     t.grad = t.name = t.node = None
-    t._hooks = []
+    t._hooks = ()
     return t
 
 
