@@ -65,7 +65,7 @@ class Scope:
         Args:
             result: what the call returned: a Tensor, or a tuple/list of them (other items are skipped).
         """
-        from .tensor import Tensor
+        Tensor = _tensor.Tensor
         items = result if isinstance(result, tuple | list) else (result,)
         self.output_shapes = tuple(t.shape for t in items if isinstance(t, Tensor))
 
@@ -219,7 +219,7 @@ class scope:
 
 
 def _function_scope(name: str, args: tuple) -> Scope:
-    from .tensor import Tensor
+    Tensor = _tensor.Tensor
     parent = _scopes.get()
     base = parent[-1].path if parent else None
     return Scope(f"{base}.{name}" if base else name, "function", name,
@@ -271,22 +271,24 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
     """Tensors that require grad reachable from ``roots``, outputs first; no recursion."""
     order: list[Tensor] = []
     seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
-    push = stack.append
+    stack: list[Tensor | None] = list(reversed(roots))  # None marks "the tensor below is expanded: emit it"
+    push, pop = stack.append, stack.pop
     while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
+        t = pop()
+        if t is None:
+            order.append(pop())
             continue
         key = id(t)
         if key in seen:
             continue
         seen.add(key)
-        push((t, True))
-        if t.node is not None:
-            for i in t.node.inputs:
+        push(t)
+        push(None)
+        node = t.node
+        if node is not None:
+            for i in node.inputs:
                 if i.requires_grad and id(i) not in seen:
-                    push((i, False))
+                    push(i)
     order.reverse()
     return order
 
@@ -319,8 +321,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
     runs every vjp on ndarrays (``F = ops.ARRAYS``: no Tensor or Node is made until a ``.grad``);
     ``create_graph=True`` runs them on Tensors (``F = ops``), so the backward pass is recorded.
     """
-    from . import ops
-    from .tensor import Tensor
+    ops = _ops
+    Tensor = _tensor.Tensor
     F = ops if create_graph else ops.ARRAYS
     wanted = None if capture is None else {id(t) for t in capture}
     found: dict[int, Tensor] = {}
@@ -337,15 +339,16 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
     try:
         with np.errstate(divide="ignore", invalid="ignore"):  # as in the forwards: inf and nan, no warnings
             for t in toposort(roots):
-                g = pending.pop(id(t), None)
+                k = id(t)
+                g = pending.pop(k, None)
                 if g is None:
                     continue
-                owned.discard(id(t))
+                owned.discard(k)
                 if t._hooks:
                     g = _run_hooks(t, g, create_graph)
                 if wanted is not None:
-                    if id(t) in wanted:
-                        found[id(t)] = g if create_graph else Tensor(g)
+                    if k in wanted:
+                        found[k] = g if create_graph else Tensor(g)
                 elif t.node is None or retain_grads or t._retains_grad:
                     _accumulate(t, g, create_graph, handed)
                 node = t.node
@@ -390,7 +393,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
 def _run_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
     """Pass ``g`` through ``t``'s hooks (they see a Tensor and return a Tensor, an ndarray or None); a returned
     value replaces it after a check that it has the gradient's shape."""
-    from .tensor import Tensor
+    Tensor = _tensor.Tensor
     for hook in t._hooks:
         replaced = hook(g if create_graph else Tensor(g))
         if replaced is None:
@@ -414,7 +417,7 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
     every ``.grad`` gets a writable array of its own: ``g`` is kept when nothing else holds its memory, else
     copied (``handed`` holds the owners of the memory already given out). Copying every time would double
     the large allocations of a step."""
-    from .tensor import Tensor
+    Tensor = _tensor.Tensor
     if g.dtype != t.dtype:
         g = g.astype(t.dtype)
     if create_graph:
@@ -456,7 +459,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
         RuntimeError: an output does not require grad, or a gradient is missing for an output that is not
             one element.
     """
-    from .tensor import Tensor
+    Tensor = _tensor.Tensor
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor | np.ndarray):
@@ -480,7 +483,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
 
 
 def _root_grad(out: Tensor, g: Tensor | Any | None, where: str) -> Tensor:
-    from .tensor import Tensor
+    Tensor = _tensor.Tensor
     if not out.requires_grad:
         raise RuntimeError(f"{where}: the output (shape {out.shape}) does not require grad; "
                            "no input with requires_grad=True was used to compute it")
@@ -493,3 +496,7 @@ def _root_grad(out: Tensor, g: Tensor | Any | None, where: str) -> Tensor:
     if g.shape != out.shape:
         raise ValueError(f"{where}: grad has shape {g.shape} but the output has shape {out.shape}")
     return g
+
+
+from . import ops as _ops  # noqa: E402  (both import this module: bound once here, not per call)
+from . import tensor as _tensor  # noqa: E402
