@@ -1,16 +1,23 @@
 """Run every experiment and write report.html, the BN graph, the plots and a JSON per experiment.
 
-About two minutes on two cores (``--quick``: a few seconds). ``--seed`` makes the run repeatable.
+On this machine's worker processes the demo runs whole experiments side by side (each with its runs, statistics
+and figures in one worker, the longest first), so the plotting overlaps the training and no core waits for one
+experiment's last run; on a Dask cluster (``--scheduler``) it runs the experiments one after another with their
+runs spread over the cluster's workers, and writes the figures here. ``--seed`` makes the run repeatable, and the
+numbers are the same either way.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from . import experiments
@@ -19,9 +26,28 @@ from .graphs import covariate_shift_timeline, network_graph
 from .report import write_report
 from .runner import Runner
 
+if TYPE_CHECKING:
+    import viz
+
+LONGEST_FIRST = ("regularization", "speed", "covariate-shift", "init-gradients", "smoothness", "small-batch",
+                 "test-time", "noise", "timeline")
+"""The demo's parts in the order they start: about longest first in the full run (regularization ~90 s of CPU,
+noise ~15 s) and so that two workers finish together in the quick one; the last to start are short."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     experiments.add_arguments(parser, with_name=False)
+
+
+def _part(name: str, *, quick: bool, seed: int, out: Path, runner: Runner | None = None) -> Result | viz.Explorer:
+    """One part of the demo: experiment ``name`` (its runs on ``runner``; None: in this process), or the
+    covariate-shift run's timeline (``name="timeline"``)."""
+    if name == "timeline":
+        return covariate_shift_timeline(quick, seed)
+    with contextlib.ExitStack() as stack:
+        if runner is None:
+            runner = stack.enter_context(Runner(jobs=1, progress=False))
+        return run_experiment(name, quick=quick, seed=seed, out=out, runner=runner)
 
 
 def demo(
@@ -57,11 +83,14 @@ def demo(
         "coloured by the size of its gradient (blue small, red large) with noise paths marked in the "
         "legend's colours. viz.noise_paths found: " + "; ".join(found["noise_entries"]) + ".",
     )
-    results = []
-    bar = tqdm(EXPERIMENTS, desc="experiments", disable=not progress)
-    for name in bar:
-        bar.set_postfix_str(name)
-        results.append(run_experiment(name, quick=quick, seed=seed, out=out, runner=runner))
+    if runner.scheduler:  # the cluster's workers may not see `out`: they compute the runs, this process the rest
+        with threadpool_limits(1, user_api="blas"):  # like every run (faster for these small matrices)
+            bar = tqdm(LONGEST_FIRST, desc="experiments", disable=not progress)
+            parts = {name: _part(name, quick=quick, seed=seed, out=out, runner=runner) for name in bar}
+    else:
+        tasks = [{"name": name, "quick": quick, "seed": seed, "out": out} for name in LONGEST_FIRST]
+        parts = dict(zip(LONGEST_FIRST, runner.map(_part, tasks, desc="experiments"), strict=True))
+    results = [parts[name] for name in EXPERIMENTS]
     timeline = Figure(
         "covariate_shift_timeline",
         "One covariate-shift run with BN, step by step",
@@ -69,7 +98,7 @@ def demo(
         "see values, histograms and gradient heat change while the graph holds still; click a BatchNorm1d box's "
         "nodes to see that its output keeps mean 0 and std 1 while its input drifts.",
     )
-    explorers = [(graph, found["explorer"]), (timeline, covariate_shift_timeline(quick, seed))]
+    explorers = [(graph, found["explorer"]), (timeline, parts["timeline"])]
     report = write_report(out, results, graph=graph, command=command, seconds=time.perf_counter() - start,
                           explorers=explorers)
     return report, results

@@ -6,12 +6,14 @@ import base64
 import html
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from viz import Explorer
 
 from .experiments import RULE, Figure, Result, jsonable
-from .stats import Check
+
+if TYPE_CHECKING:
+    from .stats import Check
 
 LONG = 12  # lists longer than this are curves: drawn in the figures and kept in the JSON, not tabulated
 

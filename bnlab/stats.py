@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 SUPPORTED, CONTRADICTED, NOT_DETECTED = "supported", "contradicted", "not detected"
 CONFIDENCE = 0.95
@@ -107,6 +106,8 @@ def interval(values: Sequence[float], *, seed: int = 0) -> tuple[float, float, f
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size == 0 or not np.all(np.isfinite(x)):
         raise ValueError(f"interval: need at least one finite value, got {x.tolist()}")
+    from scipy import stats  # here: the demo's report process unpickles Checks and never needs scipy's 0.6 s import
+
     mean = float(x.mean())
     if x.size == 1 or np.ptp(x) == 0:
         return mean, mean, mean, f"no spread over {x.size} value{'s' * (x.size > 1)}"
@@ -239,6 +240,8 @@ def proportion(successes: int, trials: int, *, claim: str, unit: str = "fraction
     Raises:
         ValueError: when ``trials`` is zero.
     """
+    from scipy import stats
+
     if trials < 1:
         raise ValueError(f"proportion: need at least one trial, got {trials}")
     ci = stats.binomtest(int(successes), int(trials)).proportion_ci(CONFIDENCE, method="exact")

@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from tinygrad_bn import AnomalyError, Tensor, data, detect_anomaly, manual_seed, nn, no_grad, optim
+
+CHANCE = 0.1
+"""The accuracy a diverged run counts as where a comparison needs a number (guessing among 10 classes)."""
+DIVERGED = "diverged"
+"""What a run's record holds instead of an accuracy when the run diverged (the report shows it as such)."""
+
+
+def counted(run: Mapping[str, Any], key: str) -> float:
+    """The accuracy ``run[key]`` as a number for a comparison: :data:`CHANCE` where it says :data:`DIVERGED`.
+
+    Args:
+        run: one run's record.
+        key: the accuracy's key in it.
+    """
+    return CHANCE if run[key] == DIVERGED else run[key]
 
 
 @dataclass

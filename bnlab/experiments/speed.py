@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..training import load, mlp, train
+from ..training import CHANCE, DIVERGED, counted, load, mlp, train
 from . import Figure, Result, seeds
 
 if TYPE_CHECKING:
     from ..runner import Runner
 
 TARGET = 0.9
-CHANCE = 0.1  # a diverged run counts as guessing among the 10 classes
 LABELS = {"none": "no BN", "bn": "BN"}
 
 
@@ -66,7 +65,7 @@ def one_run(
         "diverged": h.diverged,
         "diverged_at_step": len(h.loss) if h.diverged else None,
         "divergence": h.divergence,  # "diverged at step k (first non-finite value at op ... in module ...)"
-        "final_acc": CHANCE if h.diverged else h.final_acc,
+        "final_acc": DIVERGED if h.diverged else h.final_acc,
         "steps_to_90": h.steps_to(TARGET),
     }
 
@@ -125,7 +124,7 @@ def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
         return [r["steps_to_90"] or budget[d] for r in runs[d][str(lr)][label]]
 
     def final(rs: list[dict]) -> list[float]:
-        return [r["final_acc"] for r in rs]
+        return [counted(r, "final_acc") for r in rs]
 
     lr0 = cfg["check_lr"]
     checks = [
