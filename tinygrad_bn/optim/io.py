@@ -49,7 +49,14 @@ def save(obj: Any, path: str | os.PathLike) -> None:
 
 
 def load(obj: Any, path: str | os.PathLike) -> Any:
-    """Load a file written by :func:`save` into ``obj`` (via ``obj.load_state_dict``); returns ``obj``.
+    """Load a file written by :func:`save` into ``obj`` (via ``obj.load_state_dict``).
+
+    Args:
+        obj: the optimizer or learning-rate scheduler to load into.
+        path: a file written by :func:`save`.
+
+    Returns:
+        ``obj``.
 
     Raises:
         ValueError: the file is not such a state file, or does not fit ``obj`` (nothing is changed then).

@@ -66,22 +66,26 @@ class LRScheduler:
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def get_lr(self) -> list[float]:
-        """The learning rates for epoch ``last_epoch``, one per group (called by ``step``)."""
+        """Return the learning rates for epoch ``last_epoch``, one per group (called by ``step``)."""
         raise NotImplementedError
 
     def get_last_lr(self) -> list[float]:
-        """The learning rates the last ``step`` set, one per parameter group."""
+        """Return the learning rates the last ``step`` set, one per parameter group."""
         return list(self._last_lr)
 
     def _current(self) -> list[float]:
         return [g["lr"] for g in self.optimizer.param_groups]
 
     def state_dict(self) -> dict[str, Any]:
-        """Every attribute except the optimizer (save it with ``optim.save``)."""
+        """Return every attribute except the optimizer (save that with ``optim.save``)."""
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the attributes from :meth:`state_dict`."""
+        """Restore the attributes from :meth:`state_dict`.
+
+        Args:
+            state_dict: as :meth:`state_dict` returns.
+        """
         self.__dict__.update(state_dict)
 
 
@@ -109,14 +113,22 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """Return the learning rates for epoch ``last_epoch``, one per group (``initial_lr * lr_lambda(epoch)``)."""
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
 
     def state_dict(self) -> dict[str, Any]:
+        """Return the attributes as :meth:`LRScheduler.state_dict`, each ``lr_lambda`` as the attributes of a
+        callable object (None for a plain function, which cannot be saved), as in PyTorch."""
         state = {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
         state["lr_lambdas"] = [None if isinstance(f, types.FunctionType) else dict(vars(f)) for f in self.lr_lambdas]
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the attributes and the ``lr_lambda`` objects' attributes from :meth:`state_dict`.
+
+        Args:
+            state_dict: as :meth:`state_dict` returns.
+        """
         state = dict(state_dict)
         for fn, attrs in zip(self.lr_lambdas, state.pop("lr_lambdas")):
             if attrs is not None:
@@ -140,6 +152,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """Return the learning rates for epoch ``last_epoch``, one per group (times ``gamma`` every ``step_size``)."""
         if self.last_epoch == 0 or self.last_epoch % self.step_size:
             return self._current()
         return [lr * self.gamma for lr in self._current()]
@@ -164,6 +177,7 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """Return the learning rates for epoch ``last_epoch``, one per group (times ``gamma`` at each milestone)."""
         k = self.milestones.count(self.last_epoch)
         return [lr * self.gamma**k for lr in self._current()] if k else self._current()
 
@@ -182,6 +196,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """Return the learning rates for epoch ``last_epoch``, one per group (times ``gamma`` every epoch)."""
         return self._current() if self._initial else [lr * self.gamma for lr in self._current()]
 
 
@@ -204,6 +219,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """Return the learning rates for epoch ``last_epoch``, one per group (on the cosine)."""
         t, T, low = self.last_epoch, self.T_max, self.eta_min
         if self._initial:
             return self._current()
@@ -310,6 +326,7 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def get_lr(self) -> list[float]:
+        """Return the learning rates for epoch ``last_epoch``, one per group (on the one-cycle curve)."""
         t = self.last_epoch
         if t > self.total_steps:
             raise ValueError(f"OneCycleLR: stepped {t} times, but total_steps is {self.total_steps}")

@@ -137,6 +137,9 @@ class Optimizer:
         Everything is checked before anything is assigned. State arrays are cast to their
         parameter's float dtype.
 
+        Args:
+            state_dict: as :meth:`state_dict` returns, from an optimizer over parameters of the same shapes.
+
         Raises:
             ValueError: the number of groups or of parameters in a group differs, a state array's shape
                 differs from its parameter's, or a group lacks this optimizer's hyperparameters.
