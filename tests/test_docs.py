@@ -91,17 +91,6 @@ PENDING = frozenset({
     "tinygrad_bn.nn.pooling.Flatten.forward",
     "tinygrad_bn.nn.pooling.MaxPool2d",
     "tinygrad_bn.nn.pooling.MaxPool2d.forward",
-    "viz.explore.Explorer",
-    "viz.explore.Explorer.assets",
-    "viz.explore.Explorer.embed",
-    "viz.explore.Explorer.page",
-    "viz.explore.Explorer.save",
-    "viz.noise.NoiseReport",
-    "viz.noise.NoiseReport.summary",
-    "viz.noise.noise_paths",
-    "viz.render.Rendering",
-    "viz.render.Rendering.save",
-    "viz.render.to_dot",
 })
 
 

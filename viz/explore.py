@@ -51,19 +51,22 @@ class Explorer:
     ``data`` is what the page reads (see the module docstring). ``page()`` is the whole HTML file,
     ``embed()`` a piece of a larger page, ``save(path)`` writes the file; in Jupyter the explorer
     shows inline (``_repr_html_``), fitted to the cell's width.
+
+    Attributes:
+        data: what the page reads: the graph(s) as JSON-ready dicts and lists.
     """
 
     data: dict[str, Any]
 
     @staticmethod
     def assets() -> str:
-        """The style and scripts every page with explorers needs once (Graphviz, explorer.js, CSS)."""
+        """Return the style and scripts every page with explorers needs once (Graphviz, explorer.js, CSS)."""
         return (f"<style>{_static('explorer.css')}</style>"
                 f'<script type="text/plain" id="tgbn-graphviz">{_static("graphviz.js")}</script>'
                 f"<script>{_static('explorer.js')}</script>")
 
     def embed(self, height: int | str = HEIGHT) -> str:
-        """A ``<div>`` with this explorer, for a page that includes :meth:`assets` before it.
+        """Return a ``<div>`` with this explorer, for a page that includes :meth:`assets` before it.
 
         Args:
             height: the explorer's height in pixels, or any CSS length (e.g. ``"100vh"``).
@@ -77,7 +80,7 @@ class Explorer:
                 f"JSON.parse(document.getElementById('{key}-data').textContent));</script>")
 
     def page(self) -> str:
-        """The whole self-contained HTML file: no request leaves it."""
+        """Return the whole self-contained HTML file: no request leaves it."""
         return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
                 f'<meta name="viewport" content="width=device-width, initial-scale=1">'
                 f"<title>{html.escape(self.data['title'])}</title>"
@@ -85,7 +88,14 @@ class Explorer:
                 f"{self.assets()}</head><body>{self.embed('100vh')}</body></html>\n")
 
     def save(self, path: str | Path) -> Path:
-        """Write :meth:`page` to ``path`` (parent folders are created); returns the path."""
+        """Write :meth:`page` to ``path`` (parent folders are created).
+
+        Args:
+            path: the HTML file to write.
+
+        Returns:
+            ``path`` as a Path.
+        """
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(self.page(), encoding="utf-8")

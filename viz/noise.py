@@ -49,6 +49,14 @@ class NoiseReport:
     "multiplicative"), ``source`` (tensor node of the batch statistic or random draw), ``source_op``,
     ``source_kind`` ("batch statistic" / "random"), ``operand`` (input position of the noisy operand),
     ``module``, and the path from source to entry as ``nodes`` and ``edges``.
+
+    Attributes:
+        entries: the noise entry points, as above.
+        batch_statistics: the tensor nodes computed with a batch reduction (means, variances, ...).
+        random_sources: the tensor nodes drawn at random (dropout masks, ...).
+        signal: the tensor nodes that depend on the data row by row (see the module docstring).
+        batch_axes: for each tensor node, the axes that descend from axis 0 of an input.
+        graph: the graph analysed.
     """
 
     entries: list[Entry]
@@ -74,7 +82,7 @@ class NoiseReport:
         return unrecorded_warnings(self.graph)
 
     def summary(self) -> str:
-        """A short text: how many sources and entries, one line per entry, and any unrecorded-call warning."""
+        """Return a short text: how many sources and entries, one line per entry, and any unrecorded-call warning."""
         lines = [f"{len(self.batch_statistics)} batch statistic(s), {len(self.random_sources)} random source(s), "
                  f"{len(self.entries)} noise entry point(s)"]
         lines += [f"  {e['kind']} at {e['node']} ({e['op']}){_where(e)} <- {e['source_kind']} {e['source']} "
@@ -107,7 +115,17 @@ class NoiseReport:
 
 
 def noise_paths(g: nx.DiGraph) -> NoiseReport:
-    """Find batch statistics, random sources and where their noise enters the signal in a captured graph."""
+    """Find batch statistics, random sources and where their noise enters the signal in a captured graph.
+
+    Args:
+        g: a graph from :func:`viz.capture`.
+
+    Returns:
+        The :class:`NoiseReport`.
+
+    Raises:
+        TypeError: ``g`` is not a captured graph.
+    """
     if not isinstance(g, nx.DiGraph) or g.graph.get("outputs") is None:
         raise TypeError(f"noise_paths: expected a graph from viz.capture, got {type(g).__name__}")
     signal: dict[str, bool] = {}

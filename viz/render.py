@@ -43,6 +43,14 @@ class Rendering:
 
     In Jupyter it shows as the interactive explorer (``_repr_html_``, see :func:`viz.explore`) of its
     ``graph``, fitted to the cell's width; front ends without HTML show the SVG (``_repr_svg_``).
+
+    Attributes:
+        data: the rendered bytes, in ``format``.
+        format: the Graphviz output format (``"svg"``, ``"png"``, ...).
+        dot: the DOT source that was laid out.
+        engine: ``"dot"`` (the system Graphviz) or ``"wasm"``.
+        message: what was folded to fit ``max_nodes``, or None.
+        graph: the captured graph (a networkx DiGraph, see :func:`viz.capture`), or None.
     """
 
     data: bytes = field(repr=False)
@@ -68,7 +76,14 @@ class Rendering:
         return explore(self.graph)._repr_html_() if self.graph is not None else None
 
     def save(self, path: str | Path) -> Path:
-        """Write the rendered bytes to ``path`` (parent folders are created)."""
+        """Write the rendered bytes to ``path`` (parent folders are created).
+
+        Args:
+            path: the file to write.
+
+        Returns:
+            ``path`` as a Path.
+        """
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(self.data)
@@ -78,7 +93,21 @@ class Rendering:
 def to_dot(what: Target, /, *, input: Any = None, target: Any = None, mode: str = "train", show_grads: bool = True,
            show_values: bool = True, noise: bool = True, cluster_modules: bool = True, depth: int | None = None,
            rankdir: str = "TB", max_nodes: int | None = MAX_NODES) -> str:
-    """The DOT source that :func:`render` lays out (same arguments)."""
+    """Return the DOT source that :func:`render` lays out (the arguments are :func:`render`'s).
+
+    Args:
+        what: a Tensor or list of Tensors, a graph from :func:`viz.capture`, or an ``nn.Module``.
+        input: for a module: the batch, e.g. a Tensor of shape (N, features).
+        target: for a module, optional: labels, a target array or a loss callable.
+        mode: for a module: "train" or "eval".
+        show_grads: fill tensors with a kept gradient by the grey heat of its norm.
+        show_values: print mean/std/min/max on tensors.
+        noise: colour the noise paths (and show the legend).
+        cluster_modules: draw module and function scopes as boxes.
+        depth: collapse scopes nested deeper than this into one node each.
+        rankdir: "TB", "LR", "BT" or "RL".
+        max_nodes: a larger graph is reduced until it fits; None draws every node.
+    """
     return _build(_graph(what, input, target, mode), show_grads, show_values, noise, cluster_modules, depth,
                   rankdir, max_nodes)[0]
 
