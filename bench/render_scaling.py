@@ -5,13 +5,16 @@
 
 The graphs have no modules or scopes (the hard case for collapsing): a residual chain of
 ``h = tanh(h @ w) * 0.9 + h * 0.1`` blocks. Each row times one default ``viz.render`` of the captured
-graph, split into its parts, and (up to 1,000 nodes) the layout of every node (``max_nodes=None``).
+graph, split into its stages (``viz.Rendering.seconds``: deciding what is drawn, noise analysis, DOT
+source, Graphviz layout), and (up to 1,000 nodes) the layout of every node (``max_nodes=None``).
+``--engine wasm`` uses Graphviz in WebAssembly (its one-time compile is done before the table).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 
@@ -37,41 +40,40 @@ def plain_graph(nodes: int, seed: int = 0) -> Tensor:
     return loss
 
 
-def measure(nodes: int, every_node: bool) -> dict[str, float | int | None]:
-    """Seconds of each stage of capturing and drawing a ``nodes``-node graph by default (and of drawing every
-    node if asked); stages are told apart by timing ``noise_paths``, ``to_dot`` and ``render`` in turn."""
+def measure(nodes: int, every_node: bool, engine: str = "auto") -> dict[str, Any]:
+    """Seconds of capturing a ``nodes``-node graph and of each stage of its default render
+    (``Rendering.seconds``), and of drawing every node if asked."""
     loss = plain_graph(nodes)
     t0 = time.perf_counter()
     g = viz.capture(loss)
     t1 = time.perf_counter()
-    viz.noise_paths(g)
+    out = viz.render(g, engine=engine)
     t2 = time.perf_counter()
-    viz.to_dot(g)  # noise analysis again, folding, DOT source
-    t3 = time.perf_counter()
-    out = viz.render(g)  # the same, and the layout
-    t4 = time.perf_counter()
     full = None
     if every_node:
-        viz.render(g, max_nodes=None)
-        full = time.perf_counter() - t4
+        viz.render(g, max_nodes=None, engine=engine)
+        full = time.perf_counter() - t2
     drawn = out.dot.count("label=") - 1  # drawn nodes and boxes, roughly
-    return {"nodes": g.number_of_nodes(), "drawn": drawn, "capture": t1 - t0, "analyse": t2 - t1,
-            "fold": (t3 - t2) - (t2 - t1), "layout": (t4 - t3) - (t3 - t2), "total": t1 - t0 + t4 - t3,
-            "every node": full}
+    return {"nodes": g.number_of_nodes(), "drawn": drawn, "capture": t1 - t0, **out.seconds, "total": t2 - t0,
+            "every node": full, "engine": out.engine}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the 100- and 1,000-node graphs")
-    sizes = SIZES[:2] if parser.parse_args().quick else SIZES
-    print("| graph nodes | labels drawn | capture | analyse | fold + DOT | layout | capture + default render | "
-          "every node drawn |")
-    print("|---|---|---|---|---|---|---|---|")
+    parser.add_argument("--engine", default="auto", choices=("auto", "dot", "wasm"), help="Graphviz engine")
+    args = parser.parse_args()
+    sizes = SIZES[:2] if args.quick else SIZES
+    if args.engine != "dot":
+        measure(100, every_node=False, engine=args.engine)  # the WebAssembly worker compiles Graphviz once
+    print("| graph nodes | labels drawn | capture | fold | analyse | DOT | layout | capture + default render | "
+          "every node drawn | Graphviz |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n in sizes:
-        m = measure(n, every_node=n <= 1_000)
+        m = measure(n, every_node=n <= 1_000, engine=args.engine)
         full = f"{m['every node']:.2f} s" if m["every node"] is not None else "—"
-        print(f"| {m['nodes']:,} | {m['drawn']} | {m['capture']:.2f} s | {m['analyse']:.2f} s | {m['fold']:.2f} s | "
-              f"{m['layout']:.2f} s | **{m['total']:.2f} s** | {full} |", flush=True)
+        print(f"| {m['nodes']:,} | {m['drawn']} | {m['capture']:.2f} s | {m['fold']:.2f} s | {m['analyse']:.2f} s | "
+              f"{m['dot']:.2f} s | {m['layout']:.2f} s | **{m['total']:.2f} s** | {full} | {m['engine']} |", flush=True)
 
 
 if __name__ == "__main__":

