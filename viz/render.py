@@ -42,9 +42,8 @@ Target = Tensor | Sequence[Tensor] | Module | nx.DiGraph
 @dataclass
 class Rendering:
     """A rendered graph: ``data`` (bytes in ``format``), ``svg`` text, the ``dot`` source, the ``engine`` used,
-    ``message`` (what was folded to fit ``max_nodes``, or None), the captured ``graph`` and ``seconds``, the
-    time each stage took: ``capture`` (when :func:`render` captured the graph), ``fold`` (deciding what is
-    drawn), ``analyse`` (:func:`viz.noise_paths`), ``dot`` (the DOT source) and ``layout`` (Graphviz).
+    ``message`` (what was folded to fit ``max_nodes``, or None), the captured ``graph`` and the ``seconds``
+    each stage took.
 
     In Jupyter it shows as the interactive explorer (``_repr_html_``, see :func:`viz.explore`) of its
     ``graph``, fitted to the cell's width; front ends without HTML show the SVG (``_repr_svg_``).
@@ -56,6 +55,9 @@ class Rendering:
         engine: ``"dot"`` (the system Graphviz) or ``"wasm"``.
         message: what was folded to fit ``max_nodes``, or None.
         graph: the captured graph (a networkx DiGraph, see :func:`viz.capture`), or None.
+        seconds: time of each stage: ``capture`` (only when :func:`render` captured the graph), ``fold``
+            (deciding what is drawn), ``analyse`` (:func:`viz.noise_paths`), ``dot`` (the DOT source) and
+            ``layout`` (Graphviz).
     """
 
     data: bytes = field(repr=False)
