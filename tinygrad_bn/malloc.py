@@ -11,8 +11,8 @@ Set the environment variable ``TINYGRAD_BN_MALLOC=default`` before the import to
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
+import sys
 
 MMAP_THRESHOLD = 32 << 20
 """Allocations at least this large get their own mapping, returned to the OS when freed (bytes)."""
@@ -27,11 +27,13 @@ def steady_malloc() -> bool:
     Returns:
         True when glibc accepted both; False where there is no glibc (macOS, musl, Windows).
     """
+    if not sys.platform.startswith("linux"):
+        return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the interpreter's own symbols, libc's among them (no library search)
         return libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and libc.mallopt(_M_TRIM_THRESHOLD,
                                                                                       TRIM_THRESHOLD) == 1
-    except (OSError, AttributeError):
+    except (OSError, AttributeError):  # no mallopt: not glibc
         return False
 
 
