@@ -46,17 +46,21 @@ def test_docs_build_strict_and_reference_complete(tmp_path):
     assert not missing, f"public names missing from the API reference: {missing}"
 
 
-def test_every_public_name_has_a_docstring():
+def static_public_names() -> list[tuple[str, griffe.Object]]:
+    """``(module.name, griffe object)`` for every public name of every API module, read statically."""
     packages = {root: griffe.load(root, search_paths=[str(ROOT)]) for root in hooks.ROOTS}
-    undocumented = []
+    found = []
     for module in hooks.api_modules():
         root, *path = module.__name__.split(".")
         static = packages[root]
         for part in path:
             static = static[part]
-        for name in hooks.public_names(module):
-            if not static[name].docstring:
-                undocumented.append(f"{module.__name__}.{name}")
+        found += [(f"{module.__name__}.{name}", static[name]) for name in hooks.public_names(module)]
+    return found
+
+
+def test_every_public_name_has_a_docstring():
+    undocumented = [name for name, obj in static_public_names() if not obj.docstring]
     assert not undocumented, f"public names without a docstring (Google style, see docs/): {undocumented}"
 
 
@@ -103,16 +107,10 @@ def reference_callables() -> dict[str, tuple[griffe.Object, griffe.Object | None
     constructor inherited from a private base (``_BatchNorm``) is counted on each public subclass, whose
     page shows its signature. A name exported by several modules is counted once, at its definition.
     """
-    packages = {root: griffe.load(root, search_paths=[str(ROOT)]) for root in hooks.ROOTS}
     public = {}
-    for module in hooks.api_modules():
-        root, *path = module.__name__.split(".")
-        static = packages[root]
-        for part in path:
-            static = static[part]
-        for name in hooks.public_names(module):
-            obj = static[name].final_target if static[name].is_alias else static[name]
-            public[obj.path] = obj
+    for _, obj in static_public_names():
+        obj = obj.final_target if obj.is_alias else obj
+        public[obj.path] = obj
     found: dict[str, tuple[griffe.Object, griffe.Object | None]] = {}
     for obj in public.values():
         if obj.is_function:
