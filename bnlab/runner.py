@@ -90,6 +90,9 @@ class Runner:
 
         Raises:
             RuntimeError: when ``scheduler`` is set but the runner was not entered (``with Runner(...)``).
+
+        Returns:
+            The results, in the order of ``tasks``.
         """
         if self.scheduler and self._client is None:
             raise RuntimeError("Runner.map: enter the runner first (`with Runner(scheduler=...) as runner:`)")

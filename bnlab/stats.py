@@ -58,7 +58,7 @@ class Check:
         return f"{self.claim}: {self.short()}"
 
     def short(self) -> str:
-        """The effect, its interval, unit and outcome, e.g. ``+12.5 [4.1, 20.9] steps (supported)``."""
+        """Return the effect, its interval, unit and outcome as text, e.g. ``+12.5 [4.1, 20.9] steps (supported)``."""
         return f"{self.effect:+.3g} [{self.low:.3g}, {self.high:.3g}] {self.unit} ({self.outcome})"
 
 

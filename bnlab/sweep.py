@@ -61,7 +61,11 @@ class Grid:
     momentum: float = 0.9
 
     def runs(self) -> list[dict]:
-        """One keyword dictionary per run, with the :data:`CONFIG` keys."""
+        """Return one keyword dictionary per run, with the :data:`CONFIG` keys (the arguments of :func:`run_one`).
+
+        Raises:
+            ValueError: an unknown dataset or norm.
+        """
         if self.dataset not in ("digits", "mnist"):
             raise ValueError(f"sweep: unknown dataset {self.dataset!r}; choose 'digits' or 'mnist'")
         bad = [n for n in self.norms if n not in NORMS]
@@ -102,7 +106,22 @@ def run_one(
     momentum: float,
     seed: int,
 ) -> dict:
-    """Train one configuration; its metrics (:data:`METRICS`)."""
+    """Train one configuration.
+
+    Args:
+        dataset: "digits" or "mnist".
+        norm: the normalizer (see :data:`bnlab.training.NORMS`).
+        batch_size: the mini-batch size.
+        lr: the SGD learning rate.
+        depth: the number of hidden layers.
+        width: the hidden-layer width.
+        steps: SGD steps.
+        momentum: SGD momentum.
+        seed: the seed of the split, the initialization and the batches.
+
+    Returns:
+        Its metrics, by the names in :data:`METRICS`.
+    """
     start = time.perf_counter()
     split = load(dataset, seed)
     model = mlp([split.n_features] + [width] * depth + [10], norm=norm, seed=seed)
@@ -132,7 +151,11 @@ def _key(row: dict) -> tuple:
 
 
 def read_rows(path: Path | str) -> list[dict]:
-    """The rows of a sweep CSV as dictionaries of strings (empty when the file does not exist)."""
+    """Return the rows of a sweep CSV as dictionaries of strings (empty when the file does not exist).
+
+    Args:
+        path: the CSV file (``<out>/sweep.csv``).
+    """
     path = Path(path)
     if not path.exists():
         return []

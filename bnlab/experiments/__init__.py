@@ -42,13 +42,24 @@ RULE = (
 
 
 def seeds(seed: int, quick: bool) -> list[int]:
-    """The independent seeds of an experiment: 3 in the quick run, 10 in the full one, counted from ``seed``."""
+    """Return the independent seeds of an experiment: 3 in the quick run, 10 in the full one, counted from ``seed``.
+
+    Args:
+        seed: the first seed.
+        quick: the quick run's count.
+    """
     return [seed + i for i in range(3 if quick else 10)]
 
 
 @dataclass
 class Figure:
-    """A figure written as ``<stem>.svg`` and ``<stem>.png``; the caption says what it shows and the numbers."""
+    """A figure written as ``<stem>.svg`` and ``<stem>.png``; the caption says what it shows and the numbers.
+
+    Args:
+        stem: the file name without suffix, in the output folder.
+        title: the figure's title.
+        caption: what it shows, with the numbers.
+    """
 
     stem: str
     title: str
@@ -88,10 +99,18 @@ class Result:
 
     @property
     def rule(self) -> str:
+        """How the checks and the verdict are decided (the same text for every experiment)."""
         return RULE
 
     def save(self, out: Path) -> Path:
-        """Write ``<out>/<name>.json`` (with the verdict and the rule)."""
+        """Write ``<out>/<name>.json`` (with the verdict and the rule; non-finite numbers as null).
+
+        Args:
+            out: the output folder (it must exist).
+
+        Returns:
+            The path written.
+        """
         path = Path(out) / f"{self.name}.json"
         record = {**asdict(self), "verdict": self.verdict, "rule": self.rule}
         path.write_text(json.dumps(jsonable(record), indent=1, allow_nan=False) + "\n")
@@ -99,7 +118,11 @@ class Result:
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars/arrays as Python numbers/lists and non-finite floats as None."""
+    """Return ``value`` with numpy scalars/arrays as Python numbers/lists and non-finite floats as None.
+
+    Args:
+        value: a number, array, or dicts/lists/tuples of them (nested); tuples become lists, keys strings.
+    """
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -132,6 +155,9 @@ def run_experiment(
         progress: progress bars (used when ``runner`` is not given).
         runner: where the runs execute; default: joblib processes on all cores.
 
+    Returns:
+        The experiment's :class:`Result` (also saved as ``<out>/<name>.json``).
+
     Raises:
         ValueError: for an unknown experiment name.
     """
@@ -153,7 +179,12 @@ def run_experiment(
 
 
 def add_arguments(parser: argparse.ArgumentParser, with_name: bool = True) -> None:
-    """The ``experiment`` subcommand's arguments (the demo shares all but the name)."""
+    """Add the ``experiment`` subcommand's arguments to ``parser`` (the demo shares all but the name).
+
+    Args:
+        parser: the parser to extend.
+        with_name: also add the positional experiment name.
+    """
     if with_name:
         parser.add_argument("name", choices=list(EXPERIMENTS), help="which experiment to run")
     parser.add_argument("--quick", action="store_true", help="a few seconds instead of about a minute")
@@ -164,7 +195,11 @@ def add_arguments(parser: argparse.ArgumentParser, with_name: bool = True) -> No
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--jobs`` and ``--scheduler``, shared by experiment, demo and sweep."""
+    """Add ``--jobs`` and ``--scheduler`` to ``parser`` (shared by experiment, demo and sweep).
+
+    Args:
+        parser: the parser to extend.
+    """
     parser.add_argument(
         "--jobs", type=int, default=None, help="worker processes (default: all cores; 1: run in this process)"
     )
@@ -176,21 +211,36 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def runner_from(args: argparse.Namespace) -> Runner:
-    """The :class:`Runner` the parsed ``--jobs``/``--scheduler``/``--no-progress`` ask for (enter it to use it)."""
+    """Return the :class:`Runner` the parsed ``--jobs``/``--scheduler``/``--no-progress`` ask for (enter it to use it).
+
+    Args:
+        args: parsed arguments with ``jobs``, ``scheduler`` and ``progress``.
+    """
     from ..runner import Runner
 
     return Runner(jobs=args.jobs, scheduler=args.scheduler, progress=args.progress)
 
 
 def print_checks(result: Result) -> None:
-    """Print an experiment's verdict, its finding and each check with its interval."""
+    """Print an experiment's verdict, its finding and each check with its interval.
+
+    Args:
+        result: what :func:`run_experiment` returned.
+    """
     print(f"{result.name}: {result.verdict} — {result.finding}")
     for c in result.checks:
         print(f"  {c}")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one experiment from parsed arguments and print its verdict and where its files are."""
+    """Run one experiment from parsed arguments and print its verdict and where its files are.
+
+    Args:
+        args: the arguments of :func:`add_arguments`, parsed.
+
+    Returns:
+        The exit status, 0.
+    """
     with runner_from(args) as runner:
         result = run_experiment(args.name, quick=args.quick, seed=args.seed, out=args.out, runner=runner)
     print_checks(result)
@@ -199,7 +249,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(name: str, argv: list[str] | None = None) -> int:
-    """Entry point of the ``examples/<name>.py`` scripts."""
+    """Entry point of the ``examples/<name>.py`` scripts: parse ``argv`` and :func:`run` the experiment.
+
+    Args:
+        name: the experiment (a key of :data:`EXPERIMENTS`).
+        argv: the command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status, 0.
+    """
     parser = argparse.ArgumentParser(description=f"The {name} experiment of tinygrad_bn.")
     add_arguments(parser, with_name=False)
     args = parser.parse_args(argv)
