@@ -789,3 +789,47 @@ def _max_pool2d_vjp(F, need, g, out, x, *, kernel_size, stride, padding=(0, 0), 
     cols = F.reshape(F.mul(F.reshape(g, shape=(n, c, 1, 1, oh, ow)), share), shape=(n, c * kh * kw, oh * ow))
     return (F.fold(cols, output_size=x.shape[2:], kernel_size=kernel_size, dilation=dilation, padding=padding,
                    stride=stride),)
+
+
+# ----- lookup (embeddings) ------------------------------------------------------------------
+
+@primitive
+def embedding(weight: np.ndarray, indices: np.ndarray, *, padding_idx: int | None = None):
+    """Rows of the (V, D) ``weight`` picked by integer ``indices`` of any shape: ``indices.shape + (D,)``.
+
+    The vjp sums the gradient rows by index (:func:`embedding_grad`: a sort and one ``np.add.reduceat``,
+    no scatter); positions holding ``padding_idx`` pass no gradient, as in PyTorch.
+    """
+    return weight[indices]
+
+
+@embedding.defvjp
+def _embedding_vjp(F, need, g, out, weight, indices, *, padding_idx=None):
+    return F.embedding_grad(g, indices, rows=weight.shape[0], padding_idx=padding_idx), None
+
+
+@primitive
+def embedding_grad(g: np.ndarray, indices: np.ndarray, *, rows: int, padding_idx: int | None = None):
+    """(rows, D): row v is the sum of the rows of ``g`` (shape ``indices.shape + (D,)``) whose index is v.
+
+    Positions holding ``padding_idx`` are left out. The adjoint of :func:`embedding`, and the other way round.
+    """
+    flat, vectors = indices.reshape(-1), g.reshape(indices.size, *g.shape[indices.ndim:])
+    if padding_idx is not None:
+        keep = flat != padding_idx
+        flat, vectors = flat[keep], vectors[keep]
+    out = np.zeros((rows, *vectors.shape[1:]), dtype=g.dtype)
+    if flat.size:
+        order = np.argsort(flat, kind="stable")
+        ordered = flat[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        out[ordered[starts]] = np.add.reduceat(vectors[order], starts, axis=0)
+    return out
+
+
+@embedding_grad.defvjp
+def _embedding_grad_vjp(F, need, gg, out, g, indices, *, rows, padding_idx=None):
+    picked = F.embedding(gg, indices)
+    if padding_idx is not None:
+        picked = picked * (np.asarray(indices) != padding_idx)[..., None].astype(picked.dtype)
+    return picked, None

@@ -102,6 +102,20 @@ def max_pool2d(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: lis
     return axes[0], bool(signal[0] and any(a in axes[0] and kernel[a - 2] > 1 for a in (2, 3)))
 
 
+def embedding(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+              signal: list[bool]) -> tuple[Axes, bool]:
+    """weight (V, D) picked by indices I: output I + (D,); the indices' axes keep their place, D comes last."""
+    (wax, iax), k = axes, len(shapes[1])
+    return frozenset(iax) | frozenset(k for a in wax if a == 1), False
+
+
+def embedding_grad(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+                   signal: list[bool]) -> tuple[Axes, bool]:
+    """g of shape I + (D,) summed into (V, D) rows: summing over a batch axis of a signal is a statistic."""
+    (gax, _), k = axes, len(shapes[1])
+    return frozenset(1 + a - k for a in gax if a >= k), bool(signal[0] and any(a < k for a in gax))
+
+
 def getitem(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
             signal: list[bool]) -> tuple[Axes, bool]:
     """Basic indexing moves axes; advanced (array) indexing of a batch axis makes the index axes batch-derived."""
@@ -148,7 +162,7 @@ RULES: dict[str, Rule] = {
     "reshape": reshape, "transpose": transpose, "getitem": getitem, "scatter_add": scatter_add,
     "concatenate": concatenate, "stack": stack, "matmul": matmul, "bernoulli": source,
     "pad": same_axes, "unfold": unfold, "fold": fold, "conv2d": conv2d,
-    "max_pool2d": max_pool2d,
+    "max_pool2d": max_pool2d, "embedding": embedding, "embedding_grad": embedding_grad,
 }
 
 

@@ -440,6 +440,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True,
 
 
 from .conv import conv1d, conv2d  # noqa: E402, F401  (re-exported: they live beside their layers)
+from .embedding import embedding  # noqa: E402, F401
 from .losses import cross_entropy, mse_loss, nll_loss, squared_error  # noqa: E402, F401
 from .norms import group_norm, instance_norm  # noqa: E402, F401
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: E402, F401
