@@ -112,3 +112,22 @@ def test_bad_targets():
     x, w, h, loss = small()
     with pytest.raises(ValueError, match="not in the graph"):
         viz.capture(loss, inputs=[Tensor(np.ones((2, 2)))])
+
+
+def test_capture_and_render_leave_the_garbage_collector_as_they_found_it():
+    import gc
+
+    x, _, _, loss = small()
+    assert gc.isenabled()
+    g = viz.capture(loss)
+    viz.to_dot(g)
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="not in the graph"):
+        viz.capture(loss, inputs=[Tensor(np.ones((2, 2)))])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        viz.capture(loss)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

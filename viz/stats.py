@@ -70,11 +70,12 @@ def _batch(arrays: list[np.ndarray], index: list[int], out: list[Summary]) -> No
     a = np.concatenate([arrays[i] for i in index], axis=None, dtype=np.float64, casting="unsafe")
     starts = np.zeros(len(index), dtype=np.int64)
     np.cumsum(sizes[:-1], out=starts[1:])
-    seg = np.repeat(np.arange(len(index)), sizes)
+    seg = np.repeat(np.arange(len(index)), sizes) if len(index) > 1 else 0  # element -> its array
     with np.errstate(all="ignore"):
         mean = np.add.reduceat(a, starts) / sizes
         c = a - mean[seg]
         std = np.where(np.isfinite(mean), np.sqrt(np.add.reduceat(c * c, starts) / sizes), np.nan)
+        del c
         lo, hi = np.minimum.reduceat(a, starts), np.maximum.reduceat(a, starts)
         norm = np.sqrt(np.add.reduceat(a * a, starts))
         mean_abs = np.add.reduceat(np.abs(a), starts) / sizes
