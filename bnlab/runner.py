@@ -39,6 +39,9 @@ class Runner:
         progress: show a tqdm bar per :meth:`map`.
 
     Use it as a context manager: the Dask client (and a local cluster) are closed on exit.
+
+    Raises:
+        ValueError: ``jobs`` is 0 or below -1.
     """
 
     def __init__(self, jobs: int | None = None, scheduler: str | None = None, progress: bool = True) -> None:

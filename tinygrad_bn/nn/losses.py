@@ -184,6 +184,9 @@ class CrossEntropyLoss(_Loss):
         ignore_index: a label value that contributes nothing.
         reduction: "mean", "sum" or "none".
         label_smoothing: in [0, 1].
+
+    Raises:
+        ValueError: ``label_smoothing`` outside [0, 1], or an unknown ``reduction``.
     """
 
     def __init__(self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",

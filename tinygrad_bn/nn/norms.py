@@ -80,6 +80,9 @@ class GroupNorm(Module):
         eps: added to the variance.
         affine: learn per-channel weight (ones) and bias (zeros).
         dtype: parameter dtype (the default float dtype when None).
+
+    Raises:
+        ValueError: ``num_groups`` is not positive or does not divide ``num_channels``.
     """
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,

@@ -66,7 +66,11 @@ class LRScheduler:
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
     def get_lr(self) -> list[float]:
-        """Return the learning rates for epoch ``last_epoch``, one per group (called by ``step``)."""
+        """Return the learning rates for epoch ``last_epoch``, one per group (called by ``step``).
+
+        Raises:
+            NotImplementedError: a subclass must define it.
+        """
         raise NotImplementedError
 
     def get_last_lr(self) -> list[float]:
@@ -100,6 +104,9 @@ class LambdaLR(LRScheduler):
     Note:
         ``state_dict`` holds the lambdas' attributes only if they are callable objects (functions
         are not saved), as in PyTorch.
+
+    Raises:
+        ValueError: ``lr_lambda`` is neither a function nor a list of one function per group.
     """
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
@@ -166,6 +173,9 @@ class MultiStepLR(LRScheduler):
         milestones: epochs (integers >= 0), in any order.
         gamma: the factor, >= 0.
         last_epoch: see :class:`LRScheduler`.
+
+    Raises:
+        TypeError: ``milestones`` is not iterable.
     """
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
@@ -256,6 +266,7 @@ class OneCycleLR(LRScheduler):
         last_epoch: see :class:`LRScheduler`; here it counts batches.
 
     Raises:
+        TypeError: ``optimizer`` is not an Optimizer.
         ValueError: a bad argument (named), a phase with no steps, or stepping past ``total_steps``.
     """
 
@@ -326,7 +337,11 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def get_lr(self) -> list[float]:
-        """Return the learning rates for epoch ``last_epoch``, one per group (on the one-cycle curve)."""
+        """Return the learning rates for epoch ``last_epoch``, one per group (on the one-cycle curve).
+
+        Raises:
+            ValueError: stepped more than ``total_steps`` times.
+        """
         t = self.last_epoch
         if t > self.total_steps:
             raise ValueError(f"OneCycleLR: stepped {t} times, but total_steps is {self.total_steps}")
