@@ -89,6 +89,11 @@ class Embedding(Module):
         sparse: not supported (must be False).
         dtype: the weight's dtype (the default float dtype when None).
         generator: a seed or numpy Generator for the initialization (None: the library's).
+
+    Raises:
+        ValueError: ``num_embeddings`` or ``embedding_dim`` is not a positive integer, or ``padding_idx`` is out
+            of range.
+        NotImplementedError: ``max_norm``, ``scale_grad_by_freq`` or ``sparse`` is set.
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
