@@ -3,8 +3,9 @@
 A module is part of the public API when it is a package, is named in its package's ``__all__``
 (``tinygrad_bn.nn.functional``), or declares ``__all__`` itself (``tinygrad_bn.data``). Its public
 names are its ``__all__``, or else the functions and classes it defines whose names do not start
-with ``_``. Each such module gets one page of ``:::`` blocks (mkdocstrings), so a name added to a
-package appears in the reference without anyone editing the docs.
+with ``_`` (and those it re-exports from a sibling module without a page, see :func:`public_names`).
+Each such module gets one page of ``:::`` blocks (mkdocstrings), so a name added to a package appears
+in the reference without anyone editing the docs.
 """
 
 from __future__ import annotations
@@ -24,11 +25,17 @@ NAV_TITLE = "API reference"
 
 
 def public_names(module: ModuleType) -> list[str]:
-    """The public names of ``module``: its ``__all__``, else the non-underscore functions and classes it defines."""
+    """The public names of ``module``: its ``__all__``, else the non-underscore functions and classes it defines,
+    and those it takes from a sibling module that has no page when its package does not export them either
+    (``nn.functional.conv2d``, from ``nn.conv``)."""
     if hasattr(module, "__all__"):
         return list(module.__all__)
+    parent = module.__name__.rpartition(".")[0]
+    exported = getattr(importlib.import_module(parent), "__all__", ()) if parent else ()
     return [n for n, v in vars(module).items() if not n.startswith("_")
-            and (inspect.isclass(v) or inspect.isfunction(v)) and v.__module__ == module.__name__]
+            and (inspect.isclass(v) or inspect.isfunction(v)) and (v.__module__ == module.__name__ or (
+                v.__module__.rpartition(".")[0] == parent and n not in exported
+                and not _is_api(importlib.import_module(v.__module__))))]
 
 
 def api_modules() -> list[ModuleType]:
@@ -41,12 +48,17 @@ def api_modules() -> list[ModuleType]:
             if any(part.startswith("_") for part in name.split(".")):
                 continue
             module = importlib.import_module(name)
-            parent, _, last = name.rpartition(".")
-            parent_module = importlib.import_module(parent) if parent else None
-            exported = last in getattr(parent_module, "__all__", ()) and getattr(parent_module, last) is module
-            if hasattr(module, "__path__") or exported or hasattr(module, "__all__"):
+            if _is_api(module):
                 found.append(module)
     return found
+
+
+def _is_api(module: ModuleType) -> bool:
+    """Whether ``module`` gets a page: a package, a module its package's ``__all__`` names, or one with ``__all__``."""
+    parent, _, last = module.__name__.rpartition(".")
+    parent_module = importlib.import_module(parent) if parent else None
+    exported = last in getattr(parent_module, "__all__", ()) and getattr(parent_module, last) is module
+    return hasattr(module, "__path__") or exported or hasattr(module, "__all__")
 
 
 def page(module: ModuleType) -> str:

@@ -65,6 +65,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_no
         TypeError: the indices are not integers.
         IndexError: an index is out of range (the message names it and its position).
         NotImplementedError: max_norm, scale_grad_by_freq or sparse was asked for.
+        ValueError: ``weight`` is not 2D.
     """
     _refuse(name, max_norm, scale_grad_by_freq, sparse)
     if weight.ndim != 2:

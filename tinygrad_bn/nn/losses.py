@@ -118,6 +118,7 @@ def cross_entropy(logits: Tensor, labels: Any, weight: Tensor | None = None, ign
     Raises:
         TypeError: labels are not integers.
         ValueError: a label is out of range, a bad ``reduction`` or ``label_smoothing``.
+        ShapeError: the logits have fewer than 2 axes, or the labels' shape does not fit them.
     """
     from .functional import log_softmax
     _check_reduction("cross_entropy", reduction)
@@ -156,7 +157,19 @@ def mse_loss(x: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 
 def squared_error(name: str, x: Tensor, target: Any) -> Tensor:
-    """``(x - target) ** 2`` elementwise, after checking the shapes match (``name`` is the op in the message)."""
+    """``(x - target) ** 2`` elementwise, after checking the shapes match.
+
+    Args:
+        name: the op or layer named in the error.
+        x: the predictions, any shape.
+        target: the targets (Tensor or array), of ``x``'s shape.
+
+    Returns:
+        A Tensor of ``x``'s shape.
+
+    Raises:
+        ShapeError: the shapes differ.
+    """
     x = x if isinstance(x, Tensor) else Tensor(x)
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target), dtype=x.dtype)
     if target.shape != x.shape:

@@ -27,6 +27,9 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None, bias: T
 
     Returns:
         The normalized input, shape of ``x``.
+
+    Raises:
+        ShapeError: ``x`` has fewer than 2 axes, or its channels are not divisible by ``num_groups``.
     """
     x = F._tensor(x)
     if x.ndim < 2 or num_groups < 1 or x.shape[1] % num_groups:
@@ -55,6 +58,9 @@ def instance_norm(x: Tensor, running_mean: Tensor | None = None, running_var: Te
 
     Returns:
         The normalized input, shape of ``x``.
+
+    Raises:
+        ShapeError: ``x`` has no positions (fewer than 3 axes).
     """
     x = F._tensor(x)
     if x.ndim < 3:
