@@ -158,6 +158,7 @@ def _graph(roots: list[Tensor], inputs: Sequence[Tensor] | None) -> nx.DiGraph:
     edges: list[tuple[str, str, dict[str, int]]] = []
     tensors: list[dict[str, Any]] = []
     modules: dict[int, str | None] = {}  # one module path per shared scope stack
+    leaves: dict[str, set[tuple]] = {}  # parameter or constant -> the (module, scopes) of the ops using it
     for k, t in enumerate(order):
         key = id(t)
         role = "constant" if key in made_inside and key not in chosen else _role(t, key in chosen, key in outputs)
@@ -166,6 +167,8 @@ def _graph(roots: list[Tensor], inputs: Sequence[Tensor] | None) -> nx.DiGraph:
         attrs["order"] = 2 * k + 1
         nodes.append((out, attrs))  # a tensor before the op that made it, so edges list in the order they had
         tensors.append(attrs)
+        if role in ("parameter", "constant"):
+            leaves[out] = set()
         node = t.node
         if node is not None:
             op = f"op{k}"
@@ -182,11 +185,14 @@ def _graph(roots: list[Tensor], inputs: Sequence[Tensor] | None) -> nx.DiGraph:
             edges.extend((i, op, {"index": pos}) for i, pos in first.items())
             edges.append((op, out, {}))
             attrs.update(module=module, scopes=keys)
+            for i in first:
+                if i in leaves:
+                    leaves[i].add((module, keys))
     _add_statistics(order, tensors)
+    _place_leaves(dict(nodes), leaves)
     g = nx.DiGraph(outputs=[tid[id(r)] for r in roots], inputs=[tid[id(t)] for t in order if id(t) in chosen])
     g.add_nodes_from(nodes)
     g.add_edges_from(edges)
-    _place_leaves(g)
     g.graph["scopes"] = scopes.table
     g.graph["unrecorded"] = [key for key, s in scopes.objects.items()
                              if scopes.training[key] is not False and _unrecorded(s, tid)]
@@ -314,10 +320,8 @@ def _add_statistics(order: list[Tensor], tensors: list[dict[str, Any]]) -> None:
             attrs["nonfinite"] = "value and gradient" if attrs["nonfinite"] else "gradient"
 
 
-def _place_leaves(g: nx.DiGraph) -> None:
+def _place_leaves(attrs: dict[str, dict[str, Any]], leaves: dict[str, set[tuple]]) -> None:
     """Parameters and constants belong to the module (and scopes) of the ops that use them, when those agree."""
-    for n, d in g.nodes(data=True):
-        if d["kind"] == "tensor" and d["role"] in ("parameter", "constant"):
-            users = {(g.nodes[op]["module"], g.nodes[op]["scopes"]) for op in g.successors(n)}
-            if len(users) == 1:
-                d["module"], d["scopes"] = users.pop()
+    for n, users in leaves.items():
+        if len(users) == 1:
+            attrs[n]["module"], attrs[n]["scopes"] = users.pop()

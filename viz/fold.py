@@ -140,16 +140,23 @@ def _quotient(g: nx.DiGraph, rep: dict[str, str]) -> tuple[dict[str, dict[str, N
 def _merge(data: Data, into: str, others: list[str], rep: dict[str, str], groups: dict[str, Group],
            home: dict[str, str | None], kind: str) -> None:
     """Make ``into`` (a new group id) stand for every member of ``others`` (drawn ids)."""
-    members = [m for o in others for m in (groups[o].members if o in groups else [o])]
-    scopes = [s for o in others for s in (groups[o].scopes if o in groups else [])]
-    start = min(first(data, o, groups) for o in others)
+    members: list[str] = []
+    scopes: list[str] = []
+    starts = []
     home[into] = home[others[0]]
     for o in others:
-        groups.pop(o, None)
         home.pop(o, None)
+        group = groups.pop(o, None)
+        if group is None:
+            members.append(o)
+            starts.append(data[o]["order"])
+        else:
+            members += group.members
+            scopes += group.scopes
+            starts.append(group.start)
     for m in members:
         rep[m] = into
-    groups[into] = Group(kind, members, scopes, start=start)
+    groups[into] = Group(kind, members, scopes, start=min(starts))
 
 
 def _roll(g: nx.DiGraph, data: Data, table: dict[str, dict[str, Any]], rep: dict[str, str], groups: dict[str, Group],
