@@ -343,7 +343,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
                 g = pending.pop(k, None)
                 if g is None:
                     continue
-                owned.discard(k)
+                if owned:
+                    owned.discard(k)
                 if t._hooks:
                     g = _run_hooks(t, g, create_graph)
                 if wanted is not None:

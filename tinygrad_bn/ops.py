@@ -99,17 +99,19 @@ def _tensors(args: tuple) -> tuple[Tensor, ...]:
         if isinstance(a, Tensor) and a.data.dtype.kind == "f":
             ref = a.data.dtype
             break
-    out = []
-    for a in args:
-        if isinstance(a, Tensor):
-            out.append(a)
-        elif isinstance(a, np.ndarray) and a.ndim > 0 and a.dtype.kind == "f":
-            out.append(Tensor(a))
-        elif ref is not None and isinstance(a, int | float):  # Python numbers, the common constant
-            out.append(_result(np.array(a, dtype=ref)))
-        else:
-            out.append(Tensor(a, dtype=ref if ref is not None and np.asarray(a).dtype.kind in "biuf" else None))
-    return tuple(out)
+    return tuple([a if isinstance(a, Tensor) else _constant(a, ref) for a in args])
+
+
+def _constant(a: Any, ref: np.dtype | None) -> Tensor:
+    """A non-Tensor input as a constant: a Python number takes the dtype ``ref`` of the float tensor beside it."""
+    if ref is not None and isinstance(a, _NUMBERS):  # the common constant
+        return _result(np.array(a, dtype=ref))
+    if isinstance(a, np.ndarray) and a.ndim > 0 and a.dtype.kind == "f":
+        return Tensor(a)
+    return Tensor(a, dtype=ref if ref is not None and np.asarray(a).dtype.kind in "biuf" else None)
+
+
+_NUMBERS = (int, float)
 
 
 def _broadcast(name: str, fn: Callable, a: np.ndarray, b: np.ndarray) -> np.ndarray:
