@@ -229,10 +229,22 @@ def test_a_deep_plain_op_graph_renders_by_default_with_folding():
     g = viz.capture(loss)
     assert g.number_of_nodes() > 5000 and not g.graph["scopes"]
     out = viz.render(g)
-    assert "chains of ops folded" in out.message and "segments" in out.message and "max_nodes=None" in out.message
+    # chains alone cannot fit 5,000 nodes, and segments would hide them: the title does not claim any
+    assert "segments" in out.message and "chain" not in out.message and "max_nodes=None" in out.message
     _, items, text = parse(out.svg)
     assert 1 < sum(c == "node" for c, _ in items.values()) <= viz.MAX_NODES and "segment of" in text
     assert "used by" in text  # w feeds every layer: only its first edges are drawn
+
+
+def test_a_long_chain_of_ops_is_folded_into_one_node_when_that_fits():
+    h = Tensor(np.random.default_rng(0).standard_normal((4, 3)), requires_grad=True, name="x")
+    for _ in range(200):
+        h = (h * 0.5).tanh()  # 1,003 nodes in all: each op has one user, its constant folded in
+    out = viz.render(h.sum())
+    assert "1 chain of ops folded into one node each" in out.message and "segment" not in out.message
+    _, items, text = parse(out.svg)
+    assert "401 ops folded: mul → tanh → mul → tanh → mul → tanh → …" in text  # and the final sum
+    assert sum(c == "node" for c, _ in items.values()) < 10
 
 
 def test_every_node_drawn_warns_for_huge_graphs_and_layout_times_out(monkeypatch):

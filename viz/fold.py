@@ -4,8 +4,9 @@ Four reductions, applied in turn until a graph fits ``max_nodes`` (only the firs
 given): scopes (module calls, function scopes) nested deeper than ``depth`` collapse into one node
 each; runs of identical consecutive sibling calls (the same pattern of classes, descriptions and
 shapes repeated) are drawn once with "×k"; chains of ops with one input and one user (their
-constants folded in) become one node listing the ops; as a last resort, consecutive nodes in
-data-flow order are drawn as segments. Each drawn node sits in the box of one scope (``home``).
+constants folded in) become one node listing the ops, when that is enough to fit; as a last resort,
+consecutive nodes in data-flow order are drawn as segments (listing their ops). Each drawn node sits
+in the box of one scope (``home``).
 """
 
 from __future__ import annotations
@@ -196,7 +197,8 @@ def _signature(s: dict[str, Any]) -> tuple:
 
 def _chains(g: nx.DiGraph, data: Data, table: dict[str, dict[str, Any]], rep: dict[str, str],
             groups: dict[str, Group], home: dict[str, str | None], max_nodes: int) -> str | None:
-    """Chains of ops, each with one user, are folded into one node (with the constants only they use)."""
+    """Chains of ops, each with one user, are folded into one node (with the constants only they use), when
+    that makes the graph fit; else nothing is folded here."""
     succ, pred = _quotient(g, rep)
     plain = {d: None for d in succ if d not in groups}
     absorbed: dict[str, str] = {}
@@ -216,17 +218,18 @@ def _chains(g: nx.DiGraph, data: Data, table: dict[str, dict[str, Any]], rep: di
             if v in core and home[u] == home[v] and len(pred[v]) - len(leaves_of.get(v, ())) == 1:
                 nxt[u] = v
     linked = set(nxt.values())
-    chains = 0
+    chains = []
     for d in sorted((d for d in core if d not in linked), key=lambda d: data[d]["order"]):
         path = [d]
         while path[-1] in nxt:
             path.append(nxt[path[-1]])
-        if len(path) < 3:
-            continue
-        members = path + [a for u in path for a in leaves_of.get(u, ())]
-        chains += 1
-        _merge(data, f"c{chains}_{path[0]}", members, rep, groups, home, "chain")
-    return f"{_count(chains, 'chain')} of ops folded into one node each" if chains else None
+        if len(path) >= 3:
+            chains.append(path + [a for u in path for a in leaves_of.get(u, ())])
+    if len(succ) - sum(len(c) - 1 for c in chains) > max_nodes:
+        return None  # still too large: segments follow, and would hide the chains inside them
+    for k, members in enumerate(chains, 1):
+        _merge(data, f"c{k}_{members[0]}", members, rep, groups, home, "chain")
+    return f"{_count(len(chains), 'chain')} of ops folded into one node each" if chains else None
 
 
 def _count(n: int, word: str) -> str:
@@ -244,4 +247,5 @@ def _segments(g: nx.DiGraph, data: Data, table: dict[str, dict[str, Any]], rep: 
         gid = f"seg{k // size}"
         _merge(data, gid, part, rep, groups, home, "segment")
         home[gid] = homes.pop() if len(homes) == 1 else None
-    return f"the rest is cut into {math.ceil(len(drawn) / size)} segments of {size} nodes in data-flow order"
+    return (f"it is drawn as {math.ceil(len(drawn) / size)} segments of up to {size} drawn nodes each, in "
+            "data-flow order")
