@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> str:
             t = blocks({"ours": a, "torch": b}, repeats=args.repeats)
             rows.append(f"| {name} | {t['ours'] * 1e3:.1f} ms | {t['torch'] * 1e3:.1f} ms | "
                         f"{t['ours'] / t['torch']:.2f}x | {_peak(a):.0f} MiB |")
-    report = "\n".join(rows) + f"\n\nbatch {args.batch}, {args.threads} BLAS threads, medians of {args.repeats}"
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    report = "\n".join(rows) + (f"\n\nbatch {args.batch}, {args.threads} BLAS threads, medians of {args.repeats}, "
+                                 f"load average {load} (1, 5, 15 min)")
     print(report)
     return report
 

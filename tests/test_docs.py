@@ -66,23 +66,7 @@ def test_every_public_name_has_a_docstring():
 
 # Callables written before this test, whose docstrings are being completed package by package (issue 15).
 # This list only shrinks: a new name must pass, and a fixed one must be removed from it.
-PENDING = frozenset({
-    "tinygrad_bn.nn.conv.Conv1d",
-    "tinygrad_bn.nn.conv.Conv2d",
-    "tinygrad_bn.nn.conv.conv1d",
-    "tinygrad_bn.nn.conv.conv2d",
-    "tinygrad_bn.nn.pooling.AdaptiveAvgPool2d",
-    "tinygrad_bn.nn.pooling.AdaptiveAvgPool2d.extra_repr",
-    "tinygrad_bn.nn.pooling.AdaptiveAvgPool2d.forward",
-    "tinygrad_bn.nn.pooling.AvgPool2d",
-    "tinygrad_bn.nn.pooling.AvgPool2d.forward",
-    "tinygrad_bn.nn.pooling.Flatten",
-    "tinygrad_bn.nn.pooling.Flatten.extra_repr",
-    "tinygrad_bn.nn.pooling.Flatten.forward",
-    "tinygrad_bn.nn.pooling.MaxPool2d",
-    "tinygrad_bn.nn.pooling.MaxPool2d.forward",
-    "tinygrad_bn.nn.pooling.adaptive_avg_pool2d",
-})
+PENDING: frozenset[str] = frozenset()
 
 
 def reference_callables() -> dict[str, tuple[griffe.Object, griffe.Object | None]]:

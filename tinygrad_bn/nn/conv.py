@@ -71,8 +71,9 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size =
         (N, O, H_out, W_out).
 
     Raises:
-        ValueError: shapes that do not fit (channels, groups, a kernel larger than the padded input),
-            naming the layer and the shapes.
+        ShapeError: shapes that do not fit (channels, groups, a kernel larger than the padded input),
+            naming the layer and the shapes (a ValueError).
+        ValueError: a malformed stride, padding or dilation.
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
     stride, dilation = _pair(name, "stride", stride), _pair(name, "dilation", dilation)
@@ -117,6 +118,9 @@ def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size =
 
     Returns:
         (N, O, L_out).
+
+    Raises:
+        ShapeError: a non-3D input or weight, or shapes that do not fit (as :func:`conv2d`).
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
     if x.ndim != 3 or weight.ndim != 3:
@@ -185,12 +189,34 @@ class Conv2d(_ConvNd):
         padding_mode: only "zeros".
         dtype: parameter dtype (the default float dtype when None).
         generator: numpy Generator or seed for the init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like PyTorch.
+
+    Raises:
+        ValueError: groups not dividing both channel counts, a padding_mode other than "zeros", "same"
+            padding with a stride, or a malformed size argument (naming the layer).
     """
 
     _dims = 2
 
 
 class Conv1d(_ConvNd):
-    """1-D convolution over (N, C, L) inputs; weight (out_channels, in_channels/groups, k). Arguments as Conv2d."""
+    """1-D convolution over (N, C, L) inputs; weight (out_channels, in_channels/groups, k).
+
+    Args:
+        in_channels: channels of the input.
+        out_channels: channels of the output (filters).
+        kernel_size: an int or a 1-tuple.
+        stride: an int or a 1-tuple.
+        padding: an int, a 1-tuple, "valid" or "same".
+        dilation: an int or a 1-tuple.
+        groups: independent channel groups (must divide both channel counts).
+        bias: whether to add a learned (out_channels,) bias.
+        padding_mode: only "zeros".
+        dtype: parameter dtype (the default float dtype when None).
+        generator: numpy Generator or seed for the init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) like PyTorch.
+
+    Raises:
+        ValueError: groups not dividing both channel counts, a padding_mode other than "zeros", "same"
+            padding with a stride, or a malformed size argument (naming the layer).
+    """
 
     _dims = 1

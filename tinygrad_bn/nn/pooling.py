@@ -92,6 +92,9 @@ def adaptive_avg_pool2d(x: Tensor, output_size: Size) -> Tensor:
 
     Returns:
         (N, C, h, w).
+
+    Raises:
+        ShapeError: a non-4D input, or an output size that does not divide the input's.
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
     if x.ndim != 4:
@@ -116,18 +119,40 @@ class _Pool(Module):
 
 
 class MaxPool2d(_Pool):
-    """:func:`max_pool2d` as a layer: ``MaxPool2d(kernel_size, stride=None, padding=0, dilation=1)``."""
+    """:func:`max_pool2d` as a layer: the maximum of each window.
+
+    Args:
+        kernel_size: an int or an (h, w) pair.
+        stride: an int or an (h, w) pair; defaults to kernel_size.
+        padding: an int or an (h, w) pair (counting as -inf), at most half the kernel.
+        dilation: an int or an (h, w) pair.
+    """
 
     def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0, dilation: Size = 1) -> None:
         super().__init__(kernel_size, stride, padding)
         self.dilation = dilation
 
     def forward(self, x: Tensor) -> Tensor:
+        """Pool ``x``.
+
+        Args:
+            x: input of shape (N, C, H, W).
+
+        Returns:
+            (N, C, H_out, W_out).
+        """
         return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
 
 
 class AvgPool2d(_Pool):
-    """:func:`avg_pool2d` as a layer: ``AvgPool2d(kernel_size, stride=None, padding=0, count_include_pad=True)``."""
+    """:func:`avg_pool2d` as a layer: the mean of each window.
+
+    Args:
+        kernel_size: an int or an (h, w) pair.
+        stride: an int or an (h, w) pair; defaults to kernel_size.
+        padding: an int or an (h, w) pair of zeros, at most half the kernel.
+        count_include_pad: divide by the whole window (True) or by its pixels inside the input (False).
+    """
 
     def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
                  count_include_pad: bool = True) -> None:
@@ -135,31 +160,68 @@ class AvgPool2d(_Pool):
         self.count_include_pad = count_include_pad
 
     def forward(self, x: Tensor) -> Tensor:
+        """Pool ``x``.
+
+        Args:
+            x: input of shape (N, C, H, W).
+
+        Returns:
+            (N, C, H_out, W_out).
+        """
         return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.count_include_pad)
 
 
 class AdaptiveAvgPool2d(Module):
-    """:func:`adaptive_avg_pool2d` as a layer (output sizes that divide the input's; 1 gives global pooling)."""
+    """:func:`adaptive_avg_pool2d` as a layer (output sizes that divide the input's; 1 gives global pooling).
+
+    Args:
+        output_size: an int or an (h, w) pair; None in a place keeps that input size.
+    """
 
     def __init__(self, output_size: Size) -> None:
         super().__init__()
         self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:
+        """Pool ``x``.
+
+        Args:
+            x: input of shape (N, C, H, W).
+
+        Returns:
+            (N, C, *output_size).
+        """
         return adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return f"output_size={self.output_size}"
 
 
 class Flatten(Module):
-    """Merge axes ``start_dim`` to ``end_dim`` into one: (N, C, H, W) -> (N, C*H*W) by default."""
+    """Merge axes ``start_dim`` to ``end_dim`` into one: (N, C, H, W) -> (N, C*H*W) by default.
+
+    Args:
+        start_dim: the first axis merged.
+        end_dim: the last axis merged (negative counts from the end).
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """Flatten ``x``.
+
+        Args:
+            x: a Tensor with at least ``start_dim + 1`` axes.
+
+        Returns:
+            ``x`` reshaped with axes start_dim..end_dim merged.
+
+        Raises:
+            ShapeError: start_dim comes after end_dim for this shape.
+        """
         s, e = self.start_dim % max(x.ndim, 1), self.end_dim % max(x.ndim, 1)
         if s > e:
             raise ShapeError(f"Flatten: start_dim {self.start_dim} comes after end_dim {self.end_dim} for shape "
@@ -167,4 +229,5 @@ class Flatten(Module):
         return x.reshape(*x.shape[:s], -1, *x.shape[e + 1:])
 
     def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
