@@ -3,6 +3,7 @@
     python examples/train_cnn.py                       # both datasets, full setting
     python examples/train_cnn.py --dataset digits      # one dataset
     python examples/train_cnn.py --quick               # the short setting the test runs
+    python examples/train_cnn.py --blas-threads 2      # BLAS threads (default 1: faster for these small GEMMs)
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tinygrad_bn import Tensor, data, manual_seed, nn, no_grad, optim
 from tinygrad_bn.optim import lr_scheduler
@@ -67,22 +69,36 @@ def train(model: nn.Module, X: np.ndarray, y: np.ndarray, epochs: int, batch_siz
         schedule.step()
 
 
-def main(datasets: tuple[str, ...] = ("digits", "mnist"), quick: bool = False, seed: int = 0) -> dict[str, float]:
-    """Train with and without BN on each dataset; returns test accuracies keyed ``"<dataset> <batchnorm|plain>"``."""
+def main(datasets: tuple[str, ...] = ("digits", "mnist"), quick: bool = False, seed: int = 0,
+         blas_threads: int | None = 1) -> dict[str, float]:
+    """Train with and without BN on each dataset; returns test accuracies keyed ``"<dataset> <batchnorm|plain>"``.
+
+    Args:
+        datasets: which of "digits" and "mnist".
+        quick: three epochs on 256 training images (the test's setting).
+        seed: seeds the split, the init and the batch order.
+        blas_threads: BLAS threads (None: numpy's default). One is the default: this model's GEMMs are
+            small, and two OpenBLAS threads spent 5-10x the CPU time and, on a loaded machine, up to 13x
+            the wall time (see docs/guides/performance.md).
+
+    Returns:
+        The test accuracies.
+    """
     results = {}
-    for name in datasets:
-        X_train, X_test, y_train, y_test = load(name, seed)
-        if quick:
-            X_train, y_train = X_train[:256], y_train[:256]
-        epochs = 3 if quick else SETTINGS[name]["epochs"]
-        for label, bn in (("batchnorm", True), ("plain", False)):
-            manual_seed(seed)
-            model = make_cnn(bn, X_train.shape[-1], SETTINGS[name]["channels"], seed=seed)
-            start = time.perf_counter()
-            train(model, X_train, y_train, epochs, seed=seed)
-            results[f"{name} {label}"] = acc = accuracy(model, X_test, y_test)
-            print(f"{name:>6} {label:>9}: test accuracy {acc:.2%} after {epochs} epochs on {len(y_train)} images "
-                  f"({time.perf_counter() - start:.1f} s)")
+    with threadpool_limits(blas_threads, user_api="blas"):
+        for name in datasets:
+            X_train, X_test, y_train, y_test = load(name, seed)
+            if quick:
+                X_train, y_train = X_train[:256], y_train[:256]
+            epochs = 3 if quick else SETTINGS[name]["epochs"]
+            for label, bn in (("batchnorm", True), ("plain", False)):
+                manual_seed(seed)
+                model = make_cnn(bn, X_train.shape[-1], SETTINGS[name]["channels"], seed=seed)
+                start = time.perf_counter()
+                train(model, X_train, y_train, epochs, seed=seed)
+                results[f"{name} {label}"] = acc = accuracy(model, X_test, y_test)
+                print(f"{name:>6} {label:>9}: test accuracy {acc:.2%} after {epochs} epochs on {len(y_train)} "
+                      f"images ({time.perf_counter() - start:.1f} s)")
     return results
 
 
@@ -91,5 +107,6 @@ if __name__ == "__main__":
     parser.add_argument("--dataset", choices=sorted(DATASETS), action="append", help="default: both")
     parser.add_argument("--quick", action="store_true", help="three epochs on 256 images")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads (default 1)")
     args = parser.parse_args()
-    main(tuple(args.dataset or DATASETS), args.quick, args.seed)
+    main(tuple(args.dataset or DATASETS), args.quick, args.seed, args.blas_threads)

@@ -684,7 +684,8 @@ def fold(cols: np.ndarray, *, output_size: tuple[int, int], kernel_size: tuple[i
          dilation: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0), stride: tuple[int, int] = (1, 1)):
     """Sum sliding blocks (N, C*kh*kw, L) back into (N, C, H, W) (col2im), like ``torch.nn.functional.fold``.
 
-    One strided add per kernel offset (no scatter); the vjp is :func:`unfold`.
+    One strided add per kernel offset (no scatter), in the blocks' own memory order (blocks laid out
+    (C*kh*kw, N, L), as conv2d's vjp makes them, are summed channel-major); the vjp is :func:`unfold`.
     """
     (h, w), (kh, kw), (ph, pw) = output_size, kernel_size, padding
     n, ckk, length = cols.shape
@@ -693,15 +694,18 @@ def fold(cols: np.ndarray, *, output_size: tuple[int, int], kernel_size: tuple[i
         raise ShapeError(f"fold: expected (N, C*{kh}*{kw}, {oh * ow}) blocks for output size {output_size}, "
                          f"got {cols.shape}")
     c = ckk // (kh * kw)
-    blocks = cols.reshape(n, c, kh, kw, oh, ow)
-    data = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    swap = cols.strides[0] < cols.strides[1]  # channel-major memory: accumulate as (C, N, H, W)
+    if swap:  # (C, N, kh, kw, oh, ow) views of the (C*kh*kw, N, L) memory
+        blocks = cols.transpose(1, 0, 2).reshape(c, kh, kw, n, oh, ow).transpose(0, 3, 1, 2, 4, 5)
+    else:
+        blocks = cols.reshape(n, c, kh, kw, oh, ow)
+    data = np.zeros(((c, n) if swap else (n, c)) + (h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     (dh, dw), (sh, sw) = dilation, stride
     for i in range(kh):
         for j in range(kw):
             data[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += blocks[:, :, i, j]
-    if ph or pw:
-        data = np.ascontiguousarray(data[:, :, ph:ph + h, pw:pw + w])
-    return data
+    data = data[:, :, ph:ph + h, pw:pw + w]
+    return np.ascontiguousarray(data.transpose(1, 0, 2, 3) if swap else data)
 
 
 @fold.defvjp
