@@ -48,6 +48,8 @@ def test_data_holds_statistics_noise_paths_and_scopes():
     report = viz.noise_paths(g)
     assert [(e["kind"], e["op"]) for e in d["entries"]] == [(e.kind, e.op) for e in report.entries]
     assert [set(e["path"]) for e in d["entries"]] == [{*e.nodes, e.source_op} for e in report.entries]
+    for e in d["entries"]:  # in data-flow order: each op before the tensor it makes
+        assert [g.nodes[n]["order"] for n in e["path"]] == sorted(g.nodes[n]["order"] for n in e["path"])
     assert {s["path"] for s in d["scopes"].values()} >= {"0", "1", "2", "3", "4"}
     (step,) = d["steps"]
     t = next(n for n, a in g.nodes(data=True) if a["kind"] == "tensor" and a["grad_norm"])

@@ -296,7 +296,7 @@ def _entry(g: nx.DiGraph, e: dict[str, Any]) -> dict[str, Any]:
     return dict(kind=e["kind"], op=e["op"], module=e["module"], node=e["node"], source=e["source"],
                 source_kind=e["source_kind"], colour="dropout" if e["source_kind"] == "random" else e["kind"],
                 source_desc=f"{src['op']} over axis {axis}" if axis is not None else src["op"],
-                path=sorted({*e["nodes"], e["source_op"]}, key=lambda n: int(n.lstrip("top"))))
+                path=sorted({*e["nodes"], e["source_op"]}, key=lambda n: g.nodes[n]["order"]))
 
 
 def _scale(graphs: list[nx.DiGraph]) -> tuple[float, float] | None:
