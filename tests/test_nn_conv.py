@@ -191,6 +191,14 @@ def test_conv2d_primitive_second_order(kw):
     gradgradcheck(lambda a, b: ops.conv2d(a, b, **kw), [x, w])
 
 
+@needs_torch
+def test_conv_and_pool_of_an_empty_batch_match_torch():
+    x, w = np.zeros((0, 3, 5, 5)), _rand((4, 3, 3, 3))
+    compare_with_torch(lambda a, b: F.conv2d(a, b, padding=1),
+                       lambda a, b: torch.nn.functional.conv2d(a, b, padding=1), [x, w])
+    compare_with_torch(lambda a: F.max_pool2d(a, 2), lambda a: torch.nn.functional.max_pool2d(a, 2), [x])
+
+
 def test_conv2d_primitive_names_shapes_that_do_not_fit():
     with pytest.raises(ShapeError, match=r"conv2d: input \(1, 3, 4, 4\) .* weight \(2, 2, 3, 3\) .* groups=1"):
         ops.conv2d(Tensor(np.zeros((1, 3, 4, 4))), Tensor(np.zeros((2, 2, 3, 3))))

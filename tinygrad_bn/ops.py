@@ -729,8 +729,9 @@ def conv2d(x: np.ndarray, w: np.ndarray, *, stride: tuple[int, int] = (1, 1), pa
     n, o, (kh, kw) = x.shape[0], w.shape[0], w.shape[2:]
     view = _blocks("conv2d", x, (kh, kw), dilation, padding, stride)
     oh, ow = view.shape[4:]
-    cols = np.ascontiguousarray(view.transpose(1, 2, 3, 0, 4, 5)).reshape(groups, -1, n * oh * ow)
-    y = _gemms(ARRAYS, w.reshape(groups, o // groups, -1), cols)  # (groups, O/groups, N*L)
+    k = w.shape[1] * kh * kw
+    cols = np.ascontiguousarray(view.transpose(1, 2, 3, 0, 4, 5)).reshape(groups, k, n * oh * ow)
+    y = _gemms(ARRAYS, w.reshape(groups, o // groups, k), cols)  # (groups, O/groups, N*L)
     return np.ascontiguousarray(y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
 
 
