@@ -53,8 +53,9 @@ class _BatchNorm(Module):
         return self.training or not self.track_running_stats
 
     def forward(self, x: Tensor) -> Tensor:
-        """Normalize ``x`` per channel: with batch statistics in training (updating the running ones), else with
-        the running statistics; then scale and shift.
+        """Return ``x`` normalized per channel, then scaled and shifted.
+
+        Training uses the batch statistics (and updates the running ones); eval uses the running statistics.
 
         Args:
             x: input of shape (N, C, ...).
@@ -137,8 +138,9 @@ class GhostBatchNorm(_BatchNorm):
         self.virtual_batch_size = virtual_batch_size
 
     def forward(self, x: Tensor) -> Tensor:
-        """Normalize each virtual batch of ``x`` with its own statistics per channel (training), or with the
-        running statistics (eval); then scale and shift.
+        """Return ``x`` normalized per channel, each virtual batch with its own statistics, then scaled and shifted.
+
+        Eval with running statistics uses those, as BatchNorm does.
 
         Args:
             x: input of shape (N, C, ...), N a multiple of ``virtual_batch_size`` in training.

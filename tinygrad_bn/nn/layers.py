@@ -245,8 +245,7 @@ class Dropout(Module):
         self.generator = None if generator is None else _gen(generator)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Return ``x`` with entries zeroed with probability ``p`` and the rest scaled by ``1/(1-p)`` (training),
-        or ``x`` itself (eval).
+        """Return ``x`` with entries zeroed with probability ``p``, the rest scaled by ``1/(1-p)``; ``x`` in eval.
 
         Args:
             x: a Tensor of any shape.
