@@ -64,11 +64,6 @@ def test_every_public_name_has_a_docstring():
     assert not undocumented, f"public names without a docstring (Google style, see docs/): {undocumented}"
 
 
-# Callables written before this test, whose docstrings are being completed package by package (issue 15).
-# This list only shrinks: a new name must pass, and a fixed one must be removed from it.
-PENDING: frozenset[str] = frozenset()
-
-
 def reference_callables() -> dict[str, tuple[griffe.Object, griffe.Object | None]]:
     """What the API reference shows that can be called, by path: ``(callable, class or None)``.
 
@@ -184,8 +179,5 @@ def test_every_callable_documents_its_arguments_and_result():
     found = reference_callables()
     assert len(found) > 250, f"only {len(found)} callables found: is the reference walk broken?"
     problems = {path: p for path, (obj, cls) in found.items() if (p := docstring_problems(obj, cls))}
-    new = {k: v for k, v in problems.items() if k not in PENDING}
-    assert not new, (f"{len(new)} of {len(found)} documented callables lack docstring sections "
-                     "(Google style, see docs/):\n" + "\n".join(f"  {k}: {'; '.join(v)}" for k, v in new.items()))
-    done = sorted(PENDING - problems.keys())
-    assert not done, f"documented now, remove from PENDING: {done}"
+    assert not problems, (f"{len(problems)} of {len(found)} documented callables lack docstring sections (Google "
+                          "style, see docs/):\n" + "\n".join(f"  {k}: {'; '.join(v)}" for k, v in problems.items()))
