@@ -722,6 +722,20 @@ def conv2d(x: np.ndarray, w: np.ndarray, *, stride: tuple[int, int] = (1, 1), pa
     The forward is im2col (one copy of the windows' strided view, laid out (groups, C/groups*kh*kw, N*L)
     so the batch sits in the columns) and one GEMM per group over the whole batch. The vjp is one GEMM
     and :func:`fold` for the input, :func:`unfold` and one GEMM for the filters.
+
+    Args:
+        x: input of shape (N, C, H, W).
+        w: filters of shape (O, C/groups, kh, kw).
+        stride: (h, w) steps between windows.
+        padding: (h, w) zeros on both sides (asymmetric padding: :func:`pad` first).
+        dilation: (h, w) spacing of the kernel's taps.
+        groups: independent channel groups (dividing C and O).
+
+    Returns:
+        (N, O, H_out, W_out).
+
+    Raises:
+        ShapeError: the shapes do not fit (channels, groups, a kernel larger than the padded input).
     """
     if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
         raise ShapeError(f"conv2d: input {x.shape} (N, C, H, W) and weight {w.shape} (O, C/groups, kh, kw) do not "
@@ -774,6 +788,16 @@ def max_pool2d(x: np.ndarray, *, kernel_size: tuple[int, int], stride: tuple[int
     The forward takes one elementwise maximum per kernel offset over the windows' strided view (no
     im2col copy). The vjp gives each window's gradient to its maxima (ties share it evenly) through
     :func:`fold`.
+
+    Args:
+        x: input of shape (N, C, H, W).
+        kernel_size: (h, w) window size.
+        stride: (h, w) steps between windows.
+        padding: (h, w) entries of -inf on both sides.
+        dilation: (h, w) spacing of the window's taps.
+
+    Returns:
+        (N, C, H_out, W_out).
     """
     view = _blocks("max_pool2d", x, kernel_size, dilation, padding, stride, fill=-np.inf)
     out = view[:, :, 0, 0].copy()
@@ -806,6 +830,14 @@ def embedding(weight: np.ndarray, indices: np.ndarray, *, padding_idx: int | Non
 
     The vjp sums the gradient rows by index (:func:`embedding_grad`: a sort and one ``np.add.reduceat``,
     no scatter); positions holding ``padding_idx`` pass no gradient, as in PyTorch.
+
+    Args:
+        weight: the (V, D) table.
+        indices: integer indices in [0, V), any shape (an input of the node, so viz sees its batch axis).
+        padding_idx: an index whose positions pass no gradient, or None.
+
+    Returns:
+        ``indices.shape + (D,)``.
     """
     return weight[indices]
 
@@ -820,6 +852,15 @@ def embedding_grad(g: np.ndarray, indices: np.ndarray, *, rows: int, padding_idx
     """(rows, D): row v is the sum of the rows of ``g`` (shape ``indices.shape + (D,)``) whose index is v.
 
     Positions holding ``padding_idx`` are left out. The adjoint of :func:`embedding`, and the other way round.
+
+    Args:
+        g: gradient rows, shape ``indices.shape + (D,)``.
+        indices: integer indices in [0, rows).
+        rows: V, the number of rows of the result.
+        padding_idx: an index whose positions are left out, or None.
+
+    Returns:
+        (rows, D).
     """
     flat, vectors = indices.reshape(-1), g.reshape(indices.size, *g.shape[indices.ndim:])
     if padding_idx is not None:
