@@ -810,12 +810,12 @@ def max_pool2d(x: np.ndarray, *, kernel_size: tuple[int, int], stride: tuple[int
 def _max_pool2d_vjp(F, need, g, out, x, *, kernel_size, stride, padding=(0, 0), dilation=(1, 1)):
     view = _blocks("max_pool2d", np.asarray(x), kernel_size, dilation, padding, stride, fill=-np.inf)
     top = np.asarray(out)
-    share = np.empty(view.shape, dtype=view.dtype)  # 1 at each window's maximum, 1/k for k tied maxima
+    hit = np.empty(view.shape, dtype=bool)
     for i, j in np.ndindex(*kernel_size):
-        np.equal(view[:, :, i, j], top, out=share[:, :, i, j])
-    ties = share.sum(axis=(2, 3))
-    if ties.max(initial=1) > 1:
-        share /= ties[:, :, None, None]
+        np.equal(view[:, :, i, j], top, out=hit[:, :, i, j])
+    share = hit.astype(view.dtype)  # 1 at each window's maximum, 1/k for k tied maxima
+    if np.count_nonzero(hit) != top.size:  # ties (or a nan) in some window
+        share /= np.maximum(share.sum(axis=(2, 3)), 1)[:, :, None, None]
     n, c, kh, kw, oh, ow = share.shape
     cols = F.reshape(F.mul(F.reshape(g, shape=(n, c, 1, 1, oh, ow)), share), shape=(n, c * kh * kw, oh * ow))
     return (F.fold(cols, output_size=x.shape[2:], kernel_size=kernel_size, dilation=dilation, padding=padding,
