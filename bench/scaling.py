@@ -66,8 +66,8 @@ def sweeps(results: dict[str, dict[Config, float | str]], points: list[Config]):
     """For each sweep (label, axis values, points) and each system its ratios to hand-written numpy."""
     hand = results["hand-written numpy"]
     out = []
-    for label, pts in (("batch size (width 256)", [p for p in points if p[1] == WIDTH]),
-                       ("hidden width (batch 64)", [p for p in points if p[0] == BATCH])):
+    for label, pts in (("batch size (width 256)", sorted(p for p in points if p[1] == WIDTH)),
+                       ("hidden width (batch 64)", sorted((p for p in points if p[0] == BATCH), key=lambda p: p[1]))):
         xs = [p[0] if label.startswith("batch") else p[1] for p in pts]
         ratios = {name: [row[p] / hand[p] for p in pts] for name, row in results.items()
                   if name != "hand-written numpy" and all(isinstance(row.get(p), float) for p in pts)}
