@@ -744,9 +744,14 @@ def conv2d(x: np.ndarray, w: np.ndarray, *, stride: tuple[int, int] = (1, 1), pa
     view = _blocks("conv2d", x, (kh, kw), dilation, padding, stride)
     oh, ow = view.shape[4:]
     k = w.shape[1] * kh * kw
-    cols = np.ascontiguousarray(view.transpose(1, 2, 3, 0, 4, 5)).reshape(groups, k, n * oh * ow)
-    y = _gemms(ARRAYS, w.reshape(groups, o // groups, k), cols)  # (groups, O/groups, N*L)
+    y = _gemms(ARRAYS, w.reshape(groups, o // groups, k), _columns(view, groups, k))  # (groups, O/groups, N*L)
     return np.ascontiguousarray(y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))
+
+
+def _columns(view: np.ndarray, groups: int, k: int) -> np.ndarray:
+    """The windows' view (N, C, kh, kw, H_out, W_out) as one contiguous copy (groups, k = C/groups*kh*kw, N*L)."""
+    n, oh, ow = view.shape[0], *view.shape[4:]
+    return np.ascontiguousarray(view.transpose(1, 2, 3, 0, 4, 5)).reshape(groups, k, n * oh * ow)
 
 
 @conv2d.defvjp
@@ -762,8 +767,11 @@ def _conv2d_vjp(F, need, g, out, x, w, *, stride=(1, 1), padding=(0, 0), dilatio
         cols = F.transpose(F.reshape(cols, shape=(groups * k, n, length)), axes=(1, 0, 2))
         gx = F.fold(cols, output_size=x.shape[2:], **window)
     if need[1]:
-        cols = F.reshape(F.unfold(x, **window), shape=(n, groups, k, length))
-        cols = F.reshape(F.transpose(cols, axes=(1, 2, 0, 3)), shape=(groups, k, n * length))
+        if F is ARRAYS:  # the forward's columns again, in one copy (unfold, then the transpose, are two)
+            cols = _columns(_blocks("conv2d", x, (kh, kw), dilation, padding, stride), groups, k)
+        else:
+            cols = F.reshape(F.unfold(x, **window), shape=(n, groups, k, length))
+            cols = F.reshape(F.transpose(cols, axes=(1, 2, 0, 3)), shape=(groups, k, n * length))
         gw = F.reshape(_gemms(F, gy, _mT(F, cols)), shape=w.shape)
     return gx, gw
 
