@@ -2,16 +2,11 @@
 
 import numpy as np
 import pytest
+from torch_oracle import needs_torch, torch
 
 from tinygrad_bn import Tensor, nn, no_grad
 from tinygrad_bn.autograd import toposort
 from tinygrad_bn.nn import functional as F
-
-try:
-    import torch
-except ImportError:  # the oracle is optional; `make test` installs it
-    torch = None
-needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch")
 
 RTOL, ATOL = 1e-8, 1e-12
 CASES = [((16, 5), nn.BatchNorm1d, "BatchNorm1d"), ((8, 5, 7), nn.BatchNorm1d, "BatchNorm1d"),

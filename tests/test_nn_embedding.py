@@ -4,18 +4,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch_oracle import needs_torch, torch
 
 import viz
 from tinygrad_bn import Tensor, gradcheck, nn, ops, optim
 from tinygrad_bn.gradcheck import gradgradcheck
 from tinygrad_bn.nn import functional as F
 from tinygrad_bn.testing import compare_with_torch
-
-try:
-    import torch
-except ImportError:  # the oracle is optional; `make test` installs it
-    torch = None
-needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch")
 
 
 @needs_torch

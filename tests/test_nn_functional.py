@@ -2,16 +2,11 @@
 
 import numpy as np
 import pytest
+from torch_oracle import needs_torch, torch
 
 import tinygrad_bn
 from tinygrad_bn import Tensor, gradcheck, manual_seed, nn
 from tinygrad_bn.nn import functional as F
-
-try:
-    import torch
-except ImportError:  # the oracle is optional; `make test` installs it
-    torch = None
-needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch")
 
 
 @needs_torch

@@ -2,15 +2,10 @@
 
 import numpy as np
 import pytest
+from torch_oracle import needs_torch, torch
 
 from tinygrad_bn import ShapeError, Tensor, gradcheck, nn
 from tinygrad_bn.nn import functional as F
-
-try:
-    import torch
-except ImportError:  # the oracle is optional; `make test` installs it
-    torch = None
-needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch")
 
 
 def _rand(shape, seed=0):

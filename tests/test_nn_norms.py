@@ -3,15 +3,10 @@ errors, and the noise analysis telling per-sample normalizers from batch normali
 
 import numpy as np
 import pytest
+from torch_oracle import needs_torch, torch
 
 import viz
 from tinygrad_bn import ShapeError, Tensor, nn
-
-try:
-    import torch
-except ImportError:  # the oracle is optional; `make test` installs it
-    torch = None
-needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch")
 
 
 def _rand(shape, seed=0):

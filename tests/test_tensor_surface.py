@@ -2,15 +2,10 @@
 
 import numpy as np
 import pytest
+from torch_oracle import needs_torch, torch
 
 import tinygrad_bn
 from tinygrad_bn import AxisError, ShapeError, Tensor, gradcheck
-
-try:
-    import torch
-except ImportError:  # the oracle is optional; `make test` installs it
-    torch = None
-needs_torch = pytest.mark.skipif(torch is None, reason="compares with PyTorch")
 
 
 @needs_torch
