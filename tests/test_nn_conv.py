@@ -179,6 +179,24 @@ def test_conv2d_primitive_gradcheck_and_torch_parity(case, seed):
                        atol=1e-12)
 
 
+@needs_torch
+@pytest.mark.parametrize("per_batch", [1, 2, 5])
+@pytest.mark.parametrize("kw", [dict(padding=(1, 1)), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)],
+                         ids=str)
+def test_conv2d_primitive_in_batches_of_samples_matches_torch(monkeypatch, per_batch, kw):
+    """The forward and vjp work a few samples at a time (uneven last batch included): same numbers as torch."""
+    x, w = _rand((5, 4, 6, 5)), _rand((6, 4 // kw.get("groups", 1), 3, 2), 1)
+    oh, ow = ops._windows("conv2d", x.shape, (3, 2), kw.get("dilation", (1, 1)), kw["padding"],
+                          kw.get("stride", (1, 1)))
+    sample = 4 * 3 * 2 * oh * ow * 8  # bytes of one sample's columns
+    monkeypatch.setattr(ops, "_BATCH_BYTES", per_batch * sample)
+    assert len(ops._batches(5, sample)) == -(-5 // per_batch)
+    compare_with_torch(lambda a, b: ops.conv2d(a, b, **kw),
+                       lambda a, b: torch.nn.functional.conv2d(a, b, None, kw.get("stride", 1), kw["padding"],
+                                                               kw.get("dilation", 1), kw.get("groups", 1)), [x, w],
+                       rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("kw", [dict(), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)], ids=str)
 def test_conv2d_primitive_second_order(kw):
     x, w = Tensor(_rand((2, 2, 5, 4)), requires_grad=True), Tensor(_rand((2, 2 // kw.get("groups", 1), 2, 2), 1),
