@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tinygrad_bn import Tensor, nn, optim
+from tinygrad_bn import Tensor, jit, nn, optim
 
 from . import handwritten
 from .handwritten import Params
@@ -55,6 +55,21 @@ def ours(params: Params, x: np.ndarray, y: np.ndarray, lr: float = LR) -> Step:
         opt.zero_grad()
         loss = net(xt).cross_entropy(y)
         loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def ours_jit(params: Params, x: np.ndarray, y: np.ndarray, lr: float = LR) -> Step:
+    """Our step with the forward and backward replayed by ``tinygrad_bn.jit`` (bit-identical to :func:`ours`)."""
+    net = model(params)
+    opt = optim.SGD(net.parameters(), lr=lr)
+    loss_of = jit(lambda xb, yb: net(xb).cross_entropy(yb))
+    xt, yt = Tensor(x), Tensor(y)
+
+    def step() -> Tensor:
+        opt.zero_grad()
+        loss = loss_of(xt, yt)
         opt.step()
         return loss
     return step

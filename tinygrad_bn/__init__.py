@@ -4,6 +4,7 @@ from . import malloc, nn, optim  # noqa: F401 (importing malloc fixes glibc's th
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autograd import Node, Scope, enable_grad, grad, is_grad_enabled, module_scope, no_grad, record, scope
 from .gradcheck import GradcheckError, gradcheck
+from .jit import JitError, jit
 from .tensor import (
     ShapeError,
     Tensor,
@@ -18,9 +19,9 @@ from .tensor import (
 from .validate import AxisError
 
 __all__ = [
-    "AnomalyError", "AxisError", "Node", "Scope", "Tensor", "ShapeError", "GradcheckError", "concatenate",
+    "AnomalyError", "AxisError", "JitError", "Node", "Scope", "Tensor", "ShapeError", "GradcheckError", "concatenate",
     "detect_anomaly", "enable_grad", "get_default_dtype", "grad", "gradcheck", "is_anomaly_enabled",
-    "is_grad_enabled", "manual_seed", "module_scope", "no_grad", "record", "scope", "set_default_dtype",
+    "is_grad_enabled", "jit", "manual_seed", "module_scope", "no_grad", "record", "scope", "set_default_dtype",
     "set_detect_anomaly", "stack", "tensor", "where", "nn", "optim",
 ]
 __version__ = "0.1.0"

@@ -74,6 +74,7 @@ class Scope:
 
 
 _scopes: ContextVar[tuple[Scope, ...]] = ContextVar("scopes", default=())
+_tape: ContextVar[tuple[list, dict] | None] = ContextVar("tape", default=None)  # a jit recording's effects, constants
 
 
 class Node:
@@ -84,7 +85,8 @@ class Node:
     the op ran in, outermost first; shared by every op of one call, never copied), ``module`` (path of
     the innermost module scope, or None) and ``random`` (the op drew random numbers). ``vjp`` is the
     saved vector-Jacobian product (None when no input needs a gradient); backward frees it unless
-    ``retain_graph=True``. ``stack`` (where the op was created) is set only under ``detect_anomaly``.
+    ``retain_graph=True``. ``fn`` is the primitive's forward on ndarrays (what :func:`tinygrad_bn.jit`
+    replays). ``stack`` (where the op was created) is set only under ``detect_anomaly``.
 
     Args:
         op: the primitive's name.
@@ -92,17 +94,19 @@ class Node:
         attrs: the op's keyword arguments.
         vjp: the vector-Jacobian product, or None when no input needs a gradient.
         random: whether the op drew random numbers.
+        fn: the forward function ``fn(*input_arrays, **attrs)``, or None.
     """
 
-    __slots__ = ("op", "inputs", "attrs", "scopes", "random", "vjp", "stack")
+    __slots__ = ("op", "inputs", "attrs", "scopes", "random", "vjp", "fn", "stack")
 
     def __init__(self, op: str, inputs: tuple[Tensor, ...], attrs: dict[str, Any],
-                 vjp: Callable | None, random: bool = False) -> None:
+                 vjp: Callable | None, random: bool = False, fn: Callable | None = None) -> None:
         self.op = op
         self.inputs = inputs
         self.attrs = attrs
         self.vjp = vjp
         self.random = random
+        self.fn = fn
         self.scopes = _scopes.get()
 
     @property
@@ -248,6 +252,44 @@ def module_scope(path: str | None) -> Iterator[None]:
         yield
     finally:
         _scopes.reset(token)
+
+
+def effect(fn: Callable[..., None], *tensors: Tensor) -> None:
+    """Run ``fn(*arrays)`` on the tensors' values now: a change of state outside the graph.
+
+    The running statistics of the normalizers are updated this way, so that a :func:`tinygrad_bn.jit`
+    recording, which replays the graph's ops, runs the update again on each call's values.
+
+    Args:
+        fn: called with the tensors' ndarrays; its result is ignored.
+        *tensors: the values it reads.
+    """
+    fn(*[t.data for t in tensors])
+    tape = _tape.get()
+    if tape is not None:
+        tape[0].append((fn, tensors))
+
+
+def constant(fn: Callable[..., Any], *tensors: Tensor, name: str | None = None) -> Tensor:
+    """A constant (no gradient flows into it) computed from the tensors' values by ``fn(*arrays)``.
+
+    For values the graph treats as given although they depend on other values: the stability shift of
+    ``log_softmax``, a comparison mask. A :func:`tinygrad_bn.jit` recording remembers how the constant was
+    made and recomputes it from each call's values when it replays.
+
+    Args:
+        fn: computes the constant's array from the tensors' ndarrays.
+        *tensors: the values it is computed from.
+        name: the constant's name (shown by ``viz``).
+
+    Returns:
+        A Tensor without a node that does not require grad.
+    """
+    t = _tensor.Tensor(fn(*[u.data for u in tensors]), name=name)
+    tape = _tape.get()
+    if tape is not None:
+        tape[1][id(t)] = (t, fn, tensors)
+    return t
 
 
 def current_module() -> str | None:
@@ -418,16 +460,15 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None
     every ``.grad`` gets a writable array of its own: ``g`` is kept when nothing else holds its memory, else
     copied (``handed`` holds the owners of the memory already given out). Copying every time would double
     the large allocations of a step."""
-    Tensor = _tensor.Tensor
     if g.dtype != t.dtype:
         g = g.astype(t.dtype)
     if create_graph:
         t.grad = g if t.grad is None else t.grad + g
     elif t.grad is not None:
-        t.grad = Tensor(t.grad.data + g)
+        t.grad = _tensor._result(t.grad.data + g)
     else:
         fresh = g.flags.writeable and _memory(g) not in handed and (g.base is None or type(g.base) is np.ndarray)
-        t.grad = Tensor(g if fresh else g.copy())
+        t.grad = _tensor._result(g if fresh else g.copy())
     handed.add(_memory(t.grad.data))
 
 

@@ -75,7 +75,7 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
                     raise TypeError(f"{name}: an input requires grad but the op has no vjp (declare one "
                                     f"with @{name}.defvjp)")
                 out.requires_grad = needs
-                out.node = Node(name, inputs, attrs, vjp if needs else None, random=random)
+                out.node = Node(name, inputs, attrs, vjp if needs else None, random, fn)
         if anomaly._state.forward:
             anomaly.check_forward(name, inputs, out, current_module())
         return out

@@ -39,13 +39,12 @@ def get_default_dtype() -> np.dtype:
 
 
 def manual_seed(seed: int) -> None:
-    """Reseed the generator that factories and dropout use when given none.
+    """Reseed the generator that factories and dropout use when given none (in place: it stays one object).
 
     Args:
-        seed: the seed of the new ``np.random.default_rng``.
+        seed: the seed, as for ``np.random.default_rng``: the draws that follow are that generator's.
     """
-    global _rng
-    _rng = np.random.default_rng(seed)
+    _rng.bit_generator.state = np.random.default_rng(seed).bit_generator.state
 
 
 def generator(gen: np.random.Generator | int | None = None) -> np.random.Generator:

@@ -8,11 +8,13 @@ each chunk in turn — so ``num_batches_tracked`` grows by the number of virtual
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from .. import validate
+from ..autograd import effect
 from ..tensor import Tensor, get_default_dtype
 from . import functional as F
 from .module import Module, Parameter
@@ -49,6 +51,12 @@ class _BatchNorm(Module):
         """The running-average factor for the next tracked batch (PyTorch's rule for momentum=None)."""
         return 1.0 / (int(self.num_batches_tracked.data) + 1) if self.momentum is None else self.momentum
 
+    def _track(self) -> float:
+        """Count a tracked batch and return the factor of its update."""
+        factor = self._factor()
+        self.num_batches_tracked.data += 1
+        return factor
+
     def _use_batch_stats(self) -> bool:
         return self.training or not self.track_running_stats
 
@@ -68,11 +76,8 @@ class _BatchNorm(Module):
         """
         self._check(x)
         tracking = self.training and self.track_running_stats
-        y = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self._use_batch_stats(),
-                         self._factor() if tracking else 0.0, self.eps)
-        if tracking:
-            self.num_batches_tracked.data += 1
-        return y
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self._use_batch_stats(),
+                            self._track if tracking else 0.0, self.eps)
 
     def extra_repr(self) -> str:
         """Return the constructor arguments shown in ``repr``."""
@@ -165,13 +170,14 @@ class GhostBatchNorm(_BatchNorm):
         ghost = x.reshape(k, v, *rest).transpose(0, 1)
         y, mean, var, count = F.batch_statistics("GhostBatchNorm", ghost, (0,) + tuple(range(3, ghost.ndim)), self.eps)
         if self.training and self.track_running_stats:
-            means, variances = (s.data.reshape(k, self.num_features) for s in (mean, var))
-            for i in range(k):
-                F.update_running_stats(self.running_mean, self.running_var, means[i], variances[i], count,
-                                       self._factor())
-                self.num_batches_tracked.data += 1
+            effect(functools.partial(self._track_ghosts, count), mean, var)
         y = y.transpose(0, 1).reshape(x.shape)
         return F._affine(y, self.weight, self.bias, (1, self.num_features) + (1,) * (x.ndim - 2))
+
+    def _track_ghosts(self, count: int, mean: np.ndarray, var: np.ndarray) -> None:
+        """One running-average update per virtual batch, in order."""
+        for m, v in zip(mean.reshape(-1, self.num_features), var.reshape(-1, self.num_features)):
+            F.update_running_stats(self.running_mean, self.running_var, m, v, count, self._track)
 
     def extra_repr(self) -> str:
         """Return the constructor arguments shown in ``repr``."""

@@ -8,14 +8,15 @@ are thin wrappers of the primitives of those names). Each opens a function scope
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import ops, validate
-from ..autograd import scope
+from ..autograd import constant, effect, scope
 from ..tensor import Tensor, where
 from ..tensor import generator as _generator
 
@@ -26,7 +27,12 @@ def _tensor(x: Any) -> Tensor:
 
 def _row_max(x: Tensor, axis: int) -> Tensor:
     """The maximum along ``axis`` as a named constant: the stability shift cancels in the result."""
-    return Tensor(x.data.max(axis=axis, keepdims=True, initial=-np.inf), name="max (constant shift)")
+    return constant(functools.partial(np.maximum.reduce, axis=axis, keepdims=True, initial=-np.inf), x,
+                    name="max (constant shift)")
+
+
+def _positive(a: np.ndarray) -> np.ndarray:
+    return a > 0
 
 
 @scope("log_softmax")
@@ -113,7 +119,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
         A Tensor of ``x``'s shape.
     """
     x = _tensor(x)
-    return where(x.data > 0, x, x * negative_slope)
+    return where(constant(_positive, x), x, x * negative_slope)
 
 
 @scope("elu")
@@ -128,7 +134,7 @@ def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
         A Tensor of ``x``'s shape.
     """
     x = _tensor(x)
-    return where(x.data > 0, x, (x.minimum(0.0).exp() - 1) * alpha)
+    return where(constant(_positive, x), x, (x.minimum(0.0).exp() - 1) * alpha)
 
 
 @scope("silu")
@@ -319,10 +325,11 @@ def batch_statistics(name: str, x: Tensor, axes: tuple[int, ...], eps: float) ->
 
 
 def update_running_stats(running_mean: Tensor, running_var: Tensor, mean: np.ndarray, var: np.ndarray, n: int,
-                         factor: float) -> None:
+                         factor: float | Callable[[], float]) -> None:
     """Move the running mean towards ``mean`` and the running variance towards the unbiased ``var * n / (n - 1)``.
 
-    The one running-average update of BatchNorm, GhostBatchNorm and InstanceNorm (in place, outside the graph).
+    The one running-average update of BatchNorm, GhostBatchNorm and InstanceNorm (in place, outside the
+    graph; the normalizers call it through :func:`~tinygrad_bn.autograd.effect`, so a jit replays it).
 
     Args:
         running_mean: (C,) buffer.
@@ -330,15 +337,16 @@ def update_running_stats(running_mean: Tensor, running_var: Tensor, mean: np.nda
         mean: the batch mean, C values (any shape).
         var: the batch's biased variance, C values (any shape).
         n: how many values each statistic was computed from.
-        factor: the momentum of this update.
+        factor: the momentum of this update, or a function returning it (called once, when the update runs).
     """
+    factor = factor() if callable(factor) else factor
     update_running(running_mean, mean, factor)
     update_running(running_var, var * (n / (n - 1)), factor)
 
 
 @scope("batch_norm")
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
-               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
+               bias: Tensor | None = None, training: bool = False, momentum: float | Callable[[], float] = 0.1,
                eps: float = 1e-5) -> Tensor:
     """Batch normalization over every axis but the channel axis 1, PyTorch's semantics.
 
@@ -353,7 +361,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         weight: optional (C,) scale.
         bias: optional (C,) shift.
         training: normalize with the batch statistics and update the running ones.
-        momentum: the running-average factor.
+        momentum: the running-average factor, or a function returning it when the update runs.
         eps: added to the variance.
 
     Returns:
@@ -376,7 +384,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     if training or running_mean is None or running_var is None:
         y, mean, var, n = batch_statistics("batch_norm", x, axes, eps)
         if training and running_mean is not None and running_var is not None:
-            update_running_stats(running_mean, running_var, mean.data, var.data, n, momentum)
+            effect(functools.partial(update_running_stats, running_mean, running_var, n=n, factor=momentum), mean, var)
     else:
         y = (x - running_mean.data.reshape(shape)) / np.sqrt(running_var.data + eps).reshape(shape)
     return _affine(y, weight, bias, shape)

@@ -2,47 +2,74 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from ..autograd import scope
-from ..tensor import ShapeError, Tensor
+from ..autograd import constant, scope
+from ..tensor import ShapeError, Tensor, where
 from .module import Module
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _labels(name: str, scores: Tensor, labels: Any, ignore_index: int) -> tuple[Tensor, np.ndarray, np.ndarray]:
-    """Scores (N, C, ...) moved to (M, C) rows, integer labels (M,) checked, and which rows count (not ignored)."""
+def _labels(name: str, scores: Tensor, labels: Any, ignore_index: int) -> tuple[Tensor, Tensor, np.ndarray]:
+    """Scores (N, C, ...) moved to (M, C) rows, the integer labels checked and flattened to (M,), and which count.
+
+    The labels stay a Tensor (flattened by an op): what depends on their values is made with
+    :func:`~tinygrad_bn.autograd.constant`, so a jit replay recomputes it for each call's labels.
+    """
     if scores.ndim < 2:
         raise ShapeError(f"{name}: expected scores of shape (N, C) or (N, C, d1, ...), got {scores.shape}")
-    y = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    labels = labels if isinstance(labels, Tensor) else Tensor(np.asarray(labels))
     want = scores.shape[:1] + scores.shape[2:]
-    if y.shape != want:
+    if labels.shape != want:
         raise ShapeError(f"{name}: expected labels of shape {want} for scores of shape {scores.shape}, got labels of "
-                         f"shape {y.shape}")
-    if y.dtype.kind not in "iu":
-        flat = y.reshape(-1)
-        frac = np.flatnonzero(flat != np.round(flat)) if y.dtype.kind == "f" else ()
+                         f"shape {labels.shape}")
+    if labels.dtype.kind not in "iu":
+        flat = labels.data.reshape(-1)
+        frac = np.flatnonzero(flat != np.round(flat)) if labels.dtype.kind == "f" else ()
         i = int(frac[0]) if len(frac) else 0
         value = f" ({flat[i].item()!r} at position {i})" if flat.size else ""
-        raise TypeError(f"{name}: labels must be integer class indices, got {y.dtype} labels{value}; "
+        raise TypeError(f"{name}: labels must be integer class indices, got {labels.dtype} labels{value}; "
                         "class-probability targets are not supported")
-    y = y.reshape(-1).astype(np.int64, copy=False)
-    keep = y != ignore_index
     c = scores.shape[1]
-    out = keep & ((y < 0) | (y >= c))
-    if out.any():
-        i = int(np.flatnonzero(out)[0])
-        raise ValueError(f"{name}: label {y[i]} at position {i} is out of range for {c} classes (scores of shape "
-                         f"{scores.shape}); labels must lie in [0, {c}) or equal ignore_index={ignore_index}")
+    keep = _check_labels(name, c, ignore_index, True, labels.data.reshape(-1))
     if scores.ndim > 2:  # (N, C, d1, ...) -> (N*d1*..., C)
         scores = scores.reshape(scores.shape[0], c, -1).transpose(1, 2).reshape(-1, c)
-    return scores, np.where(keep, y, 0), keep
+    return scores, labels.reshape(-1), keep
 
 
-def _reduce(losses: Tensor, counted: np.ndarray | None, reduction: str, shape: tuple[int, ...]) -> Tensor:
+def _check_labels(name: str, c: int, ignore_index: int, ignoring: bool, y: np.ndarray) -> np.ndarray:
+    """Which labels count; a ValueError naming the first label outside [0, c) (ignore_index allowed if ``ignoring``)."""
+    keep = y != ignore_index
+    out = (y < 0) | (y >= c)
+    out = out & keep if ignoring else out | ~keep
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        hint = (f"; labels must lie in [0, {c}) or equal ignore_index={ignore_index}" if ignoring else
+                f": a jit recorded this loss on labels without ignore_index={ignore_index}, so every label must lie "
+                f"in [0, {c})")
+        raise ValueError(f"{name}: label {y[i]} at position {i} is out of range for {c} classes{hint}")
+    return keep
+
+
+def _one_hot(name: str, c: int, ignore_index: int, ignoring: bool, y: np.ndarray) -> np.ndarray:
+    """(M, c) booleans: True at each counted label's class (a row of False for an ignored label)."""
+    hot = y[:, None] == np.arange(c)
+    if not ignoring and not 0 <= ignore_index < c and (not y.size or (y.min() >= 0 and y.max() < c)):
+        return hot  # every label is a class (the common case: two reductions check it)
+    return hot & _check_labels(name, c, ignore_index, ignoring, y)[:, None]
+
+
+def _label_weights(ignore_index: int, dtype: np.dtype, weight: np.ndarray | None, y: np.ndarray) -> np.ndarray:
+    """(M,) the weight of each label's class (1 without ``weight``), 0 for an ignored label."""
+    keep = y != ignore_index
+    return keep.astype(dtype) if weight is None else np.where(keep, weight[np.where(keep, y, 0)], 0).astype(dtype)
+
+
+def _reduce(losses: Tensor, counted: Tensor | None, reduction: str, shape: tuple[int, ...]) -> Tensor:
     """Mean (over the counted weight; plain when ``counted`` is None), sum, or the per-element losses in ``shape``."""
     if reduction == "mean":
         return losses.mean() if counted is None else losses.sum() / counted.sum()
@@ -83,12 +110,21 @@ def _nll(name: str, log_probs: Tensor, labels: Any, weight: Tensor | None, ignor
     _check_reduction(name, reduction)
     log_probs = log_probs if isinstance(log_probs, Tensor) else Tensor(log_probs)
     rows, y, keep = _labels(name, log_probs, labels, ignore_index)
-    picked = rows[np.arange(len(y)), y]
+    every = weight is None and bool(keep.all())  # the common case: every label counts once
+    hot = constant(functools.partial(_one_hot, name, rows.shape[1], ignore_index, not every), y,
+                   name="labels (one-hot)")
+    picked = where(hot, rows, 0.0).sum(axis=1)
     shape = log_probs.shape[:1] + log_probs.shape[2:]
-    if weight is None and keep.all():  # the common case: every label counts once
+    if every:
         return _reduce(-picked, None, reduction, shape)
-    w = keep.astype(rows.dtype) if weight is None else np.where(keep, _weight(weight, rows)[y], 0)
+    w = _counted(weight, rows, y, ignore_index)
     return _reduce(-picked * w, w, reduction, shape)
+
+
+def _counted(weight: Tensor | np.ndarray | None, rows: Tensor, y: Tensor, ignore_index: int) -> Tensor:
+    """(M,) each label's class weight (1 without ``weight``), 0 where ignored: a constant made from the labels."""
+    w = None if weight is None else _weight(weight, rows)
+    return constant(functools.partial(_label_weights, ignore_index, rows.dtype, w), y, name="label weights")
 
 
 def _weight(weight: Tensor | np.ndarray, rows: Tensor) -> np.ndarray:
@@ -131,10 +167,11 @@ def cross_entropy(logits: Tensor, labels: Any, weight: Tensor | None = None, ign
     loss = _nll("cross_entropy", log_probs, labels, weight, ignore_index, reduction)
     if not label_smoothing:
         return loss
-    rows, y, keep = _labels("cross_entropy", log_probs, labels, ignore_index)
+    rows, y, _ = _labels("cross_entropy", log_probs, labels, ignore_index)
     w = None if weight is None else _weight(weight, rows)
-    smooth = -(rows if w is None else rows * w).sum(axis=1) * keep
-    counted = keep if w is None else np.where(keep, w[y], 0)
+    kept = _counted(None, rows, y, ignore_index)
+    smooth = -(rows if w is None else rows * w).sum(axis=1) * kept
+    counted = kept if w is None else _counted(weight, rows, y, ignore_index)
     smooth = _reduce(smooth, counted, reduction, logits.shape[:1] + logits.shape[2:])
     return loss * (1 - label_smoothing) + smooth * (label_smoothing / logits.shape[1])
 

@@ -19,7 +19,8 @@ from ..tensor import Tensor
 
 # id(module) -> path, set while the outermost module's forward runs
 _paths: ContextVar[dict[int, str] | None] = ContextVar("module_paths", default=None)
-_tree = [0]  # bumped whenever any module gains, loses or replaces a child: every cached path table is stale
+_tree = [0]  # bumped when any module gains, loses or replaces a child, parameter or buffer, or changes mode:
+# every cached path table (and every jit recording) is stale
 
 
 class Parameter(Tensor):
@@ -62,7 +63,8 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
-        if isinstance(value, Module) or name in self._modules:
+        if isinstance(value, Module | Parameter) or name in self._modules or name in self._parameters or \
+                name in self._buffers or (name == "training" and value != self.__dict__.get("training")):
             _tree[0] += 1
         for registry in (self._parameters, self._modules):
             registry.pop(name, None)
@@ -78,7 +80,7 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        if name in self._modules:
+        if name in self._modules or name in self._parameters or name in self._buffers:
             _tree[0] += 1
         for registry in (self._parameters, self._buffers, self._modules):
             registry.pop(name, None)
@@ -95,6 +97,7 @@ class Module:
             ValueError: ``value`` requires grad (it should be a Parameter).
         """
         self._buffers[name] = _as_buffer(value, name)
+        _tree[0] += 1
         object.__setattr__(self, name, self._buffers[name])
 
     def add_module(self, name: str, module: Module) -> None:
@@ -221,7 +224,9 @@ class Module:
             ``self``.
         """
         for m in self.modules():
-            object.__setattr__(m, "training", mode)
+            if m.training != mode:
+                object.__setattr__(m, "training", mode)
+                _tree[0] += 1
         return self
 
     def eval(self) -> Module:

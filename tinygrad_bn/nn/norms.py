@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import scope
+from ..autograd import effect, scope
 from ..tensor import ShapeError, Tensor, get_default_dtype
 from . import functional as F
 from .batchnorm import _BatchNorm
@@ -70,8 +70,11 @@ def instance_norm(x: Tensor, running_mean: Tensor | None = None, running_var: Te
         y, mean, var, n = F.batch_statistics("instance_norm", x, tuple(range(2, x.ndim)), eps)
         if use_input_stats and running_mean is not None and running_var is not None:
             c = x.shape[1]
-            F.update_running_stats(running_mean, running_var, mean.data.reshape(-1, c).mean(axis=0),
-                                   var.data.reshape(-1, c).mean(axis=0), n, momentum)
+
+            def track(m: np.ndarray, v: np.ndarray) -> None:  # the instances' statistics, averaged
+                F.update_running_stats(running_mean, running_var, m.reshape(-1, c).mean(axis=0),
+                                       v.reshape(-1, c).mean(axis=0), n, momentum)
+            effect(track, mean, var)
     else:
         y = (x - running_mean.data.reshape(shape)) / np.sqrt(running_var.data + eps).reshape(shape)
     return F._affine(y, weight, bias, shape)

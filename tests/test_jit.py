@@ -1,0 +1,134 @@
+"""tinygrad_bn.jit: a replayed step equals the eager step bit for bit, and what it cannot replay is refused."""
+
+import numpy as np
+import pytest
+
+import tinygrad_bn as tg
+from tinygrad_bn import JitError, Tensor, nn, optim
+
+
+def _mlp():
+    tg.manual_seed(0)
+    return nn.Sequential(nn.Linear(12, 16, generator=1), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.3),
+                         nn.Linear(16, 16, generator=2), nn.BatchNorm1d(16, momentum=None), nn.LeakyReLU(0.1),
+                         nn.Linear(16, 5, generator=3))
+
+
+def _cnn():
+    tg.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, generator=1), nn.GhostBatchNorm(4, virtual_batch_size=2),
+                         nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 5, generator=2))
+
+
+def _batches(shape, n=6, sizes=None):
+    rng = np.random.default_rng(0)
+    return [(rng.standard_normal(((sizes or [shape[0]] * n)[i], *shape[1:])).astype(np.float32),
+             rng.integers(0, 5, (sizes or [shape[0]] * n)[i])) for i in range(n)]
+
+
+def _state(net):
+    return [t.data.copy() for t in [*net.parameters(), *(b for b in net.buffers() if b is not None)]]
+
+
+def _train(make, batches, use_jit, loss=lambda net, x, y: net(x).cross_entropy(y), modes=None):
+    """Losses, gradients and the state after each step of SGD with momentum, eager or through jit."""
+    net = make()
+    opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    step = tg.jit(lambda x, y: loss(net, x, y))
+    out = []
+    for i, (x, y) in enumerate(batches):
+        net.train(modes[i] if modes else True)
+        opt.zero_grad()
+        if use_jit:
+            value = step(x, y)
+        else:
+            value = loss(net, Tensor(x), y)
+            value.backward()
+        grads = [p.grad.data.copy() for p in net.parameters()]
+        opt.step()
+        out.append((value.data.copy(), grads, _state(net)))
+    return out, step
+
+
+def _assert_identical(a, b):
+    for (la, ga, sa), (lb, gb, sb) in zip(a, b, strict=True):
+        assert la.tobytes() == lb.tobytes()
+        assert all(x.tobytes() == y.tobytes() for x, y in zip(ga, gb, strict=True))
+        assert all(x.tobytes() == y.tobytes() for x, y in zip(sa, sb, strict=True))
+
+
+@pytest.mark.parametrize("make, shape", [(_mlp, (8, 12)), (_cnn, (4, 2, 6, 6))], ids=["mlp", "cnn"])
+def test_replayed_steps_equal_eager_steps_bit_for_bit(make, shape):
+    """Losses, gradients, parameters, running statistics and dropout masks over six steps of new batches."""
+    batches = _batches(shape)
+    eager, _ = _train(make, batches, False)
+    replayed, step = _train(make, batches, True)
+    _assert_identical(eager, replayed)
+    assert len(step._plans) == 1  # calls 1 and 2 recorded, 3 to 6 replayed
+
+
+def test_a_new_batch_size_or_mode_is_recorded_again_and_still_equals_eager():
+    batches = _batches((8, 12), 9, sizes=[8, 8, 8, 8, 5, 5, 5, 8, 8])
+    modes = [True] * 7 + [False, False]
+    eager, _ = _train(_mlp, batches, False, modes=modes)
+    replayed, step = _train(_mlp, batches, True, modes=modes)
+    _assert_identical(eager, replayed)
+    assert {key[0][0][0] for key in step._plans} == {(8, 12), (5, 12)}
+
+
+def test_label_smoothing_and_ignored_labels_are_recomputed_for_each_batch():
+    batches = _batches((8, 12))
+    for i, (_, y) in enumerate(batches):
+        y[i % 8] = -100
+    loss = lambda net, x, y: nn.functional.cross_entropy(net(x), y, label_smoothing=0.1)  # noqa: E731
+    _assert_identical(_train(_mlp, batches, False, loss)[0], _train(_mlp, batches, True, loss)[0])
+
+
+def test_a_replay_checks_the_labels_of_each_call():
+    net = _mlp()
+    step = tg.jit(lambda x, y: net(x).cross_entropy(y))
+    (x, y), = _batches((8, 12), 1)
+    for _ in range(3):
+        step(x, y)
+    with pytest.raises(ValueError, match=r"label 7 at position 2 is out of range for 5 classes"):
+        step(x, np.where(np.arange(8) == 2, 7, y))
+    with pytest.raises(ValueError, match=r"label -100 at position 0 .*recorded this loss on labels without ignore"):
+        step(x, np.where(np.arange(8) == 0, -100, y))
+
+
+def test_values_computed_with_numpy_from_the_inputs_are_refused():
+    w = Tensor(np.ones(3), requires_grad=True)
+    scaled = tg.jit(lambda x: (x * w * Tensor(x.data.mean())).sum())
+    scaled(np.ones(3))
+    with pytest.raises(JitError, match=r"a constant of shape \(\) .*input of op 'mul'.* changed between the calls"):
+        scaled(np.arange(3.0) + 5)
+    sliced = tg.jit(lambda x: x[int(x.data[0] > 0):].sum() * w.sum())
+    sliced(np.ones(3))
+    with pytest.raises(JitError, match=r"attribute 'index' of op 'getitem' changed"):
+        sliced(-np.ones(3))
+
+
+def test_hooks_a_non_scalar_loss_and_no_grad():
+    w = Tensor(np.ones(3), requires_grad=True)
+
+    def hooked(x):
+        h = x * w
+        h.register_hook(lambda g: g)
+        return h.sum()
+    with pytest.raises(JitError, match="gradient hook"):
+        tg.jit(hooked)(np.ones(3))
+    with pytest.raises(RuntimeError, match=r"one-element loss Tensor, got Tensor of shape \(3,\)"):
+        tg.jit(lambda x: x * w)(np.ones(3))
+    step = tg.jit(lambda x: (x * w).sum())
+    with tg.no_grad():
+        assert float(step(np.ones(3)).data) == 3.0 and w.grad is None
+
+
+def test_gradients_accumulate_like_backward_and_arguments_get_theirs():
+    w = Tensor(np.arange(3.0), requires_grad=True)
+    step = tg.jit(lambda x: (x * w * w).sum())
+    x = Tensor(np.ones(3), requires_grad=True)
+    for _ in range(4):
+        step(x)
+    np.testing.assert_array_equal(w.grad.data, 4 * 2 * np.arange(3.0))
+    np.testing.assert_array_equal(x.grad.data, 4 * np.arange(3.0) ** 2)

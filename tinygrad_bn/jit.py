@@ -1,0 +1,257 @@
+"""``jit``: record a loss function's ops once, then replay them on each call's inputs.
+
+A training step in this library spends a fixed amount of Python per op: checking the inputs, making
+a Tensor and a Node, walking the graph backwards. ``jit`` records that work once, as a plan (which
+primitive runs on which values, which vjp sends which gradient where), and then each call runs the
+same numpy functions in the same order on the new inputs: the results are the eager step's, bit for
+bit, without the Python around them (as tinygrad's ``TinyJit`` replays its kernels).
+
+What is replayed is what the graph holds: the primitives, their vjps, and the state changes declared
+with :func:`~tinygrad_bn.autograd.effect` (the normalizers' running statistics). Python that runs
+*around* the ops is not: a value computed with numpy from an input, or a branch on an input's
+values, is fixed at recording. So the first two calls of each input signature run eagerly and are
+both recorded, and they must agree (same ops, attributes and constants), or the call raises
+:class:`JitError` naming the op that differed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import anomaly, autograd
+from .autograd import _accumulate, _memory, is_grad_enabled, record, toposort, unbroadcast
+from .nn import module as _module
+from .ops import ARRAYS
+from .tensor import ShapeError, Tensor, _result
+
+
+class JitError(RuntimeError):
+    """A function cannot be replayed: its two recordings differ, or it does what a replay cannot repeat."""
+
+
+class _Plan:
+    """One recording: slots for every value, the leaves that fill them, the forward, effects and backward."""
+
+    def __init__(self, loss: Tensor, args: tuple[Tensor, ...], effects: list, constants: dict) -> None:
+        order = _inputs_first(loss, constants)
+        self.size, self.root = len(order), len(order) - 1
+        slot = {id(t): i for i, t in enumerate(order)}
+        where = {id(a): k for k, a in enumerate(args)}
+        self.leaves: list[tuple[int, int | Tensor]] = []  # (slot, argument index, or the tensor read at each call)
+        self.forward: list[tuple[int, Callable, tuple[int, ...], dict[str, Any], str]] = []
+        for i, t in enumerate(order):
+            if t._hooks or t._retains_grad:
+                raise JitError(f"jit: a tensor of shape {t.shape} has a gradient hook or retain_grad(); a replay "
+                               "does not run hooks nor keep intermediate gradients")
+            node = t.node
+            made = constants.get(id(t))
+            if made is not None:  # recomputed from this call's values
+                self.forward.append((i, made[1], tuple(slot[id(u)] for u in made[2]), {}, f"constant {t.name or ''}"))
+            elif node is None:
+                self.leaves.append((i, where.get(id(t), t)))
+            else:
+                self.forward.append((i, node.fn, tuple(slot[id(u)] for u in node.inputs), node.attrs, node.op))
+        self.effects = []
+        for fn, tensors in effects:
+            if any(id(t) not in slot for t in tensors):
+                raise JitError("jit: a state update (effect) reads a value the loss does not depend on")
+            self.effects.append((fn, tuple(slot[id(t)] for t in tensors)))
+        # the eager backward's order: (slot, vjp, input slots, need, attrs, [(k, input slot, shape) for the inputs
+        # that need a gradient], whose .grad a leaf fills: an argument's index or the tensor; None for an op)
+        self.backward: list[tuple] = []
+        for t in toposort([loss]):
+            node = t.node
+            if node is None:
+                self.backward.append((slot[id(t)], None, (), [], {}, (), where.get(id(t), t)))
+            else:
+                ins = tuple(slot[id(u)] for u in node.inputs)
+                need = [u.requires_grad for u in node.inputs]
+                sends = tuple((k, j, u.data.shape) for k, (j, u) in enumerate(zip(ins, node.inputs)) if need[k])
+                self.backward.append((slot[id(t)], node.vjp, ins, need, node.attrs, sends, None))
+        self.dtype, self.shape = loss.dtype, loss.shape
+        self._values = {id(t): t for t in order}  # kept alive: the constants' arrays are read at each replay
+
+    def differs(self, other: _Plan) -> str | None:
+        """Where ``other`` (a later recording of the same function) does something else, or None."""
+        if len(self.forward) != len(other.forward) or self.size != other.size:
+            return f"the number of ops changed ({len(self.forward)} then {len(other.forward)})"
+        for (i, fn, ins, attrs, op), (j, fn2, ins2, attrs2, _) in zip(self.forward, other.forward):
+            if not _same_fn(fn, fn2) or ins != ins2 or i != j:
+                return f"op '{op}' became '{_name(fn2)}' or takes other inputs"
+            for k in attrs.keys() | attrs2.keys():
+                if not _same(attrs.get(k), attrs2.get(k)):
+                    return f"attribute '{k}' of op '{op}' changed between the calls ({_short(attrs.get(k))} then " \
+                           f"{_short(attrs2.get(k))})"
+        for (i, a), (_, b) in zip(self.leaves, other.leaves):
+            if isinstance(a, int) or isinstance(b, int):
+                if a != b:
+                    return f"argument {a if isinstance(a, int) else b} feeds a different place"
+            elif a is not b and not (a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a.data, b.data)):
+                users = [op for _, _, ins, _, op in self.forward if i in ins]
+                return (f"a constant of shape {a.shape} (an input of op '{users[0] if users else '?'}') changed "
+                        "between the calls: it was computed outside tinygrad_bn's ops, so a replay would keep the "
+                        "first value")
+        if [s for _, s in self.effects] != [s for _, s in other.effects]:
+            return "the state updates (effects) changed"
+        return None
+
+    def replay(self, args: tuple[Tensor, ...]) -> Tensor:
+        """The loss of ``args``, its gradient accumulated into the leaves' ``.grad`` as ``backward()`` does."""
+        v: list[Any] = [None] * self.size
+        for i, src in self.leaves:
+            v[i] = args[src].data if isinstance(src, int) else src.data
+        for i, fn, ins, attrs, op in self.forward:
+            try:
+                out = fn(*[v[j] for j in ins], **attrs)
+            except (ValueError, IndexError, TypeError) as e:
+                raise ShapeError(f"{op}: {e} (in a jit replay)") from None
+            v[i] = out if type(out) is np.ndarray else np.asarray(out)
+        for fn, ins in self.effects:
+            fn(*[v[j] for j in ins])
+        root = np.ones(self.shape, dtype=self.dtype)
+        pending: dict[int, Any] = {self.root: root}
+        owned: set[int] = set()
+        handed = {_memory(root)}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for i, vjp, ins, need, attrs, sends, target in self.backward:
+                g = pending.pop(i, None)
+                if g is None:
+                    continue
+                owned.discard(i)
+                if vjp is None:  # a leaf
+                    _accumulate(args[target] if isinstance(target, int) else target, g, False, handed)
+                    continue
+                grads = vjp(ARRAYS, need, g, v[i], *[v[j] for j in ins], **attrs)
+                for k, j, shape in sends:
+                    gi = grads[k]
+                    if gi is None:
+                        continue
+                    if gi.shape != shape:
+                        gi = unbroadcast(ARRAYS, gi, shape)
+                    if j not in pending:
+                        pending[j] = gi
+                    elif j in owned:
+                        pending[j] += gi
+                    else:
+                        pending[j] = pending[j] + gi
+                        owned.add(j)
+        return _result(v[self.root])
+
+
+class jit:
+    """Wrap ``fn(*inputs) -> loss`` so each call returns the loss and backpropagates it, replayed from a recording.
+
+    ``step = jit(lambda x, y: model(x).cross_entropy(y))``; then ``loss = step(x, y)`` does what
+    ``loss = model(x).cross_entropy(y); loss.backward()`` does (the same loss, the same ``.grad`` on every
+    parameter, the same running statistics and dropout masks, bit for bit) and returns the loss as a
+    Tensor without a graph. Zeroing the gradients and the optimizer's step stay outside.
+
+    Each input signature (shapes, dtypes, requires_grad of the arguments) and each state of the
+    modules (a change of mode, child, parameter or buffer) is recorded on its first two calls, which
+    run eagerly; later calls replay. Inside ``no_grad`` or ``detect_anomaly`` every call runs eagerly.
+
+    Args:
+        fn: takes the call's arguments (Tensors, or arrays that become Tensors) and returns a
+            one-element loss Tensor computed with tinygrad_bn's ops.
+
+    Raises:
+        JitError: (on a call) the first two recordings differ, or the function uses gradient hooks.
+        RuntimeError: (on a call) the loss is not a one-element Tensor that requires grad.
+    """
+
+    def __init__(self, fn: Callable[..., Tensor]) -> None:
+        self.fn = fn
+        self._plans: dict[tuple, _Plan] = {}
+        self._first: dict[tuple, _Plan] = {}
+
+    def __call__(self, *args: Any) -> Tensor:
+        args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
+        if not is_grad_enabled() or anomaly.is_anomaly_enabled():
+            loss = self.fn(*args)
+            if is_grad_enabled():
+                loss.backward()
+            return loss
+        key = (tuple((a.shape, a.dtype, a.requires_grad) for a in args), _module._tree[0])
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan.replay(args)
+        effects: list = []
+        constants: dict = {}
+        token = autograd._tape.set((effects, constants))
+        try:
+            with record():
+                loss = self.fn(*args)
+        finally:
+            autograd._tape.reset(token)
+        if not isinstance(loss, Tensor) or loss.size != 1:
+            shape = f" of shape {loss.shape}" if isinstance(loss, Tensor) else ""
+            raise RuntimeError(f"jit: the function must return a one-element loss Tensor, got "
+                               f"{type(loss).__name__}{shape}")
+        plan = _Plan(loss, args, effects, constants)
+        loss.backward()
+        first = self._first.pop(key, None)
+        if first is None:
+            self._first[key] = plan
+        else:
+            why = first.differs(plan)
+            if why is not None:
+                raise JitError(f"jit: the first two calls of {_name(self.fn)} did different things: {why}. Compute "
+                               "values that change from call to call with tinygrad_bn's ops on the arguments")
+            self._plans[key] = plan
+        return _result(loss.data)
+
+
+def _inputs_first(root: Tensor, constants: dict) -> list[Tensor]:
+    """Every tensor ``root`` was computed from (through the nodes' inputs, and the values each recorded
+    constant was made from), each after its inputs; no recursion."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        inputs = t.node.inputs if t.node is not None else constants[id(t)][2] if id(t) in constants else ()
+        stack.extend((u, False) for u in reversed(inputs) if id(u) not in seen)
+    return order
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype and \
+            a.shape == b.shape and np.array_equal(a, b)
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.random.Generator):
+        return a is b
+    return type(a) is type(b) and bool(a == b)
+
+
+def _same_fn(f: Callable, g: Callable) -> bool:
+    """One function (or bound method), or two partials (or closures) of one function with equal arguments."""
+    if f is g or (type(f) is type(g) and not isinstance(f, functools.partial) and f == g):
+        return True
+    if isinstance(f, functools.partial) and isinstance(g, functools.partial):
+        return _same_fn(f.func, g.func) and _same(f.args, g.args) and f.keywords.keys() == g.keywords.keys() and \
+            all(_same(f.keywords[k], g.keywords[k]) for k in f.keywords)
+    code = getattr(f, "__code__", None)
+    return code is not None and code is getattr(g, "__code__", None) and _same(
+        tuple(c.cell_contents for c in f.__closure__ or ()), tuple(c.cell_contents for c in g.__closure__ or ()))
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _name(fn: Any) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
