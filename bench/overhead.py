@@ -8,20 +8,40 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tinygrad_bn import Tensor
+from tinygrad_bn import Tensor, jit
 
 from . import peers
 
 N_OPS = 1000
 
 
+def _chain(y: Tensor, n: int) -> Tensor:
+    for i in range(n):
+        y = y * 0.9 if i % 3 == 0 else y + 0.1 if i % 3 == 1 else y.relu()
+    return y
+
+
 def ours(n: int) -> peers.Chain:
-    def forward() -> Tensor:
-        y = Tensor(np.ones(1, np.float32), requires_grad=True)
-        for i in range(n):
-            y = y * 0.9 if i % 3 == 0 else y + 0.1 if i % 3 == 1 else y.relu()
-        return y
-    return forward, lambda y: y.backward()
+    return lambda: _chain(Tensor(np.ones(1, np.float32), requires_grad=True), n), lambda y: y.backward()
+
+
+def replayed(n: int = N_OPS, repeats: int = 30) -> tuple[float, float]:
+    """Microseconds per op of the chain replayed by ``tinygrad_bn.jit``: (forward, backward).
+
+    The forward is a forward-only jit's call; the backward is a full jit's call (forward and backward)
+    minus it, the two calls taking turns.
+    """
+    x = Tensor(np.ones(1, np.float32), requires_grad=True)
+    forward, both = jit(lambda y: _chain(y, n), backward=False), jit(lambda y: _chain(y, n))
+    times: tuple[list[float], list[float]] = ([], [])
+    for r in range(repeats + 3):  # three calls record and warm up
+        for fn, ts in zip((forward, both), times):
+            t0 = time.perf_counter()
+            fn(x)
+            if r >= 3:
+                ts.append(time.perf_counter() - t0)
+    f, b = (statistics.median(ts) / n * 1e6 for ts in times)
+    return f, b - f
 
 
 def measure(n: int = N_OPS, repeats: int = 30) -> dict[str, tuple[float, float] | str]:

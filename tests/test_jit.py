@@ -132,3 +132,21 @@ def test_gradients_accumulate_like_backward_and_arguments_get_theirs():
         step(x)
     np.testing.assert_array_equal(w.grad.data, 4 * 2 * np.arange(3.0))
     np.testing.assert_array_equal(x.grad.data, 4 * np.arange(3.0) ** 2)
+
+
+def test_a_forward_only_jit_replays_inference_under_no_grad_and_training_forwards():
+    net = _mlp()
+    predict = tg.jit(net, backward=False)
+    batches = _batches((8, 12), 5)
+    for mode in (False, True):  # eval: running statistics; train: batch statistics, their update and dropout
+        net.train(mode)
+        tg.manual_seed(1)
+        eager = [net(Tensor(x)).data for x, _ in batches]
+        before = _state(net)
+        tg.manual_seed(1)
+        with tg.no_grad():
+            replayed = [predict(x).data for x, _ in batches]
+        assert all(a.tobytes() == b.tobytes() for a, b in zip(eager, replayed, strict=True))
+        if mode:  # the replay moved the running statistics on from where the eager passes left them
+            assert any(a.tobytes() != b.tobytes() for a, b in zip(before, _state(net)))
+    assert all(p.grad is None for p in net.parameters())

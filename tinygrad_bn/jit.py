@@ -17,13 +17,14 @@ both recorded, and they must agree (same ops, attributes and constants), or the 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from . import anomaly, autograd
-from .autograd import _accumulate, _memory, is_grad_enabled, record, toposort, unbroadcast
+from .autograd import _accumulate, _memory, enable_grad, is_grad_enabled, record, toposort, unbroadcast
 from .nn import module as _module
 from .ops import ARRAYS
 from .tensor import ShapeError, Tensor, _result
@@ -36,13 +37,13 @@ class JitError(RuntimeError):
 class _Plan:
     """One recording: slots for every value, the leaves that fill them, the forward, effects and backward."""
 
-    def __init__(self, loss: Tensor, args: tuple[Tensor, ...], effects: list, constants: dict) -> None:
+    def __init__(self, loss: Tensor, args: tuple[Tensor, ...], effects: list, constants: dict, backward: bool) -> None:
         order = _inputs_first(loss, constants)
         self.size, self.root = len(order), len(order) - 1
         slot = {id(t): i for i, t in enumerate(order)}
         where = {id(a): k for k, a in enumerate(args)}
         self.leaves: list[tuple[int, int | Tensor]] = []  # (slot, argument index, or the tensor read at each call)
-        self.forward: list[tuple[int, Callable, tuple[int, ...], dict[str, Any], str]] = []
+        self.forward: list[tuple[int, Callable, tuple[int, ...], dict[str, Any], str, Callable]] = []
         for i, t in enumerate(order):
             if t._hooks or t._retains_grad:
                 raise JitError(f"jit: a tensor of shape {t.shape} has a gradient hook or retain_grad(); a replay "
@@ -50,11 +51,13 @@ class _Plan:
             node = t.node
             made = constants.get(id(t))
             if made is not None:  # recomputed from this call's values
-                self.forward.append((i, made[1], tuple(slot[id(u)] for u in made[2]), {}, f"constant {t.name or ''}"))
+                ins = tuple(slot[id(u)] for u in made[2])
+                self.forward.append((i, made[1], ins, {}, f"constant {t.name or ''}", _getter(ins)))
             elif node is None:
                 self.leaves.append((i, where.get(id(t), t)))
             else:
-                self.forward.append((i, node.fn, tuple(slot[id(u)] for u in node.inputs), node.attrs, node.op))
+                ins = tuple(slot[id(u)] for u in node.inputs)
+                self.forward.append((i, node.fn, ins, node.attrs, node.op, _getter(ins)))
         self.effects = []
         for fn, tensors in effects:
             if any(id(t) not in slot for t in tensors):
@@ -63,15 +66,15 @@ class _Plan:
         # the eager backward's order: (slot, vjp, input slots, need, attrs, [(k, input slot, shape) for the inputs
         # that need a gradient], whose .grad a leaf fills: an argument's index or the tensor; None for an op)
         self.backward: list[tuple] = []
-        for t in toposort([loss]):
+        for t in toposort([loss]) if backward else ():
             node = t.node
             if node is None:
-                self.backward.append((slot[id(t)], None, (), [], {}, (), where.get(id(t), t)))
+                self.backward.append((slot[id(t)], None, None, [], {}, (), where.get(id(t), t)))
             else:
                 ins = tuple(slot[id(u)] for u in node.inputs)
                 need = [u.requires_grad for u in node.inputs]
                 sends = tuple((k, j, u.data.shape) for k, (j, u) in enumerate(zip(ins, node.inputs)) if need[k])
-                self.backward.append((slot[id(t)], node.vjp, ins, need, node.attrs, sends, None))
+                self.backward.append((slot[id(t)], node.vjp, _getter(ins), need, node.attrs, sends, None))
         self.dtype, self.shape = loss.dtype, loss.shape
         self._values = {id(t): t for t in order}  # kept alive: the constants' arrays are read at each replay
 
@@ -79,7 +82,7 @@ class _Plan:
         """Where ``other`` (a later recording of the same function) does something else, or None."""
         if len(self.forward) != len(other.forward) or self.size != other.size:
             return f"the number of ops changed ({len(self.forward)} then {len(other.forward)})"
-        for (i, fn, ins, attrs, op), (j, fn2, ins2, attrs2, _) in zip(self.forward, other.forward):
+        for (i, fn, ins, attrs, op, _), (j, fn2, ins2, attrs2, _, _) in zip(self.forward, other.forward):
             if not _same_fn(fn, fn2) or ins != ins2 or i != j:
                 return f"op '{op}' became '{_name(fn2)}' or takes other inputs"
             for k in attrs.keys() | attrs2.keys():
@@ -91,7 +94,7 @@ class _Plan:
                 if a != b:
                     return f"argument {a if isinstance(a, int) else b} feeds a different place"
             elif a is not b and not (a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a.data, b.data)):
-                users = [op for _, _, ins, _, op in self.forward if i in ins]
+                users = [op for _, _, ins, _, op, _ in self.forward if i in ins]
                 return (f"a constant of shape {a.shape} (an input of op '{users[0] if users else '?'}') changed "
                         "between the calls: it was computed outside tinygrad_bn's ops, so a replay would keep the "
                         "first value")
@@ -100,32 +103,35 @@ class _Plan:
         return None
 
     def replay(self, args: tuple[Tensor, ...]) -> Tensor:
-        """The loss of ``args``, its gradient accumulated into the leaves' ``.grad`` as ``backward()`` does."""
+        """The result of ``args`` (with a backward: its gradient accumulated into the leaves' ``.grad``)."""
         v: list[Any] = [None] * self.size
         for i, src in self.leaves:
             v[i] = args[src].data if isinstance(src, int) else src.data
-        for i, fn, ins, attrs, op in self.forward:
+        for i, fn, _, attrs, op, inputs in self.forward:
             try:
-                out = fn(*[v[j] for j in ins], **attrs)
+                out = fn(*inputs(v), **attrs)
             except (ValueError, IndexError, TypeError) as e:
                 raise ShapeError(f"{op}: {e} (in a jit replay)") from None
             v[i] = out if type(out) is np.ndarray else np.asarray(out)
         for fn, ins in self.effects:
             fn(*[v[j] for j in ins])
+        if not self.backward:
+            return _result(v[self.root])
         root = np.ones(self.shape, dtype=self.dtype)
         pending: dict[int, Any] = {self.root: root}
         owned: set[int] = set()
         handed = {_memory(root)}
         with np.errstate(divide="ignore", invalid="ignore"):
-            for i, vjp, ins, need, attrs, sends, target in self.backward:
+            for i, vjp, inputs, need, attrs, sends, target in self.backward:
                 g = pending.pop(i, None)
                 if g is None:
                     continue
-                owned.discard(i)
+                if owned:
+                    owned.discard(i)
                 if vjp is None:  # a leaf
                     _accumulate(args[target] if isinstance(target, int) else target, g, False, handed)
                     continue
-                grads = vjp(ARRAYS, need, g, v[i], *[v[j] for j in ins], **attrs)
+                grads = vjp(ARRAYS, need, g, v[i], *inputs(v), **attrs)
                 for k, j, shape in sends:
                     gi = grads[k]
                     if gi is None:
@@ -148,31 +154,36 @@ class jit:
     ``step = jit(lambda x, y: model(x).cross_entropy(y))``; then ``loss = step(x, y)`` does what
     ``loss = model(x).cross_entropy(y); loss.backward()`` does (the same loss, the same ``.grad`` on every
     parameter, the same running statistics and dropout masks, bit for bit) and returns the loss as a
-    Tensor without a graph. Zeroing the gradients and the optimizer's step stay outside.
+    Tensor without a graph. Zeroing the gradients and the optimizer's step stay outside. With
+    ``backward=False`` the call replays the forward only and returns ``fn``'s result (any shape):
+    ``predict = jit(model, backward=False)``.
 
     Each input signature (shapes, dtypes, requires_grad of the arguments) and each state of the
     modules (a change of mode, child, parameter or buffer) is recorded on its first two calls, which
-    run eagerly; later calls replay. Inside ``no_grad`` or ``detect_anomaly`` every call runs eagerly.
+    run eagerly; later calls replay. Under ``detect_anomaly`` every call runs eagerly, and so does a
+    jit with a backward inside ``no_grad`` (a forward-only jit records and replays there too).
 
     Args:
         fn: takes the call's arguments (Tensors, or arrays that become Tensors) and returns a
-            one-element loss Tensor computed with tinygrad_bn's ops.
+            one-element loss Tensor computed with tinygrad_bn's ops (any Tensor with ``backward=False``).
+        backward: backpropagate the loss on each call.
 
     Raises:
         JitError: (on a call) the first two recordings differ, or the function uses gradient hooks.
         RuntimeError: (on a call) the loss is not a one-element Tensor that requires grad.
     """
 
-    def __init__(self, fn: Callable[..., Tensor]) -> None:
+    def __init__(self, fn: Callable[..., Tensor], *, backward: bool = True) -> None:
         self.fn = fn
+        self.backward = backward
         self._plans: dict[tuple, _Plan] = {}
         self._first: dict[tuple, _Plan] = {}
 
     def __call__(self, *args: Any) -> Tensor:
         args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
-        if not is_grad_enabled() or anomaly.is_anomaly_enabled():
+        if (self.backward and not is_grad_enabled()) or anomaly.is_anomaly_enabled():
             loss = self.fn(*args)
-            if is_grad_enabled():
+            if self.backward and is_grad_enabled():
                 loss.backward()
             return loss
         key = (tuple((a.shape, a.dtype, a.requires_grad) for a in args), _module._tree[0])
@@ -183,16 +194,17 @@ class jit:
         constants: dict = {}
         token = autograd._tape.set((effects, constants))
         try:
-            with record():
+            with enable_grad(), record():  # a forward-only jit records under no_grad too
                 loss = self.fn(*args)
         finally:
             autograd._tape.reset(token)
-        if not isinstance(loss, Tensor) or loss.size != 1:
+        if not isinstance(loss, Tensor) or (self.backward and loss.size != 1):
             shape = f" of shape {loss.shape}" if isinstance(loss, Tensor) else ""
-            raise RuntimeError(f"jit: the function must return a one-element loss Tensor, got "
-                               f"{type(loss).__name__}{shape}")
-        plan = _Plan(loss, args, effects, constants)
-        loss.backward()
+            raise RuntimeError(f"jit: the function must return a {'one-element loss ' if self.backward else ''}"
+                               f"Tensor, got {type(loss).__name__}{shape}")
+        plan = _Plan(loss, args, effects, constants, self.backward)
+        if self.backward:
+            loss.backward()
         first = self._first.pop(key, None)
         if first is None:
             self._first[key] = plan
@@ -223,6 +235,13 @@ def _inputs_first(root: Tensor, constants: dict) -> list[Tensor]:
         inputs = t.node.inputs if t.node is not None else constants[id(t)][2] if id(t) in constants else ()
         stack.extend((u, False) for u in reversed(inputs) if id(u) not in seen)
     return order
+
+
+def _getter(slots: tuple[int, ...]) -> Callable[[list], Sequence[Any]]:
+    """``values -> [values[j] for j in slots]``, as an itemgetter (a slice for fewer than two slots)."""
+    if len(slots) > 1:
+        return operator.itemgetter(*slots)
+    return operator.itemgetter(slice(slots[0], slots[0] + 1) if slots else slice(0, 0))
 
 
 def _same(a: Any, b: Any) -> bool:

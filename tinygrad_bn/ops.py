@@ -153,7 +153,15 @@ def _masked(F: Any, off: Any, g: Any) -> Any:
         kept = g * ~off
         if np.isfinite(kept).all():
             return kept
-    return F.where(off, 0.0, g)
+    return F.where(off, _zero(g.dtype), g)
+
+
+@functools.cache
+def _zero(dtype: np.dtype) -> np.ndarray:
+    """A read-only 0-d zero of ``dtype``: numpy combines it with an array in half the time of the number 0."""
+    z = np.zeros((), dtype)
+    z.flags.writeable = False
+    return z
 
 
 # ----- elementwise binary -------------------------------------------------------------------
@@ -313,12 +321,12 @@ def _sqrt_vjp(F, need, g, out, x):
 
 @primitive
 def relu(x: np.ndarray):
-    return np.maximum(x, 0)
+    return np.maximum(x, _zero(x.dtype))
 
 
 @relu.defvjp
 def _relu_vjp(F, need, g, out, x):
-    return (_masked(F, np.asarray(x) <= 0, g),)
+    return (_masked(F, np.asarray(x) <= _zero(x.dtype), g),)
 
 
 @primitive
