@@ -64,7 +64,7 @@ def test_replayed_steps_equal_eager_steps_bit_for_bit(make, shape):
     eager, _ = _train(make, batches, False)
     replayed, step = _train(make, batches, True)
     _assert_identical(eager, replayed)
-    assert len(step._plans) == 1  # calls 1 and 2 recorded, 3 to 6 replayed
+    assert [len(plans) for plans in step._plans.values()] == [1]  # calls 1 and 2 recorded, 3 to 6 replayed
 
 
 def test_a_new_batch_size_or_mode_is_recorded_again_and_still_equals_eager():
@@ -73,7 +73,7 @@ def test_a_new_batch_size_or_mode_is_recorded_again_and_still_equals_eager():
     eager, _ = _train(_mlp, batches, False, modes=modes)
     replayed, step = _train(_mlp, batches, True, modes=modes)
     _assert_identical(eager, replayed)
-    assert {key[0][0][0] for key in step._plans} == {(8, 12), (5, 12)}
+    assert {key[0][0] for key in step._plans} == {(8, 12), (5, 12)}
 
 
 def test_label_smoothing_and_ignored_labels_are_recomputed_for_each_batch():
@@ -150,3 +150,25 @@ def test_a_forward_only_jit_replays_inference_under_no_grad_and_training_forward
         if mode:  # the replay moved the running statistics on from where the eager passes left them
             assert any(a.tobytes() != b.tobytes() for a, b in zip(before, _state(net)))
     assert all(p.grad is None for p in net.parameters())
+
+
+def test_modes_are_checked_per_module_and_each_state_keeps_its_recording():
+    net = _mlp()
+    calls = []
+    step = tg.jit(lambda x, y: calls.append(1) or net(x).cross_entropy(y))
+    batches = _batches((8, 12), 12)
+    eager_net, results = _mlp(), []
+    net[3].generator, eager_net[3].generator = np.random.default_rng(5), np.random.default_rng(5)
+    for i, (x, y) in enumerate(batches):
+        dropout_only = i in (6, 7, 8)  # only the Dropout in eval: it makes no op then, yet the replay must see it
+        for m in (net, eager_net):
+            m.train(True)
+            m[3].train(not dropout_only)
+        loss = step(x, y)
+        ref = eager_net(Tensor(x)).cross_entropy(y)
+        ref.backward()
+        results.append((loss.data.tobytes() == ref.data.tobytes(),
+                        all(p.grad.data.tobytes() == q.grad.data.tobytes()
+                            for p, q in zip(net.parameters(), eager_net.parameters()))))
+    assert all(a and b for a, b in results)
+    assert len(calls) == 4  # two recordings with dropout on, two with it off; back on: the first is replayed

@@ -74,7 +74,8 @@ class Scope:
 
 
 _scopes: ContextVar[tuple[Scope, ...]] = ContextVar("scopes", default=())
-_tape: ContextVar[tuple[list, dict] | None] = ContextVar("tape", default=None)  # a jit recording's effects, constants
+# a jit recording's effects, constants and the modules called
+_tape: ContextVar[tuple[list, dict, list] | None] = ContextVar("tape", default=None)
 
 
 class Node:

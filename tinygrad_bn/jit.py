@@ -29,6 +29,8 @@ from .nn import module as _module
 from .ops import ARRAYS
 from .tensor import ShapeError, Tensor, _result
 
+_KEEP = 4  # recordings kept per input signature (e.g. train and eval mode)
+
 
 class JitError(RuntimeError):
     """A function cannot be replayed: its two recordings differ, or it does what a replay cannot repeat."""
@@ -37,7 +39,8 @@ class JitError(RuntimeError):
 class _Plan:
     """One recording: slots for every value, the leaves that fill them, the forward, effects and backward."""
 
-    def __init__(self, loss: Tensor, args: tuple[Tensor, ...], effects: list, constants: dict, backward: bool) -> None:
+    def __init__(self, loss: Tensor, args: tuple[Tensor, ...], effects: list, constants: dict, modules: list,
+                 backward: bool) -> None:
         order = _inputs_first(loss, constants)
         self.size, self.root = len(order), len(order) - 1
         slot = {id(t): i for i, t in enumerate(order)}
@@ -76,7 +79,13 @@ class _Plan:
                 sends = tuple((k, j, u.data.shape) for k, (j, u) in enumerate(zip(ins, node.inputs)) if need[k])
                 self.backward.append((slot[id(t)], node.vjp, _getter(ins), need, node.attrs, sends, None))
         self.dtype, self.shape = loss.dtype, loss.shape
+        self.tree = _module._tree[0]  # the module tree's version, and every module's mode, as recorded
+        self.modes = tuple({id(m): (m, m.training) for m in modules}.values())
         self._values = {id(t): t for t in order}  # kept alive: the constants' arrays are read at each replay
+
+    def current(self) -> bool:
+        """Whether the modules are still as recorded: no child, parameter or buffer replaced, no mode changed."""
+        return self.tree == _module._tree[0] and all(m.training == mode for m, mode in self.modes)
 
     def differs(self, other: _Plan) -> str | None:
         """Where ``other`` (a later recording of the same function) does something else, or None."""
@@ -159,9 +168,10 @@ class jit:
     ``predict = jit(model, backward=False)``.
 
     Each input signature (shapes, dtypes, requires_grad of the arguments) and each state of the
-    modules (a change of mode, child, parameter or buffer) is recorded on its first two calls, which
-    run eagerly; later calls replay. Under ``detect_anomaly`` every call runs eagerly, and so does a
-    jit with a backward inside ``no_grad`` (a forward-only jit records and replays there too).
+    modules it calls (their modes; no child, parameter or buffer replaced) is recorded on its first two
+    calls, which run eagerly; later calls replay (the last four states of each signature are kept).
+    Under ``detect_anomaly`` every call runs eagerly, and so does a jit with a backward inside
+    ``no_grad`` (a forward-only jit records and replays there too).
 
     Args:
         fn: takes the call's arguments (Tensors, or arrays that become Tensors) and returns a
@@ -176,8 +186,8 @@ class jit:
     def __init__(self, fn: Callable[..., Tensor], *, backward: bool = True) -> None:
         self.fn = fn
         self.backward = backward
-        self._plans: dict[tuple, _Plan] = {}
-        self._first: dict[tuple, _Plan] = {}
+        self._plans: dict[tuple, list[_Plan]] = {}  # per input signature, the replays of the last _KEEP states
+        self._first: dict[tuple, list[_Plan]] = {}  # recordings waiting for their second
 
     def __call__(self, *args: Any) -> Tensor:
         args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
@@ -186,13 +196,14 @@ class jit:
             if self.backward and is_grad_enabled():
                 loss.backward()
             return loss
-        key = (tuple((a.shape, a.dtype, a.requires_grad) for a in args), _module._tree[0])
-        plan = self._plans.get(key)
-        if plan is not None:
-            return plan.replay(args)
+        key = tuple((a.shape, a.dtype, a.requires_grad) for a in args)
+        for plan in self._plans.get(key, ()):
+            if plan.current():
+                return plan.replay(args)
         effects: list = []
         constants: dict = {}
-        token = autograd._tape.set((effects, constants))
+        modules: list = []
+        token = autograd._tape.set((effects, constants, modules))
         try:
             with enable_grad(), record():  # a forward-only jit records under no_grad too
                 loss = self.fn(*args)
@@ -202,18 +213,21 @@ class jit:
             shape = f" of shape {loss.shape}" if isinstance(loss, Tensor) else ""
             raise RuntimeError(f"jit: the function must return a {'one-element loss ' if self.backward else ''}"
                                f"Tensor, got {type(loss).__name__}{shape}")
-        plan = _Plan(loss, args, effects, constants, self.backward)
+        plan = _Plan(loss, args, effects, constants, modules, self.backward)
         if self.backward:
             loss.backward()
-        first = self._first.pop(key, None)
-        if first is None:
-            self._first[key] = plan
+        firsts = self._first.setdefault(key, [])
+        first = next((p for p in firsts if p.current()), None)
+        if first is None:  # the first recording for these modules' state
+            firsts[:] = [*firsts[-(_KEEP - 1):], plan]
         else:
             why = first.differs(plan)
             if why is not None:
                 raise JitError(f"jit: the first two calls of {_name(self.fn)} did different things: {why}. Compute "
                                "values that change from call to call with tinygrad_bn's ops on the arguments")
-            self._plans[key] = plan
+            firsts.remove(first)
+            plans = self._plans.setdefault(key, [])
+            plans[:] = [*plans[-(_KEEP - 1):], plan]
         return _result(loss.data)
 
 

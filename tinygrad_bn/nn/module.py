@@ -14,12 +14,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..autograd import Scope, current_module, pop_scope, push_scope
+from ..autograd import Scope, _tape, current_module, pop_scope, push_scope
 from ..tensor import Tensor
 
 # id(module) -> path, set while the outermost module's forward runs
 _paths: ContextVar[dict[int, str] | None] = ContextVar("module_paths", default=None)
-_tree = [0]  # bumped when any module gains, loses or replaces a child, parameter or buffer, or changes mode:
+_tree = [0]  # bumped when any module gains, loses or replaces a child, parameter or buffer:
 # every cached path table (and every jit recording) is stale
 
 
@@ -64,7 +64,7 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
         if isinstance(value, Module | Parameter) or name in self._modules or name in self._parameters or \
-                name in self._buffers or (name == "training" and value != self.__dict__.get("training")):
+                name in self._buffers:
             _tree[0] += 1
         for registry in (self._parameters, self._modules):
             registry.pop(name, None)
@@ -146,6 +146,9 @@ class Module:
             path = paths.get(id(self), current_module())
         s = Scope(path, "module", type(self).__name__, self.extra_repr, self.training,
                   tuple(a for a in args if isinstance(a, Tensor)))
+        tape = _tape.get()
+        if tape is not None:  # a jit recording notes every module called, to check their modes before a replay
+            tape[2].append(self)
         token = push_scope(s)
         try:
             result = self.forward(*args, **kwargs)
@@ -224,9 +227,7 @@ class Module:
             ``self``.
         """
         for m in self.modules():
-            if m.training != mode:
-                object.__setattr__(m, "training", mode)
-                _tree[0] += 1
+            object.__setattr__(m, "training", mode)
         return self
 
     def eval(self) -> Module:
