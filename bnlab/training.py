@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from tinygrad_bn import AnomalyError, Tensor, data, detect_anomaly, manual_seed, nn, no_grad, optim
+from tinygrad_bn import AnomalyError, Tensor, data, detect_anomaly, jit, manual_seed, nn, no_grad, optim
 
 CHANCE = 0.1
 """The accuracy a diverged run counts as where a comparison needs a number (guessing among 10 classes)."""
@@ -261,17 +261,16 @@ def train(
     stream = minibatches(split.X_train, split.y_train, batch_size, np.random.default_rng(seed))
     model.train()
     bar = tqdm(range(1, steps + 1), desc=desc, leave=False, disable=not progress, mininterval=0.5)
+    loss_and_grads = jit(lambda x, y: model(x).cross_entropy(y))  # eager numbers, replayed (tinygrad_bn.jit)
     for step in bar:
         xb, yb = next(stream)
-        loss = model(Tensor(xb)).cross_entropy(yb)
-        value = float(loss.data)
+        opt.zero_grad()
+        value = float(loss_and_grads(xb, yb).data)
         history.loss.append(value)
         if not math.isfinite(value) or value > 1e4:
             history.diverged = True
             history.divergence = f"diverged at step {step} ({_first_nonfinite(model, xb, yb, value)})"
             break
-        opt.zero_grad()
-        loss.backward()
         opt.step()
         if step % eval_every == 0 or step == steps:
             history.steps.append(step)
