@@ -68,16 +68,24 @@ class _Plan:
             self.effects.append((fn, tuple(slot[id(t)] for t in tensors)))
         # the eager backward's order: (slot, vjp, input slots, need, attrs, [(k, input slot, shape) for the inputs
         # that need a gradient], whose .grad a leaf fills: an argument's index or the tensor; None for an op)
-        self.backward: list[tuple] = []
+        entries: list[tuple] = []
         for t in toposort([loss]) if backward else ():
             node = t.node
             if node is None:
-                self.backward.append((slot[id(t)], None, None, [], {}, (), where.get(id(t), t)))
+                entries.append((slot[id(t)], None, (), [], {}, (), where.get(id(t), t)))
             else:
                 ins = tuple(slot[id(u)] for u in node.inputs)
                 need = [u.requires_grad for u in node.inputs]
                 sends = tuple((k, j, u.data.shape) for k, (j, u) in enumerate(zip(ins, node.inputs)) if need[k])
-                self.backward.append((slot[id(t)], node.vjp, _getter(ins), need, node.attrs, sends, None))
+                entries.append((slot[id(t)], node.vjp, ins, need, node.attrs, sends, None))
+        last = {s: e for e, entry in enumerate(entries) for s in (entry[0], *entry[2])}  # a value's last reader
+        frees: dict[int, list[int]] = {}
+        for s, e in last.items():
+            if s != self.root:
+                frees.setdefault(e, []).append(s)
+        # each entry then lets go of the values no later vjp reads, so the allocator reuses warm memory
+        self.backward = [(i, vjp, _getter(ins) if vjp else None, need, attrs, sends, target, tuple(frees.get(e, ())))
+                         for e, (i, vjp, ins, need, attrs, sends, target) in enumerate(entries)]
         self.dtype, self.shape = loss.dtype, loss.shape
         self.tree = _module._tree[0]  # the module tree's version, and every module's mode, as recorded
         self.modes = tuple({id(m): (m, m.training) for m in modules}.values())
@@ -131,29 +139,17 @@ class _Plan:
         owned: set[int] = set()
         handed = {_memory(root)}
         with np.errstate(divide="ignore", invalid="ignore"):
-            for i, vjp, inputs, need, attrs, sends, target in self.backward:
+            for i, vjp, inputs, need, attrs, sends, target, frees in self.backward:
                 g = pending.pop(i, None)
-                if g is None:
-                    continue
-                if owned:
-                    owned.discard(i)
-                if vjp is None:  # a leaf
-                    _accumulate(args[target] if isinstance(target, int) else target, g, False, handed)
-                    continue
-                grads = vjp(ARRAYS, need, g, v[i], *inputs(v), **attrs)
-                for k, j, shape in sends:
-                    gi = grads[k]
-                    if gi is None:
-                        continue
-                    if gi.shape != shape:
-                        gi = unbroadcast(ARRAYS, gi, shape)
-                    if j not in pending:
-                        pending[j] = gi
-                    elif j in owned:
-                        pending[j] += gi
+                if g is not None:
+                    if owned:
+                        owned.discard(i)
+                    if vjp is None:  # a leaf
+                        _accumulate(args[target] if isinstance(target, int) else target, g, False, handed)
                     else:
-                        pending[j] = pending[j] + gi
-                        owned.add(j)
+                        _send(vjp(ARRAYS, need, g, v[i], *inputs(v), **attrs), sends, pending, owned)
+                for s in frees:
+                    v[s] = None
         return _result(v[self.root])
 
 
@@ -229,6 +225,23 @@ class jit:
             plans = self._plans.setdefault(key, [])
             plans[:] = [*plans[-(_KEEP - 1):], plan]
         return _result(loss.data)
+
+
+def _send(grads: Sequence[Any], sends: tuple, pending: dict[int, Any], owned: set[int]) -> None:
+    """Add a vjp's gradients into the pending gradients of its inputs (in place into the sums made here)."""
+    for k, j, shape in sends:
+        gi = grads[k]
+        if gi is None:
+            continue
+        if gi.shape != shape:
+            gi = unbroadcast(ARRAYS, gi, shape)
+        if j not in pending:
+            pending[j] = gi
+        elif j in owned:
+            pending[j] += gi
+        else:
+            pending[j] = pending[j] + gi
+            owned.add(j)
 
 
 def _inputs_first(root: Tensor, constants: dict) -> list[Tensor]:
