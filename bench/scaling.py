@@ -1,8 +1,8 @@
 """How the step's cost grows: ours, hand-written numpy and PyTorch over batch size and hidden width.
 
-The BN-MLP 784-W-W-10 step of ``step`` at batch sizes ``BATCHES`` (width 256) and hidden widths
-``WIDTHS`` (batch 64). As the arithmetic grows the fixed Python cost per step matters less, so the
-ratio to hand-written numpy should fall towards 1.
+The BN-MLP 784-W-W-10 step of ``step`` (eager, and replayed by ``tinygrad_bn.jit``) at batch sizes
+``BATCHES`` (width 256) and hidden widths ``WIDTHS`` (batch 64). As the arithmetic grows the fixed
+Python cost per step matters less, so the ratio to hand-written numpy should fall towards 1.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ def measure(points: list[Config], repeats: int, seconds: float,
             with_torch: bool = True) -> dict[str, dict[Config, float | str]]:
     """Seconds per step of each system at each point, all of them taking turns in one rotation of blocks."""
     runs: dict[tuple[str, Config], Callable[[], object]] = {}
-    results: dict[str, dict[Config, float | str]] = {"hand-written numpy": {}, "tinygrad_bn": {}}
+    results: dict[str, dict[Config, float | str]] = {"hand-written numpy": {}, "tinygrad_bn": {},
+                                                     "tinygrad_bn (jit)": {}}
     if with_torch:
         results["PyTorch eager"] = {}
     for b, w in points:
@@ -37,6 +38,7 @@ def measure(points: list[Config], repeats: int, seconds: float,
         x, y = step.batch(b)
         runs[("hand-written numpy", (b, w))] = step.hand(params, x, y)
         runs[("tinygrad_bn", (b, w))] = step.ours(params, x, y)
+        runs[("tinygrad_bn (jit)", (b, w))] = step.ours_jit(params, x, y)
         if with_torch:
             try:
                 runs[("PyTorch eager", (b, w))] = peers.torch_step(params, x, y, step.LR)
@@ -82,7 +84,7 @@ def plot(results: dict[str, dict[Config, float | str]], points: list[Config], pa
     fig = Figure(figsize=(8, 3.2), dpi=100, layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     for ax, (label, xs, _, ratios) in zip(axes, sweeps(results, points)):
-        for (name, rs), style in zip(ratios.items(), ("o-", "s--")):
+        for (name, rs), style in zip(ratios.items(), ("o-", "^-", "s--")):
             ax.plot(xs, rs, style, label=name)
         ax.axhline(1.0, color="0.5", lw=0.8)
         ax.axhline(1.1, color="0.5", lw=0.8, ls=":")
