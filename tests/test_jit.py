@@ -1,5 +1,8 @@
 """tinygrad_bn.jit: a replayed step equals the eager step bit for bit, and what it cannot replay is refused."""
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -172,3 +175,18 @@ def test_modes_are_checked_per_module_and_each_state_keeps_its_recording():
                             for p, q in zip(net.parameters(), eager_net.parameters()))))
     assert all(a and b for a, b in results)
     assert len(calls) == 4  # two recordings with dropout on, two with it off; back on: the first is replayed
+
+
+def test_a_recording_keeps_no_intermediate_tensor_alive():
+    refs = []
+    w = Tensor(np.ones(3), requires_grad=True)
+
+    def fn(x):
+        h = x * w
+        refs.append(weakref.ref(h))
+        return h.sum()
+    step = tg.jit(fn)
+    for _ in range(4):
+        step(np.ones(3))
+    gc.collect()
+    assert len(refs) == 2 and all(r() is None for r in refs)

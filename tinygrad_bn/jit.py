@@ -89,7 +89,6 @@ class _Plan:
         self.dtype, self.shape = loss.dtype, loss.shape
         self.tree = _module._tree[0]  # the module tree's version, and every module's mode, as recorded
         self.modes = tuple({id(m): (m, m.training) for m in modules}.values())
-        self._values = {id(t): t for t in order}  # kept alive: the constants' arrays are read at each replay
 
     def current(self) -> bool:
         """Whether the modules are still as recorded: no child, parameter or buffer replaced, no mode changed."""
