@@ -190,3 +190,65 @@ def test_a_recording_keeps_no_intermediate_tensor_alive():
         step(np.ones(3))
     gc.collect()
     assert len(refs) == 2 and all(r() is None for r in refs)
+
+
+def _zoo_conv():
+    tg.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(2, 4, 3, stride=2, padding=1, groups=2, generator=1), nn.GroupNorm(2, 4), nn.GELU(),
+                         nn.AvgPool2d(2), nn.Flatten(), nn.Linear(4 * 2 * 2, 5, generator=2))
+
+
+def _zoo_seq():
+    tg.manual_seed(0)
+    return nn.Sequential(nn.Conv1d(2, 4, 3, padding="same", generator=1),
+                         nn.InstanceNorm1d(4, affine=True, track_running_stats=True), nn.LeakyReLU(0.2),
+                         nn.Flatten(), nn.Dropout(0.1), nn.Linear(4 * 6, 5, generator=2))
+
+
+class _Bag(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed, self.norm = nn.Embedding(7, 6, generator=1), nn.LayerNorm(6)
+        self.head = nn.Linear(6, 5, generator=2)
+
+    def forward(self, tokens):
+        return self.head(self.norm(self.embed(tokens)).tanh().mean(dim=1))
+
+
+@pytest.mark.parametrize("make, batch", [
+    (_zoo_conv, lambda rng: rng.standard_normal((4, 2, 8, 8)).astype(np.float32)),
+    (_zoo_seq, lambda rng: rng.standard_normal((4, 2, 6)).astype(np.float32)),
+    (_Bag, lambda rng: rng.integers(0, 7, (4, 3)))], ids=["conv-groupnorm-avgpool", "conv1d-instancenorm", "embedding"])
+def test_more_layers_replay_bit_for_bit(make, batch):
+    rng = np.random.default_rng(0)
+    batches = [(batch(rng), rng.integers(0, 5, 4)) for _ in range(5)]
+    _assert_identical(_train(make, batches, False)[0], _train(make, batches, True)[0])
+
+
+def test_a_replay_checks_embedding_indices():
+    bag = _Bag()
+    step = tg.jit(lambda t, y: bag(t).cross_entropy(y))
+    for _ in range(3):
+        step(np.ones((4, 3), np.int64), np.zeros(4, np.int64))
+    with pytest.raises(IndexError, match=r"embedding: index -1 at flat position 5 is out of range for 7 rows"):
+        step(np.where(np.arange(12).reshape(4, 3) == 5, -1, 1), np.zeros(4, np.int64))
+
+
+def test_an_eval_replay_reads_the_running_statistics_of_each_call():
+    """Train, evaluate, train on, evaluate again: the second evaluation sees the new running statistics."""
+    net, ref = _mlp(), _mlp()
+    step, predict = tg.jit(lambda x, y: net(x).cross_entropy(y)), tg.jit(net, backward=False)
+    opt, ref_opt = optim.SGD(net.parameters(), lr=0.1), optim.SGD(ref.parameters(), lr=0.1)
+    batches = _batches((8, 12), 4)
+    for rnd in range(3):
+        for m in (net, ref):
+            m.train()
+            m[3].generator = np.random.default_rng(rnd)
+        for x, y in batches:
+            opt.zero_grad(), ref_opt.zero_grad()
+            step(x, y)
+            ref(Tensor(x)).cross_entropy(y).backward()
+            opt.step(), ref_opt.step()
+        net.eval(), ref.eval()
+        for x, _ in batches:
+            assert predict(x).data.tobytes() == ref(Tensor(x)).data.tobytes()

@@ -27,7 +27,7 @@ from . import anomaly, autograd
 from .autograd import _accumulate, _memory, enable_grad, is_grad_enabled, record, toposort, unbroadcast
 from .nn import module as _module
 from .ops import ARRAYS
-from .tensor import ShapeError, Tensor, _result
+from .tensor import Tensor, _result
 
 _KEEP = 4  # recordings kept per input signature (e.g. train and eval mode)
 
@@ -126,8 +126,8 @@ class _Plan:
         for i, fn, _, attrs, op, inputs in self.forward:
             try:
                 out = fn(*inputs(v), **attrs)
-            except (ValueError, IndexError, TypeError) as e:
-                raise ShapeError(f"{op}: {e} (in a jit replay)") from None
+            except (ValueError, IndexError, TypeError) as e:  # e.g. a label or an index out of range
+                raise type(e)(f"{op}: {e} (in a jit replay)") from None
             v[i] = out if type(out) is np.ndarray else np.asarray(out)
         for fn, ins in self.effects:
             fn(*[v[j] for j in ins])
@@ -163,8 +163,8 @@ class jit:
     ``predict = jit(model, backward=False)``.
 
     Each input signature (shapes, dtypes, requires_grad of the arguments) and each state of the
-    modules it calls (their modes; no child, parameter or buffer replaced) is recorded on its first two
-    calls, which run eagerly; later calls replay (the last four states of each signature are kept).
+    modules it calls (their modes; no module attribute set since) is recorded on its first two calls,
+    which run eagerly; later calls replay (the last four states of each signature are kept).
     Under ``detect_anomaly`` every call runs eagerly, and so does a jit with a backward inside
     ``no_grad`` (a forward-only jit records and replays there too).
 

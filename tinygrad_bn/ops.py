@@ -888,7 +888,14 @@ def embedding(weight: np.ndarray, indices: np.ndarray, *, padding_idx: int | Non
 
     Returns:
         ``indices.shape + (D,)``.
+
+    Raises:
+        IndexError: an index outside [0, V) (numpy would wrap a negative one).
     """
+    if indices.size and not 0 <= int(indices.min()) <= int(indices.max()) < weight.shape[0]:
+        bad = np.flatnonzero((indices.reshape(-1) < 0) | (indices.reshape(-1) >= weight.shape[0]))[0]
+        raise IndexError(f"index {indices.reshape(-1)[bad]} at flat position {bad} is out of range for "
+                         f"{weight.shape[0]} rows")
     return weight[indices]
 
 

@@ -344,6 +344,31 @@ def update_running_stats(running_mean: Tensor, running_var: Tensor, mean: np.nda
     update_running(running_var, var * (n / (n - 1)), factor)
 
 
+def normalize_running(x: Tensor, running_mean: Tensor, running_var: Tensor, eps: float,
+                      shape: tuple[int, ...]) -> Tensor:
+    """``(x - running_mean) / sqrt(running_var + eps)``, the statistics reshaped to ``shape``: what BatchNorm and
+    InstanceNorm do with running statistics. The statistics are constants of the graph (no gradient), made
+    with :func:`~tinygrad_bn.autograd.constant`, so a jit replay reads the buffers' values of each call.
+
+    Args:
+        x: the input.
+        running_mean: (C,) buffer.
+        running_var: (C,) buffer.
+        eps: added to the variance.
+        shape: the shape the (C,) statistics broadcast with ``x`` in, e.g. (1, C, 1, 1).
+
+    Returns:
+        A Tensor of ``x``'s shape.
+    """
+    mean = constant(functools.partial(np.reshape, shape=shape), running_mean)
+    std = constant(functools.partial(_std, eps, shape), running_var)
+    return (x - mean) / std
+
+
+def _std(eps: float, shape: tuple[int, ...], var: np.ndarray) -> np.ndarray:
+    return np.sqrt(var + eps).reshape(shape)
+
+
 @scope("batch_norm")
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
                bias: Tensor | None = None, training: bool = False, momentum: float | Callable[[], float] = 0.1,
@@ -386,7 +411,7 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         if training and running_mean is not None and running_var is not None:
             effect(functools.partial(update_running_stats, running_mean, running_var, n=n, factor=momentum), mean, var)
     else:
-        y = (x - running_mean.data.reshape(shape)) / np.sqrt(running_var.data + eps).reshape(shape)
+        y = normalize_running(x, running_mean, running_var, eps, shape)
     return _affine(y, weight, bias, shape)
 
 

@@ -19,7 +19,7 @@ from ..tensor import Tensor
 
 # id(module) -> path, set while the outermost module's forward runs
 _paths: ContextVar[dict[int, str] | None] = ContextVar("module_paths", default=None)
-_tree = [0]  # bumped when any module gains, loses or replaces a child, parameter or buffer:
+_tree = [0]  # bumped when any module attribute is set or deleted (a child, a parameter, a buffer, a setting):
 # every cached path table (and every jit recording) is stale
 
 
@@ -63,9 +63,7 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
-        if isinstance(value, Module | Parameter) or name in self._modules or name in self._parameters or \
-                name in self._buffers:
-            _tree[0] += 1
+        _tree[0] += 1  # any attribute: a jit recording may have read it (a dropout's p or generator, an eps)
         for registry in (self._parameters, self._modules):
             registry.pop(name, None)
         if isinstance(value, Parameter):
@@ -80,8 +78,7 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        if name in self._modules or name in self._parameters or name in self._buffers:
-            _tree[0] += 1
+        _tree[0] += 1
         for registry in (self._parameters, self._buffers, self._modules):
             registry.pop(name, None)
         object.__delattr__(self, name)

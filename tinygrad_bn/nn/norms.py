@@ -76,7 +76,7 @@ def instance_norm(x: Tensor, running_mean: Tensor | None = None, running_var: Te
                                        v.reshape(-1, c).mean(axis=0), n, momentum)
             effect(track, mean, var)
     else:
-        y = (x - running_mean.data.reshape(shape)) / np.sqrt(running_var.data + eps).reshape(shape)
+        y = F.normalize_running(x, running_mean, running_var, eps, shape)
     return F._affine(y, weight, bias, shape)
 
 
