@@ -252,3 +252,11 @@ def test_an_eval_replay_reads_the_running_statistics_of_each_call():
         net.eval(), ref.eval()
         for x, _ in batches:
             assert predict(x).data.tobytes() == ref(Tensor(x)).data.tobytes()
+
+
+def test_comparisons_and_masks_are_recomputed_for_each_call():
+    w = Tensor(np.ones(3), requires_grad=True)
+    masked = lambda x: tg.where(x > 0.5, x * w, x * w * 0.1).sum() + tg.where(x, w, 0.0).sum()  # noqa: E731
+    step = tg.jit(masked)
+    for v in (np.ones(3), np.ones(3), np.zeros(3), np.array([0.0, 1.0, 1.0])):
+        assert step(v).data.tobytes() == masked(Tensor(v)).data.tobytes()

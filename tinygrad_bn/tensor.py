@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import reprlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -450,11 +451,13 @@ class Tensor:
 
     # comparisons give non-differentiable boolean tensors
     def _compare(self, o: Any, fn: Callable) -> Tensor:
-        other = o.data if isinstance(o, Tensor) else o
+        """``fn(self, o)`` as a constant of the graph (a jit replay compares each call's values)."""
         try:
-            return Tensor(fn(self.data, other))
+            if isinstance(o, Tensor):
+                return autograd.constant(fn, self, o)
+            return autograd.constant(functools.partial(_against, fn, o), self)
         except ValueError:
-            raise ShapeError(f"{fn.__name__}: shapes {self.shape} and {np.shape(other)} cannot be broadcast "
+            raise ShapeError(f"{fn.__name__}: shapes {self.shape} and {np.shape(o)} cannot be broadcast "
                              "together") from None
 
     def __lt__(self, o: Any) -> Tensor:
@@ -871,6 +874,10 @@ class Tensor:
         return F.mse(self, target)
 
 
+def _against(fn: Callable, other: Any, a: np.ndarray) -> np.ndarray:
+    return fn(a, other)
+
+
 def _result(data: np.ndarray | np.generic) -> Tensor:
     """A plain Tensor around an op's freshly computed array, without the constructor's conversions."""
     t = object.__new__(Tensor)
@@ -928,8 +935,10 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     Returns:
         A Tensor of the broadcast shape of the three.
     """
-    cond = cond if isinstance(cond, Tensor) and cond.dtype == bool else Tensor(np.asarray(
-        cond.data if isinstance(cond, Tensor) else cond, dtype=bool))
+    if not isinstance(cond, Tensor):
+        cond = Tensor(np.asarray(cond, dtype=bool))
+    elif cond.dtype != bool:  # cast, as a constant of the graph (a jit replay casts each call's values)
+        cond = autograd.constant(functools.partial(np.asarray, dtype=bool), cond)
     return ops.where(cond, a, b)
 
 
