@@ -260,3 +260,28 @@ def test_comparisons_and_masks_are_recomputed_for_each_call():
     step = tg.jit(masked)
     for v in (np.ones(3), np.ones(3), np.zeros(3), np.array([0.0, 1.0, 1.0])):
         assert step(v).data.tobytes() == masked(Tensor(v)).data.tobytes()
+
+
+def test_a_backward_or_an_optimizer_step_inside_the_function_is_refused():
+    net = _mlp()
+    opt = optim.SGD(net.parameters(), lr=0.1)
+    (x, y), = _batches((8, 12), 1)
+
+    def trains_itself(x, y):
+        loss = net(x).cross_entropy(y)
+        loss.backward()
+        opt.step()
+        return loss
+    for backward in (True, False):
+        with pytest.raises(JitError, match=r"ran a backward pass .*keep backward, zero_grad and the optimizer's step"):
+            tg.jit(trains_itself, backward=backward)(x, y)
+
+    def steps(x, y):
+        opt.step()
+        return net(x).cross_entropy(y)
+    with pytest.raises(JitError, match="ran an optimizer step"):
+        tg.jit(steps)(x, y)
+    w = Tensor(np.ones(3), requires_grad=True)
+    penalty = tg.jit(lambda x: (tg.grad((x * w * w).sum(), [w], create_graph=True)[0] ** 2).sum())
+    values = [penalty(np.arange(3.0) + i).data.item() for i in range(4)]  # grad with create_graph is recorded
+    assert values == [float(((2 * (np.arange(3.0) + i)) ** 2).sum()) for i in range(4)]

@@ -255,6 +255,24 @@ def module_scope(path: str | None) -> Iterator[None]:
         _scopes.reset(token)
 
 
+class JitError(RuntimeError):
+    """A function cannot be replayed: its two recordings differ, or it does what a replay cannot repeat."""
+
+
+def refuse_in_recording(what: str) -> None:
+    """Raise :class:`JitError` if a :func:`tinygrad_bn.jit` recording is running: ``what`` cannot be replayed.
+
+    Args:
+        what: the action, e.g. "an optimizer step".
+
+    Raises:
+        JitError: inside a recording.
+    """
+    if _tape.get() is not None:
+        raise JitError(f"jit: the recorded function ran {what}, which a replay would not repeat; return the loss "
+                       "and keep backward, zero_grad and the optimizer's step outside the jitted function")
+
+
 def effect(fn: Callable[..., None], *tensors: Tensor) -> None:
     """Run ``fn(*arrays)`` on the tensors' values now: a change of state outside the graph.
 
@@ -364,6 +382,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
     runs every vjp on ndarrays (``F = ops.ARRAYS``: no Tensor or Node is made until a ``.grad``);
     ``create_graph=True`` runs them on Tensors (``F = ops``), so the backward pass is recorded.
     """
+    if not create_graph:
+        refuse_in_recording("a backward pass (backward() or grad() without create_graph)")
     ops = _ops
     Tensor = _tensor.Tensor
     F = ops if create_graph else ops.ARRAYS

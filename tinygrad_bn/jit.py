@@ -24,16 +24,12 @@ from typing import Any
 import numpy as np
 
 from . import anomaly, autograd
-from .autograd import _accumulate, _memory, enable_grad, is_grad_enabled, record, toposort, unbroadcast
+from .autograd import JitError, _accumulate, _memory, enable_grad, is_grad_enabled, record, toposort, unbroadcast
 from .nn import module as _module
 from .ops import ARRAYS
 from .tensor import Tensor, _result
 
 _KEEP = 4  # recordings kept per input signature (e.g. train and eval mode)
-
-
-class JitError(RuntimeError):
-    """A function cannot be replayed: its two recordings differ, or it does what a replay cannot repeat."""
 
 
 class _Plan:

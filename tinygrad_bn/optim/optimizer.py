@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import enable_grad
+from ..autograd import enable_grad, refuse_in_recording
 from ..tensor import Tensor
 
 
@@ -99,6 +99,7 @@ class Optimizer:
         Returns:
             The closure's loss, or None.
         """
+        refuse_in_recording("an optimizer step")
         loss = None
         self._stepped = True  # lets a scheduler tell it was stepped first
         if closure is not None:
