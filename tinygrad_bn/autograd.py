@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -354,6 +354,55 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
     return order
 
 
+def add_pending(pending: dict, owned: set, key: Any, g: Any, in_place: bool) -> None:
+    """Add ``g`` to the gradient pending for ``key``: the first is kept as it is (others may hold it), a sum
+    made here is held by nobody else and is added to in place when ``in_place`` (arrays, not Tensors).
+
+    Args:
+        pending: gradients so far, by key.
+        owned: the keys whose pending gradient is a sum made here.
+        key: whose gradient ``g`` is.
+        g: an ndarray, or a Tensor under ``create_graph``.
+        in_place: whether sums may be added to in place.
+    """
+    if key not in pending:
+        pending[key] = g
+    elif key in owned:
+        pending[key] += g
+    else:
+        pending[key] = pending[key] + g
+        if in_place:
+            owned.add(key)
+
+
+def inputs_first(roots: Sequence[Tensor], made_from: Mapping[int, Sequence[Tensor]] | None = None) -> list[Tensor]:
+    """Every tensor the ``roots`` were computed from, and the roots, each after its inputs; no recursion.
+
+    Args:
+        roots: where to start (the first root's ancestors come first).
+        made_from: for tensors without a node, by ``id``, the tensors they were made from (a jit recording's
+            constants), followed like a node's inputs.
+
+    Returns:
+        The tensors in an order where every input precedes the ops that use it.
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        inputs = t.node.inputs if t.node is not None else made_from.get(id(t), ()) if made_from else ()
+        stack.extend((u, False) for u in reversed(inputs) if id(u) not in seen)
+    return order
+
+
 def unbroadcast(F: Any, g: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``g`` over the axes that broadcasting added or stretched, so it has ``shape``.
 
@@ -437,15 +486,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
                         continue
                     if gi.shape != inp.data.shape:
                         gi = unbroadcast(F, gi, inp.data.shape)
-                    key = id(inp)
-                    if key not in pending:
-                        pending[key] = gi
-                    elif key in owned:
-                        pending[key] += gi
-                    else:
-                        pending[key] = pending[key] + gi
-                        if not create_graph:
-                            owned.add(key)
+                    add_pending(pending, owned, id(inp), gi, not create_graph)
     finally:
         if check:
             anomaly._state.forward = True

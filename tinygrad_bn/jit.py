@@ -24,7 +24,18 @@ from typing import Any
 import numpy as np
 
 from . import anomaly, autograd
-from .autograd import JitError, _accumulate, _memory, enable_grad, is_grad_enabled, record, toposort, unbroadcast
+from .autograd import (
+    JitError,
+    _accumulate,
+    _memory,
+    add_pending,
+    enable_grad,
+    inputs_first,
+    is_grad_enabled,
+    record,
+    toposort,
+    unbroadcast,
+)
 from .nn import module as _module
 from .ops import ARRAYS
 from .tensor import Tensor, _result
@@ -37,7 +48,7 @@ class _Plan:
 
     def __init__(self, loss: Tensor, args: tuple[Tensor, ...], effects: list, constants: dict, modules: list,
                  backward: bool) -> None:
-        order = _inputs_first(loss, constants)
+        order = inputs_first([loss], {k: made[2] for k, made in constants.items()})
         self.size, self.root = len(order), len(order) - 1
         slot = {id(t): i for i, t in enumerate(order)}
         where = {id(a): k for k, a in enumerate(args)}
@@ -228,35 +239,7 @@ def _send(grads: Sequence[Any], sends: tuple, pending: dict[int, Any], owned: se
         gi = grads[k]
         if gi is None:
             continue
-        if gi.shape != shape:
-            gi = unbroadcast(ARRAYS, gi, shape)
-        if j not in pending:
-            pending[j] = gi
-        elif j in owned:
-            pending[j] += gi
-        else:
-            pending[j] = pending[j] + gi
-            owned.add(j)
-
-
-def _inputs_first(root: Tensor, constants: dict) -> list[Tensor]:
-    """Every tensor ``root`` was computed from (through the nodes' inputs, and the values each recorded
-    constant was made from), each after its inputs; no recursion."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        inputs = t.node.inputs if t.node is not None else constants[id(t)][2] if id(t) in constants else ()
-        stack.extend((u, False) for u in reversed(inputs) if id(u) not in seen)
-    return order
+        add_pending(pending, owned, j, gi if gi.shape == shape else unbroadcast(ARRAYS, gi, shape), True)
 
 
 def _getter(slots: tuple[int, ...]) -> Callable[[list], Sequence[Any]]:

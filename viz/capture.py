@@ -20,6 +20,7 @@ import networkx as nx
 import numpy as np
 
 from tinygrad_bn import Scope, Tensor, nn, record
+from tinygrad_bn.autograd import inputs_first
 
 from .stats import summarise
 
@@ -144,7 +145,7 @@ def paused_gc() -> Iterator[None]:
 
 @paused_gc()
 def _graph(roots: list[Tensor], inputs: Sequence[Tensor] | None) -> nx.DiGraph:
-    order = _walk(roots)
+    order = inputs_first(roots)
     tid = {id(t): f"t{k}" for k, t in enumerate(order)}
     unknown = [t for t in (inputs or ()) if id(t) not in tid]
     if unknown:
@@ -232,25 +233,6 @@ class _Scopes:
 def _unrecorded(s: Scope, tid: dict[int, str]) -> bool:
     """A call whose floating batch input (rank >= 2) is missing: it computed from it unrecorded."""
     return any(t.dtype.kind == "f" and t.ndim >= 2 and id(t) not in tid for t in s.inputs)
-
-
-def _walk(roots: list[Tensor]) -> list[Tensor]:
-    """Every tensor reachable from ``roots``, inputs before the ops that use them (iterative DFS)."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        if t.node is not None:
-            stack.extend((i, False) for i in reversed(t.node.inputs) if id(i) not in seen)
-    return order
 
 
 def _scope_constants(order: list[Tensor]) -> set[int]:
