@@ -153,7 +153,12 @@ class _Plan:
                     if vjp is None:  # a leaf
                         _accumulate(args[target] if isinstance(target, int) else target, g, False, handed)
                     else:
-                        _send(vjp(ARRAYS, need, g, v[i], *inputs(v), **attrs), sends, pending, owned)
+                        grads = vjp(ARRAYS, need, g, v[i], *inputs(v), **attrs)
+                        for k, j, shape in sends:
+                            gi = grads[k]
+                            if gi is not None:
+                                add_pending(pending, owned, j, gi if gi.shape == shape else
+                                            unbroadcast(ARRAYS, gi, shape), True)
                 for s in frees:
                     v[s] = None
         return _result(v[self.root])
@@ -231,15 +236,6 @@ class jit:
             plans = self._plans.setdefault(key, [])
             plans[:] = [*plans[-(_KEEP - 1):], plan]
         return _result(loss.data)
-
-
-def _send(grads: Sequence[Any], sends: tuple, pending: dict[int, Any], owned: set[int]) -> None:
-    """Add a vjp's gradients into the pending gradients of its inputs (in place into the sums made here)."""
-    for k, j, shape in sends:
-        gi = grads[k]
-        if gi is None:
-            continue
-        add_pending(pending, owned, j, gi if gi.shape == shape else unbroadcast(ARRAYS, gi, shape), True)
 
 
 def _getter(slots: tuple[int, ...]) -> Callable[[list], Sequence[Any]]:
