@@ -68,6 +68,7 @@ def test_replayed_steps_equal_eager_steps_bit_for_bit(make, shape):
     replayed, step = _train(make, batches, True)
     _assert_identical(eager, replayed)
     assert [len(plans) for plans in step._plans.values()] == [1]  # calls 1 and 2 recorded, 3 to 6 replayed
+    assert step.source.startswith("def replay(args):") and "= b" in step.source  # the compiled forward and backward
 
 
 def test_a_new_batch_size_or_mode_is_recorded_again_and_still_equals_eager():

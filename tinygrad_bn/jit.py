@@ -1,10 +1,11 @@
 """``jit``: record a loss function's ops once, then replay them on each call's inputs.
 
 A training step in this library spends a fixed amount of Python per op: checking the inputs, making
-a Tensor and a Node, walking the graph backwards. ``jit`` records that work once, as a plan (which
-primitive runs on which values, which vjp sends which gradient where), and then each call runs the
-same numpy functions in the same order on the new inputs: the results are the eager step's, bit for
-bit, without the Python around them (as tinygrad's ``TinyJit`` replays its kernels).
+a Tensor and a Node, walking the graph backwards. ``jit`` records that work once and writes it out as
+one straight-line Python function (which primitive runs on which values, which vjp sends which
+gradient where, how the gradients are summed; ``jit.source`` shows it), and each call runs the same
+numpy functions in the same order on the new inputs: the results are the eager step's, bit for bit,
+without the Python around them (as tinygrad's ``TinyJit`` replays its kernels).
 
 What is replayed is what the graph holds: the primitives, their vjps, and the state changes declared
 with :func:`~tinygrad_bn.autograd.effect` (the normalizers' running statistics). Python that runs
@@ -17,8 +18,7 @@ both recorded, and they must agree (same ops, attributes and constants), or the 
 from __future__ import annotations
 
 import functools
-import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,6 @@ from .autograd import (
     JitError,
     _accumulate,
     _memory,
-    add_pending,
     enable_grad,
     inputs_first,
     is_grad_enabled,
@@ -53,7 +52,7 @@ class _Plan:
         slot = {id(t): i for i, t in enumerate(order)}
         where = {id(a): k for k, a in enumerate(args)}
         self.leaves: list[tuple[int, int | Tensor]] = []  # (slot, argument index, or the tensor read at each call)
-        self.forward: list[tuple[int, Callable, tuple[int, ...], dict[str, Any], str, Callable]] = []
+        self.forward: list[tuple[int, Callable, tuple[int, ...], dict[str, Any], str]] = []
         for i, t in enumerate(order):
             if t._hooks or t._retains_grad:
                 raise JitError(f"jit: a tensor of shape {t.shape} has a gradient hook or retain_grad(); a replay "
@@ -62,12 +61,12 @@ class _Plan:
             made = constants.get(id(t))
             if made is not None:  # recomputed from this call's values
                 ins = tuple(slot[id(u)] for u in made[2])
-                self.forward.append((i, made[1], ins, {}, f"constant {t.name or ''}", _getter(ins)))
+                self.forward.append((i, made[1], ins, {}, f"constant {t.name or ''}"))
             elif node is None:
                 self.leaves.append((i, where.get(id(t), t)))
             else:
                 ins = tuple(slot[id(u)] for u in node.inputs)
-                self.forward.append((i, node.fn, ins, node.attrs, node.op, _getter(ins)))
+                self.forward.append((i, node.fn, ins, node.attrs, node.op))
         self.effects = []
         for fn, tensors in effects:
             if any(id(t) not in slot for t in tensors):
@@ -85,17 +84,19 @@ class _Plan:
                 need = [u.requires_grad for u in node.inputs]
                 sends = tuple((k, j, u.data.shape) for k, (j, u) in enumerate(zip(ins, node.inputs)) if need[k])
                 entries.append((slot[id(t)], node.vjp, ins, need, node.attrs, sends, None))
-        last = {s: e for e, entry in enumerate(entries) for s in (entry[0], *entry[2])}  # a value's last reader
-        frees: dict[int, list[int]] = {}
-        for s, e in last.items():
-            if s != self.root:
-                frees.setdefault(e, []).append(s)
-        # each entry then lets go of the values no later vjp reads, so the allocator reuses warm memory
-        self.backward = [(i, vjp, _getter(ins) if vjp else None, need, attrs, sends, target, tuple(frees.get(e, ())))
-                         for e, (i, vjp, ins, need, attrs, sends, target) in enumerate(entries)]
+        self.backward = entries
         self.dtype, self.shape = loss.dtype, loss.shape
         self.tree = _module._tree[0]  # the module tree's version, and every module's mode, as recorded
         self.modes = tuple({id(m): (m, m.training) for m in modules}.values())
+        self.scalars = {i for i, t in enumerate(order) if t.ndim == 0}  # ops on 0-d values give numpy scalars
+        self.source: str | None = None
+        self.replay: Callable[[tuple[Tensor, ...]], Tensor] | None = None
+
+    def compile(self) -> _Plan:
+        """Write the replay function (once, when this recording is the one replayed); returns self."""
+        if self.replay is None:
+            self.source, self.replay = self._compile()
+        return self
 
     def current(self) -> bool:
         """Whether the modules are still as recorded: no child, parameter or buffer replaced, no mode changed."""
@@ -105,7 +106,7 @@ class _Plan:
         """Where ``other`` (a later recording of the same function) does something else, or None."""
         if len(self.forward) != len(other.forward) or self.size != other.size:
             return f"the number of ops changed ({len(self.forward)} then {len(other.forward)})"
-        for (i, fn, ins, attrs, op, _), (j, fn2, ins2, attrs2, _, _) in zip(self.forward, other.forward):
+        for (i, fn, ins, attrs, op), (j, fn2, ins2, attrs2, _) in zip(self.forward, other.forward):
             if not _same_fn(fn, fn2) or ins != ins2 or i != j:
                 return f"op '{op}' became '{_name(fn2)}' or takes other inputs"
             for k in attrs.keys() | attrs2.keys():
@@ -117,7 +118,7 @@ class _Plan:
                 if a != b:
                     return f"argument {a if isinstance(a, int) else b} feeds a different place"
             elif a is not b and not (a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a.data, b.data)):
-                users = [op for _, _, ins, _, op, _ in self.forward if i in ins]
+                users = [op for _, _, ins, _, op in self.forward if i in ins]
                 return (f"a constant of shape {a.shape} (an input of op '{users[0] if users else '?'}') changed "
                         "between the calls: it was computed outside tinygrad_bn's ops, so a replay would keep the "
                         "first value")
@@ -125,43 +126,86 @@ class _Plan:
             return "the state updates (effects) changed"
         return None
 
-    def replay(self, args: tuple[Tensor, ...]) -> Tensor:
-        """The result of ``args`` (with a backward: its gradient accumulated into the leaves' ``.grad``)."""
-        v: list[Any] = [None] * self.size
+    def _compile(self) -> tuple[str, Callable[[tuple[Tensor, ...]], Tensor]]:
+        """The replay as straight-line Python, one line per op and per gradient, and the function it defines.
+
+        ``v<k>`` is the value in slot k, ``g<k>`` its gradient. The gradients are summed as the eager backward
+        sums them: the first one kept as it is, the second added into a new array, the rest added in place.
+        A value is deleted after the last vjp that reads it, so the allocator reuses warm memory.
+        """
+        env: dict[str, Any] = {"A": ARRAYS, "np": np, "fit": _fit, "acc": _accumulate,
+                               "memory": _memory, "result": _result, "failed": _failed, "ops": self.forward}
+        code = ["def replay(args):"]
         for i, src in self.leaves:
-            v[i] = args[src].data if isinstance(src, int) else src.data
-        for i, fn, _, attrs, op, inputs in self.forward:
-            try:
-                out = fn(*inputs(v), **attrs)
-            except (ValueError, IndexError, TypeError) as e:  # e.g. a label or an index out of range
-                raise type(e)(f"{op}: {e} (in a jit replay)") from None
-            v[i] = out if type(out) is np.ndarray else np.asarray(out)
-        for fn, ins in self.effects:
-            fn(*[v[j] for j in ins])
-        if not self.backward:
-            return _result(v[self.root])
-        root = np.ones(self.shape, dtype=self.dtype)
-        pending: dict[int, Any] = {self.root: root}
-        owned: set[int] = set()
-        handed = {_memory(root)}
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for i, vjp, inputs, need, attrs, sends, target, frees in self.backward:
-                g = pending.pop(i, None)
-                if g is not None:
-                    if owned:
-                        owned.discard(i)
-                    if vjp is None:  # a leaf
-                        _accumulate(args[target] if isinstance(target, int) else target, g, False, handed)
-                    else:
-                        grads = vjp(ARRAYS, need, g, v[i], *inputs(v), **attrs)
-                        for k, j, shape in sends:
-                            gi = grads[k]
-                            if gi is not None:
-                                add_pending(pending, owned, j, gi if gi.shape == shape else
-                                            unbroadcast(ARRAYS, gi, shape), True)
-                for s in frees:
-                    v[s] = None
-        return _result(v[self.root])
+            if isinstance(src, int):
+                code.append(f"    v{i} = args[{src}].data")
+            else:
+                env[f"L{i}"] = src
+                code.append(f"    v{i} = L{i}.data")
+        code.append("    try:")
+        for n, (i, fn, ins, attrs, op) in enumerate(self.forward):
+            env[f"f{i}"], env[f"a{i}"] = fn, attrs
+            call = ", ".join([f"v{j}" for j in ins] + ([f"**a{i}"] if attrs else []))
+            code.append(f"        at = {n}; v{i} = f{i}({call})  # {op}")
+            if i in self.scalars:
+                code.append(f"        v{i} = np.asarray(v{i})")
+        code += ["    except (ValueError, IndexError, TypeError) as e:  # e.g. a label or an index out of range",
+                 "        raise failed(e, ops[at][4]) from None"]
+        for n, (fn, ins) in enumerate(self.effects):
+            env[f"e{n}"] = fn
+            code.append(f"    e{n}({', '.join(f'v{j}' for j in ins)})  # a state update")
+        if self.backward:
+            env["D"] = self.dtype
+            code += [f"    g{self.root} = np.ones({self.shape!r}, dtype=D)", f"    handed = {{memory(g{self.root})}}",
+                     "    with np.errstate(divide='ignore', invalid='ignore'):"]
+            code += self._backward(env) or ["        pass"]
+        code.append(f"    return result(v{self.root})")
+        source = "\n".join(code) + "\n"
+        exec(compile(source, f"<tinygrad_bn.jit replay of {len(self.forward)} ops>", "exec"), env)
+        return source, env["replay"]
+
+    def _backward(self, env: dict[str, Any]) -> list[str]:
+        """The backward's lines, in the eager order; which gradients exist and how they are summed is fixed here."""
+        last = {s: e for e, entry in enumerate(self.backward) for s in (entry[0], *entry[2])}  # a value's last reader
+        frees: dict[int, list[int]] = {}
+        for s, e in last.items():
+            if s != self.root:
+                frees.setdefault(e, []).append(s)
+        arrived = {self.root: 1}  # how many gradients each slot has received so far
+        code = []
+        for e, (i, vjp, ins, need, attrs, sends, target) in enumerate(self.backward):
+            if arrived.get(i):
+                if vjp is None:  # a leaf: into .grad
+                    if not isinstance(target, int):
+                        env[f"T{i}"] = target
+                    code.append(f"        acc({f'args[{target}]' if isinstance(target, int) else f'T{i}'}, g{i}, "
+                                "False, handed)")
+                else:
+                    env[f"b{i}"], env[f"n{i}"], env[f"a{i}"] = vjp, need, attrs
+                    call = ", ".join(["A", f"n{i}", f"g{i}", f"v{i}"] + [f"v{j}" for j in ins] +
+                                     ([f"**a{i}"] if attrs else []))
+                    code.append(f"        gs = b{i}({call})")
+                    for k, j, shape in sends:
+                        env[f"s{j}"] = shape
+                        fit = f"fit(gs[{k}], s{j})"
+                        count = arrived.get(j, 0)
+                        code.append(f"        g{j} = {fit}" if count == 0 else
+                                    f"        g{j} = g{j} + {fit}" if count == 1 else f"        g{j} += {fit}")
+                        arrived[j] = count + 1
+            gone = ([f"g{i}"] if arrived.get(i) else []) + [f"v{s}" for s in frees.get(e, ())]
+            if gone:
+                code.append("        del " + ", ".join(gone))
+        return code
+
+
+def _fit(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A vjp's gradient summed down to its input's shape when it was broadcast."""
+    return g if g.shape == shape else unbroadcast(ARRAYS, g, shape)
+
+
+def _failed(e: Exception, op: str) -> Exception:
+    """The error of an op in a replay, of the same type, saying which op and that it was a replay."""
+    return type(e)(f"{op}: {e} (in a jit replay)")
 
 
 class jit:
@@ -195,6 +239,16 @@ class jit:
         self.backward = backward
         self._plans: dict[tuple, list[_Plan]] = {}  # per input signature, the replays of the last _KEEP states
         self._first: dict[tuple, list[_Plan]] = {}  # recordings waiting for their second
+        self._last: _Plan | None = None
+
+    @property
+    def source(self) -> str | None:
+        """The Python that the latest recording replays (one line per op and per gradient), or None before it.
+
+        Returns:
+            The source of the generated ``replay(args)`` function, or None.
+        """
+        return None if self._last is None else self._last.source
 
     def __call__(self, *args: Any) -> Tensor:
         args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
@@ -234,15 +288,9 @@ class jit:
                                "values that change from call to call with tinygrad_bn's ops on the arguments")
             firsts.remove(first)
             plans = self._plans.setdefault(key, [])
-            plans[:] = [*plans[-(_KEEP - 1):], plan]
+            plans[:] = [*plans[-(_KEEP - 1):], plan.compile()]
+            self._last = plan
         return _result(loss.data)
-
-
-def _getter(slots: tuple[int, ...]) -> Callable[[list], Sequence[Any]]:
-    """``values -> [values[j] for j in slots]``, as an itemgetter (a slice for fewer than two slots)."""
-    if len(slots) > 1:
-        return operator.itemgetter(*slots)
-    return operator.itemgetter(slice(slots[0], slots[0] + 1) if slots else slice(0, 0))
 
 
 def _same(a: Any, b: Any) -> bool:
