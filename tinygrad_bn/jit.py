@@ -89,6 +89,7 @@ class _Plan:
         self.tree = _module._tree[0]  # the module tree's version, and every module's mode, as recorded
         self.modes = tuple({id(m): (m, m.training) for m in modules}.values())
         self.scalars = {i for i, t in enumerate(order) if t.ndim == 0}  # ops on 0-d values give numpy scalars
+        self.shapes = [t.shape for t in order]
         self.source: str | None = None
         self.replay: Callable[[tuple[Tensor, ...]], Tensor] | None = None
 
@@ -187,7 +188,8 @@ class _Plan:
                     code.append(f"        gs = b{i}({call})")
                     for k, j, shape in sends:
                         env[f"s{j}"] = shape
-                        fit = f"fit(gs[{k}], s{j})"
+                        # an input of the output's shape gets a gradient of its shape; others may be broadcast
+                        fit = f"gs[{k}]" if shape == self.shapes[i] else f"fit(gs[{k}], s{j})"
                         count = arrived.get(j, 0)
                         code.append(f"        g{j} = {fit}" if count == 0 else
                                     f"        g{j} = g{j} + {fit}" if count == 1 else f"        g{j} += {fit}")

@@ -149,11 +149,13 @@ def _masked(F: Any, off: Any, g: Any) -> Any:
     random mask (a masked-out negative entry becomes -0.0, which equals 0.0), and falls back to ``where``
     only when an inf or nan met the mask (the product is not finite).
     """
-    if F is ARRAYS and g.size > 1024:
+    if F is not ARRAYS:  # under create_graph: a recorded where
+        return F.where(off, _zero(g.dtype), g)
+    if g.size > 1024:
         kept = g * ~off
         if np.isfinite(kept).all():
             return kept
-    return F.where(off, _zero(g.dtype), g)
+    return np.where(off, _zero(g.dtype), g)  # off is boolean: the where primitive's cast is not needed
 
 
 @functools.cache
