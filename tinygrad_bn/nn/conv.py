@@ -1,13 +1,13 @@
 """Conv1d and Conv2d on the ``conv2d`` primitive, PyTorch's arguments and init.
 
 Why a primitive and not ``unfold`` followed by ``matmul``: a convolution is fast when it is ONE GEMM
-over the whole batch (the im2col columns of every sample side by side). Composed of primitives, that
+over many samples (the im2col columns of the samples side by side). Composed of primitives, that
 GEMM needs the batch axis merged with the positions axis, and the graph would then say the batch axis
 is mixed with the positions, so the noise analysis would see batch statistics where there are none
 (GroupNorm after a conv looked batch-noisy). Without merging, ``weight @ cols`` is numpy broadcasting
 a matrix over the batch — one small GEMM per sample, tens of times slower. The ``conv2d`` primitive
-(tinygrad_bn.ops) does im2col and one GEMM inside, its vjp beside it is written with ``unfold``,
-``fold`` and ``matmul``, and viz has one rule for it: the batch axis of the input is the batch axis
+(tinygrad_bn.ops) does im2col and one GEMM per batch of samples inside, its vjp beside it is written
+with ``unfold``, ``fold`` and ``matmul``, and viz has one rule for it: the batch axis of the input is the batch axis
 of the output, the weight has none.
 """
 
