@@ -286,3 +286,21 @@ def test_a_backward_or_an_optimizer_step_inside_the_function_is_refused():
     penalty = tg.jit(lambda x: (tg.grad((x * w * w).sum(), [w], create_graph=True)[0] ** 2).sum())
     values = [penalty(np.arange(3.0) + i).data.item() for i in range(4)]  # grad with create_graph is recorded
     assert values == [float(((2 * (np.arange(3.0) + i)) ** 2).sum()) for i in range(4)]
+
+
+def test_a_forward_only_jit_inside_another_recording_is_recorded_into_it():
+    body = nn.Sequential(nn.Linear(12, 16, generator=1), nn.BatchNorm1d(16), nn.ReLU())
+    head = nn.Linear(16, 5, generator=2)
+    features = tg.jit(body, backward=False)
+    step = tg.jit(lambda x, y: head(features(x)).cross_entropy(y))
+    for x, _ in _batches((8, 12), 2):  # the inner jit has replayed once it has two recordings
+        with tg.no_grad():
+            for _ in range(3):
+                features(x)
+    grads = []
+    for x, y in _batches((8, 12), 4):
+        for p in (*body.parameters(), *head.parameters()):
+            p.grad = None
+        step(x, y)
+        grads.append(body[0].weight.grad)
+    assert all(g is not None and np.abs(g.data).sum() > 0 for g in grads)  # the gradient reached the first layer

@@ -224,7 +224,8 @@ class jit:
     modules it calls (their modes; no module attribute set since) is recorded on its first two calls,
     which run eagerly; later calls replay (the last four states of each signature are kept).
     Under ``detect_anomaly`` every call runs eagerly, and so does a jit with a backward inside
-    ``no_grad`` (a forward-only jit records and replays there too).
+    ``no_grad`` (a forward-only jit records and replays there too) and a forward-only jit called while
+    another jit records (it becomes part of that recording).
 
     Args:
         fn: takes the call's arguments (Tensors, or arrays that become Tensors) and returns a
@@ -254,6 +255,8 @@ class jit:
 
     def __call__(self, *args: Any) -> Tensor:
         args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
+        if autograd._tape.get() is not None and not self.backward:  # inside another recording: be part of it
+            return self.fn(*args)
         if (self.backward and not is_grad_enabled()) or anomaly.is_anomaly_enabled():
             loss = self.fn(*args)
             if self.backward and is_grad_enabled():
