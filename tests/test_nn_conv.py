@@ -258,3 +258,40 @@ def test_max_pool2d_primitive_second_order_and_ties():
     tied = Tensor(np.array([[[[1.0, 1.0], [0.0, 1.0]]]]), requires_grad=True)
     ops.max_pool2d(tied, kernel_size=(2, 2), stride=(2, 2)).sum().backward()
     np.testing.assert_allclose(tied.grad.data, [[[[1 / 3, 1 / 3], [0, 1 / 3]]]])  # ties share, like ops.max
+
+
+@st.composite
+def ceil_cases(draw):
+    """Pooling attributes with ceil_mode, where the last window often hangs over the padded input."""
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    p = tuple(draw(st.integers(0, ki // 2)) for ki in k)
+    hw = tuple(draw(st.integers(max(1, k[i] - 2 * p[i]), 7)) for i in (0, 1))
+    return (2, 2, *hw), dict(kernel_size=k, stride=s, padding=p)
+
+
+@needs_torch
+@settings(max_examples=25, deadline=None)
+@given(case=ceil_cases(), count_include_pad=st.booleans(), seed=st.integers(0, 1000))
+def test_ceil_mode_pooling_matches_torch(case, count_include_pad, seed):
+    shape, kw = case
+    x = _rand(shape, seed)
+    compare_with_torch(lambda t: F.max_pool2d(t, **kw, ceil_mode=True),
+                       lambda t: torch.nn.functional.max_pool2d(t, **kw, ceil_mode=True), [x])
+    compare_with_torch(lambda t: F.avg_pool2d(t, **kw, ceil_mode=True, count_include_pad=count_include_pad),
+                       lambda t: torch.nn.functional.avg_pool2d(t, **kw, ceil_mode=True,
+                                                                count_include_pad=count_include_pad), [x])
+    gradcheck(lambda t: F.avg_pool2d(t, **kw, ceil_mode=True, count_include_pad=count_include_pad),
+              [Tensor(x, requires_grad=True)])
+
+
+@needs_torch
+def test_pooling_layers_take_pytorchs_positional_arguments():
+    x = _rand((1, 2, 5, 5))
+    ours = [nn.MaxPool2d(2, 2, 0, 1, False, True), nn.AvgPool2d(3, 2, 1, True, False)]
+    theirs = [torch.nn.MaxPool2d(2, 2, 0, 1, False, True), torch.nn.AvgPool2d(3, 2, 1, True, False)]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a(Tensor(x)).data, b(torch.from_numpy(x)).numpy(), rtol=1e-12)
+    assert "ceil_mode=True" in repr(ours[0])
+    with pytest.raises(NotImplementedError, match="MaxPool2d: return_indices=True is not supported"):
+        nn.MaxPool2d(2, return_indices=True)

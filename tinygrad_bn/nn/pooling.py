@@ -12,9 +12,10 @@ from .conv import Size, _pair
 from .module import Module
 
 
-def _window(name: str, x: Tensor, kernel_size: Size, stride: Size | None, padding: Size,
-            dilation: Size) -> tuple[Tensor, dict[str, tuple[int, int]], tuple[int, int]]:
-    """The checked input, its window attributes (kernel_size, stride, padding, dilation) and (H_out, W_out)."""
+def _window(name: str, x: Tensor, kernel_size: Size, stride: Size | None, padding: Size, dilation: Size,
+            ceil_mode: bool = False) -> tuple[Tensor, dict[str, tuple[int, int]], tuple[int, int], tuple[int, int]]:
+    """The checked input, its window attributes (kernel_size, stride, padding, dilation), (H_out, W_out), and
+    how many positions past the padded input the last windows reach (``ceil_mode``; 0 otherwise)."""
     x = x if isinstance(x, Tensor) else Tensor(x)
     if x.ndim != 4:
         raise ShapeError(f"{name}: expected a 4D input (N, C, H, W), got shape {x.shape}")
@@ -23,24 +24,29 @@ def _window(name: str, x: Tensor, kernel_size: Size, stride: Size | None, paddin
     p, d = _pair(name, "padding", padding), _pair(name, "dilation", dilation)
     if any(pi < 0 or 2 * pi > ki for pi, ki in zip(p, k)):
         raise ShapeError(f"{name}: padding {p} must be non-negative and at most half the kernel {k}")
-    out = tuple((x.shape[2 + i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in (0, 1))
+    out, extra = [], []
+    for i in (0, 1):
+        n, span = x.shape[2 + i], x.shape[2 + i] + 2 * p[i] - d[i] * (k[i] - 1) - 1
+        size = (-(-span // s[i]) if ceil_mode else span // s[i]) + 1
+        if ceil_mode and (size - 1) * s[i] >= n + p[i]:  # PyTorch: the last window starts inside the input
+            size -= 1
+        out.append(size)
+        extra.append(max(0, (size - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (n + 2 * p[i])))
     if min(out) < 1:
         raise ShapeError(f"{name}: kernel {k} with dilation {d} is larger than the input {x.shape} padded by {p}")
-    return x, dict(kernel_size=k, stride=s, padding=p, dilation=d), out  # type: ignore[return-value]
+    return x, dict(kernel_size=k, stride=s, padding=p, dilation=d), tuple(out), tuple(extra)  # type: ignore
 
 
-def _windows(name: str, x: Tensor, kernel_size: Size, stride: Size | None,
-             padding: Size) -> tuple[Tensor, tuple[int, int]]:
-    """Each zero-padded pooling window of (N, C, H, W) as axis 2 of (N, C, kh*kw, L); and (H_out, W_out)."""
-    x, window, out = _window(name, x, kernel_size, stride, padding, 1)
-    cols = ops.unfold(x, **window)
-    k = window["kernel_size"]
-    return cols.reshape(x.shape[0], x.shape[1], k[0] * k[1], -1), out
+def _extended(x: Tensor, extra: tuple[int, int], value: float) -> Tensor:
+    """``x`` with ``extra`` more rows and columns of ``value`` at the bottom and right (for ``ceil_mode``)."""
+    if not any(extra):
+        return x
+    return ops.pad(x, widths=((0, 0), (0, 0), (0, extra[0]), (0, extra[1])), value=value)
 
 
 @scope("max_pool2d")
 def max_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
-               dilation: Size = 1) -> Tensor:
+               dilation: Size = 1, ceil_mode: bool = False) -> Tensor:
     """The maximum of each window of (N, C, H, W); padding counts as -inf.
 
     Args:
@@ -49,17 +55,23 @@ def max_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding
         stride: an int or an (h, w) pair; defaults to kernel_size.
         padding: an int or an (h, w) pair, at most half the kernel.
         dilation: an int or an (h, w) pair.
+        ceil_mode: round the output size up, as PyTorch does (a last window may hang over the padded input,
+            but starts inside it).
 
     Returns:
         (N, C, H_out, W_out). Tied maxima in a window share its gradient evenly (PyTorch gives it all to one).
+
+    Raises:
+        ShapeError: a non-4D input, padding over half the kernel, or a kernel larger than the padded input.
     """
-    x, window, _ = _window("max_pool2d", x, kernel_size, stride, padding, dilation)
-    return ops.max_pool2d(x, **window)
+    x, window, _, extra = _window("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min if x.dtype.kind in "iu" else False
+    return ops.max_pool2d(_extended(x, extra, low), **window)
 
 
 @scope("avg_pool2d")
 def avg_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
-               count_include_pad: bool = True) -> Tensor:
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
     """The mean of each window of (N, C, H, W); zero padding, counted in the mean unless ``count_include_pad=False``.
 
     Args:
@@ -67,18 +79,29 @@ def avg_pool2d(x: Tensor, kernel_size: Size, stride: Size | None = None, padding
         kernel_size: an int or an (h, w) pair.
         stride: an int or an (h, w) pair; defaults to kernel_size.
         padding: an int or an (h, w) pair, at most half the kernel.
-        count_include_pad: divide by the whole window (True) or by its pixels inside the input (False).
+        ceil_mode: round the output size up, as PyTorch does; positions past the padded input are not counted.
+        count_include_pad: divide by the window's positions inside the padded input (True) or inside the
+            input (False).
 
     Returns:
         (N, C, H_out, W_out).
+
+    Raises:
+        ShapeError: a non-4D input, padding over half the kernel, or a kernel larger than the padded input.
     """
-    cols, out = _windows("avg_pool2d", x, kernel_size, stride, padding)
-    if count_include_pad or not any(_pair("avg_pool2d", "padding", padding)):
+    x, window, out, extra = _window("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
+    k, p = window["kernel_size"], window["padding"]
+    cols = ops.unfold(_extended(x, extra, 0.0), **window)
+    cols = cols.reshape(x.shape[0], x.shape[1], k[0] * k[1], -1)
+    if not any(extra) and (count_include_pad or not any(p)):
         y = cols.mean(axis=2)
-    else:
-        inside = _windows("avg_pool2d", Tensor(np.ones((1, 1, *x.shape[2:]), dtype=x.dtype)), kernel_size, stride,
-                          padding)[0].data.sum(axis=2)
-        y = cols.sum(axis=2) / inside
+    else:  # divide each window by its counted positions (a constant of the shapes)
+        h, w = x.shape[2:]
+        counted = np.zeros((1, 1, h + 2 * p[0] + extra[0], w + 2 * p[1] + extra[1]), dtype=x.dtype)
+        counted[..., :h + 2 * p[0], :w + 2 * p[1]] = 1 if count_include_pad else 0
+        counted[..., p[0]:p[0] + h, p[1]:p[1] + w] = 1
+        window = dict(window, padding=(0, 0))
+        y = cols.sum(axis=2) / ops.ARRAYS.unfold(counted, **window).sum(axis=1)[0]
     return y.reshape(cols.shape[0], cols.shape[1], *out)
 
 
@@ -109,13 +132,16 @@ def adaptive_avg_pool2d(x: Tensor, output_size: Size) -> Tensor:
 
 
 class _Pool(Module):
-    def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0) -> None:
+    def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
+                 ceil_mode: bool = False) -> None:
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, kernel_size if stride is None else stride, padding
+        self.ceil_mode = ceil_mode
         _pair(type(self).__name__, "kernel_size", kernel_size)
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+                + (", ceil_mode=True" if self.ceil_mode else ""))
 
 
 class MaxPool2d(_Pool):
@@ -126,10 +152,18 @@ class MaxPool2d(_Pool):
         stride: an int or an (h, w) pair; defaults to kernel_size.
         padding: an int or an (h, w) pair (counting as -inf), at most half the kernel.
         dilation: an int or an (h, w) pair.
+        return_indices: only False (the indices of the maxima are not returned).
+        ceil_mode: round the output size up, as PyTorch does.
+
+    Raises:
+        NotImplementedError: ``return_indices=True``.
     """
 
-    def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0, dilation: Size = 1) -> None:
-        super().__init__(kernel_size, stride, padding)
+    def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0, dilation: Size = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        if return_indices:
+            raise NotImplementedError("MaxPool2d: return_indices=True is not supported (there is no MaxUnpool2d)")
+        super().__init__(kernel_size, stride, padding, ceil_mode)
         self.dilation = dilation
 
     def forward(self, x: Tensor) -> Tensor:
@@ -141,7 +175,7 @@ class MaxPool2d(_Pool):
         Returns:
             (N, C, H_out, W_out).
         """
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
 
 class AvgPool2d(_Pool):
@@ -151,12 +185,13 @@ class AvgPool2d(_Pool):
         kernel_size: an int or an (h, w) pair.
         stride: an int or an (h, w) pair; defaults to kernel_size.
         padding: an int or an (h, w) pair of zeros, at most half the kernel.
-        count_include_pad: divide by the whole window (True) or by its pixels inside the input (False).
+        ceil_mode: round the output size up, as PyTorch does.
+        count_include_pad: divide by the window's positions inside the padded input (True) or inside the input.
     """
 
-    def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
+    def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True) -> None:
-        super().__init__(kernel_size, stride, padding)
+        super().__init__(kernel_size, stride, padding, ceil_mode)
         self.count_include_pad = count_include_pad
 
     def forward(self, x: Tensor) -> Tensor:
@@ -168,7 +203,7 @@ class AvgPool2d(_Pool):
         Returns:
             (N, C, H_out, W_out).
         """
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.count_include_pad)
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
 class AdaptiveAvgPool2d(Module):
