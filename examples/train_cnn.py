@@ -14,7 +14,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from tinygrad_bn import Tensor, data, manual_seed, nn, no_grad, optim
+from tinygrad_bn import Tensor, data, jit, manual_seed, nn, no_grad, optim
 from tinygrad_bn.optim import lr_scheduler
 
 DATASETS = {"digits": (data.load_digits, 8, 16.0), "mnist": (data.load_mnist_5k, 28, 255.0)}
@@ -59,12 +59,12 @@ def train(model: nn.Module, X: np.ndarray, y: np.ndarray, epochs: int, batch_siz
     opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     schedule = lr_scheduler.LambdaLR(opt, lambda epoch: 1 - epoch / epochs)
     loss_fn = nn.CrossEntropyLoss()
+    step = jit(lambda xb, yb: loss_fn(model(xb), yb))  # forward and backward, replayed after two calls
     model.train()
     for epoch in range(epochs):
         for xb, yb in data.batches(X, y, batch_size, shuffle=True, seed=seed + epoch, drop_last=True):
-            loss = loss_fn(model(Tensor(xb)), yb)
             opt.zero_grad()
-            loss.backward()
+            step(xb, yb)
             opt.step()
         schedule.step()
 

@@ -11,7 +11,7 @@ import argparse
 import numpy as np
 from tqdm import tqdm
 
-from tinygrad_bn import Tensor, data, manual_seed, nn, no_grad, optim
+from tinygrad_bn import Tensor, data, jit, manual_seed, nn, no_grad, optim
 
 HIDDEN = 64
 
@@ -43,13 +43,13 @@ def train(model: nn.Module, X: np.ndarray, y: np.ndarray, epochs: int, batch_siz
     """Mini-batch SGD with momentum 0.9 on the cross-entropy, the learning rate decaying linearly to 0."""
     opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     schedule = optim.lr_scheduler.LambdaLR(opt, lambda epoch: 1 - epoch / epochs)
+    step = jit(lambda xb, yb: model(xb).cross_entropy(yb))  # forward and backward, replayed after two calls
     model.train()
     bar = tqdm(range(epochs), desc=desc, leave=False)
     for epoch in bar:
         for xb, yb in data.batches(X, y, batch_size, shuffle=True, seed=seed + epoch, drop_last=True):
-            loss = model(Tensor(xb)).cross_entropy(yb)
             opt.zero_grad()
-            loss.backward()
+            loss = step(xb, yb)
             opt.step()
         schedule.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
