@@ -12,6 +12,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from tinygrad_bn import AnomalyError, Tensor, data, detect_anomaly, jit, manual_seed, nn, no_grad, optim
+from tinygrad_bn.autograd import constant
 
 CHANCE = 0.1
 """The accuracy a diverged run counts as where a comparison needs a number (guessing among 10 classes)."""
@@ -108,10 +109,13 @@ class NoisyBatchNorm(nn.Module):
         y = self.bn(x)
         if not self.training:
             return y
-        c = y.shape[1]
-        s = self.rng.uniform(1 - self.scale, 1 + self.scale, c).astype(y.dtype)
-        m = self.rng.uniform(-self.shift, self.shift, c).astype(y.dtype)
-        return y * Tensor(s) + Tensor(m)
+        c = y.shape[1]  # the noise is drawn as constants of the graph, so a jit replay draws it afresh
+        s = constant(functools.partial(self._uniform, 1 - self.scale, 1 + self.scale, c, y.dtype))
+        m = constant(functools.partial(self._uniform, -self.shift, self.shift, c, y.dtype))
+        return y * s + m
+
+    def _uniform(self, low: float, high: float, n: int, dtype: np.dtype) -> np.ndarray:
+        return self.rng.uniform(low, high, n).astype(dtype)
 
     def extra_repr(self) -> str:
         return f"{self.bn.num_features}, shift={self.shift}, scale={self.scale}"

@@ -304,3 +304,29 @@ def test_a_forward_only_jit_inside_another_recording_is_recorded_into_it():
         step(x, y)
         grads.append(body[0].weight.grad)
     assert all(g is not None and np.abs(g.data).sum() > 0 for g in grads)  # the gradient reached the first layer
+
+
+def test_random_draws_happen_in_the_order_they_ran_eagerly():
+    """Two dropout masks from one generator, on branches the loss meets in the other order."""
+    w = Tensor(np.ones(6), requires_grad=True)
+
+    def two_masks(x, gen):
+        a = nn.functional.dropout(x * w, 0.5, True, gen)
+        b = nn.functional.dropout(x * w, 0.5, True, gen)
+        return (b * 3.0 + a).sum()
+    gen_eager, gen_jit = np.random.default_rng(3), np.random.default_rng(3)
+    step = tg.jit(lambda x: two_masks(x, gen_jit))
+    for i in range(5):
+        x = np.arange(6.0) + i
+        assert step(x).data.tobytes() == two_masks(Tensor(x), gen_eager).data.tobytes()
+
+
+def test_arguments_are_leaves_of_the_replay():
+    w = Tensor(np.ones(3), requires_grad=True)
+    step = tg.jit(lambda x: (x * w).sum())
+    with tg.record():
+        traced = [Tensor(np.full(3, float(i))) * 2.0 for i in range(4)]  # arguments with a node, no gradient
+    assert all(t.node is not None for t in traced)
+    assert [float(step(t).data) for t in traced] == [0.0, 6.0, 12.0, 18.0]
+    with pytest.raises(JitError, match=r"argument 0 \(shape \(3,\)\) has a graph that needs a gradient"):
+        step(w * 2.0)

@@ -74,8 +74,8 @@ class Scope:
 
 
 _scopes: ContextVar[tuple[Scope, ...]] = ContextVar("scopes", default=())
-# a jit recording's effects, constants and the modules called
-_tape: ContextVar[tuple[list, dict, list] | None] = ContextVar("tape", default=None)
+# a jit recording's effects, constants, the modules called, and every op output and constant in creation order
+_tape: ContextVar[tuple[list, dict, list, list] | None] = ContextVar("tape", default=None)
 
 
 class Node:
@@ -285,8 +285,8 @@ def effect(fn: Callable[..., None], *tensors: Tensor) -> None:
     """
     fn(*[t.data for t in tensors])
     tape = _tape.get()
-    if tape is not None:
-        tape[0].append((fn, tensors))
+    if tape is not None:  # with its place among the ops: after the ones made so far
+        tape[0].append((fn, tensors, len(tape[3])))
 
 
 def constant(fn: Callable[..., Any], *tensors: Tensor, name: str | None = None) -> Tensor:
@@ -308,6 +308,7 @@ def constant(fn: Callable[..., Any], *tensors: Tensor, name: str | None = None) 
     tape = _tape.get()
     if tape is not None:
         tape[1][id(t)] = (t, fn, tensors)
+        tape[3].append(t)
     return t
 
 
@@ -375,13 +376,15 @@ def add_pending(pending: dict, owned: set, key: Any, g: Any, in_place: bool) -> 
             owned.add(key)
 
 
-def inputs_first(roots: Sequence[Tensor], made_from: Mapping[int, Sequence[Tensor]] | None = None) -> list[Tensor]:
+def inputs_first(roots: Sequence[Tensor], made_from: Mapping[int, Sequence[Tensor]] | None = None,
+                 leaves: set[int] | None = None) -> list[Tensor]:
     """Every tensor the ``roots`` were computed from, and the roots, each after its inputs; no recursion.
 
     Args:
         roots: where to start (the first root's ancestors come first).
         made_from: for tensors without a node, by ``id``, the tensors they were made from (a jit recording's
             constants), followed like a node's inputs.
+        leaves: ids of tensors whose inputs are not followed (a jit's arguments).
 
     Returns:
         The tensors in an order where every input precedes the ops that use it.
@@ -398,6 +401,8 @@ def inputs_first(roots: Sequence[Tensor], made_from: Mapping[int, Sequence[Tenso
             continue
         seen.add(id(t))
         stack.append((t, True))
+        if leaves and id(t) in leaves:
+            continue
         inputs = t.node.inputs if t.node is not None else made_from.get(id(t), ()) if made_from else ()
         stack.extend((u, False) for u in reversed(inputs) if id(u) not in seen)
     return order

@@ -45,19 +45,34 @@ _KEEP = 4  # recordings kept per input signature (e.g. train and eval mode)
 class _Plan:
     """One recording: slots for every value, the leaves that fill them, the forward, effects and backward."""
 
-    def __init__(self, loss: Tensor, args: tuple[Tensor, ...], effects: list, constants: dict, modules: list,
+    def __init__(self, loss: Tensor, args: tuple[Tensor, ...], tape: tuple[list, dict, list, list],
                  backward: bool) -> None:
-        order = inputs_first([loss], {k: made[2] for k, made in constants.items()})
-        self.size, self.root = len(order), len(order) - 1
-        slot = {id(t): i for i, t in enumerate(order)}
+        effects, constants, modules, created = tape
         where = {id(a): k for k, a in enumerate(args)}
+        for k, a in enumerate(args):
+            if a.node is not None and a.requires_grad:
+                raise JitError(f"jit: argument {k} (shape {a.shape}) has a graph that needs a gradient; a replay "
+                               "cannot backpropagate into how it was made: pass a leaf (x.detach()) or compute it "
+                               "inside the function")
+        needed = inputs_first([loss], {k: made[2] for k, made in constants.items()}, set(where))
+        made_here = {id(t) for t in created}
+        # the leaves, then every op and constant of the loss in the order it ran (so random draws, state
+        # updates and constants made from a generator happen in the eager order)
+        ancestors = {id(t) for t in needed}
+        order = [t for t in needed if id(t) not in made_here] + [t for t in created if id(t) in ancestors]
+        position = {id(t): i for i, t in enumerate(order)}
+        after = [0]  # after[c]: how many of the first c made tensors are replayed
+        for t in created:
+            after.append(after[-1] + (id(t) in ancestors))
+        self.size, self.root = len(order), position[id(loss)]
+        slot = position
         self.leaves: list[tuple[int, int | Tensor]] = []  # (slot, argument index, or the tensor read at each call)
         self.forward: list[tuple[int, Callable, tuple[int, ...], dict[str, Any], str]] = []
         for i, t in enumerate(order):
             if t._hooks or t._retains_grad:
                 raise JitError(f"jit: a tensor of shape {t.shape} has a gradient hook or retain_grad(); a replay "
                                "does not run hooks nor keep intermediate gradients")
-            node = t.node
+            node = None if id(t) in where else t.node
             made = constants.get(id(t))
             if made is not None:  # recomputed from this call's values
                 ins = tuple(slot[id(u)] for u in made[2])
@@ -67,11 +82,11 @@ class _Plan:
             else:
                 ins = tuple(slot[id(u)] for u in node.inputs)
                 self.forward.append((i, node.fn, ins, node.attrs, node.op))
-        self.effects = []
-        for fn, tensors in effects:
+        self.effects = []  # (fn, input slots, how many forward entries run before it)
+        for fn, tensors, made in effects:
             if any(id(t) not in slot for t in tensors):
                 raise JitError("jit: a state update (effect) reads a value the loss does not depend on")
-            self.effects.append((fn, tuple(slot[id(t)] for t in tensors)))
+            self.effects.append((fn, tuple(slot[id(t)] for t in tensors), after[made]))
         # the eager backward's order: (slot, vjp, input slots, need, attrs, [(k, input slot, shape) for the inputs
         # that need a gradient], whose .grad a leaf fills: an argument's index or the tensor; None for an op)
         entries: list[tuple] = []
@@ -123,7 +138,7 @@ class _Plan:
                 return (f"a constant of shape {a.shape} (an input of op '{users[0] if users else '?'}') changed "
                         "between the calls: it was computed outside tinygrad_bn's ops, so a replay would keep the "
                         "first value")
-        if [s for _, s in self.effects] != [s for _, s in other.effects]:
+        if [e[1:] for e in self.effects] != [e[1:] for e in other.effects]:
             return "the state updates (effects) changed"
         return None
 
@@ -143,18 +158,21 @@ class _Plan:
             else:
                 env[f"L{i}"] = src
                 code.append(f"    v{i} = L{i}.data")
+        effects = {}  # forward entries run -> the effects that come next
+        for n, (fn, ins, at) in enumerate(self.effects):
+            env[f"e{n}"] = fn
+            effects.setdefault(at, []).append(f"        e{n}({', '.join(f'v{j}' for j in ins)})  # a state update")
         code.append("    try:")
         for n, (i, fn, ins, attrs, op) in enumerate(self.forward):
+            code += effects.get(n, [])
             env[f"f{i}"], env[f"a{i}"] = fn, attrs
             call = ", ".join([f"v{j}" for j in ins] + ([f"**a{i}"] if attrs else []))
             code.append(f"        at = {n}; v{i} = f{i}({call})  # {op}")
             if i in self.scalars:
                 code.append(f"        v{i} = np.asarray(v{i})")
+        code += effects.get(len(self.forward), [])
         code += ["    except (ValueError, IndexError, TypeError) as e:  # e.g. a label or an index out of range",
                  "        raise failed(e, ops[at][4]) from None"]
-        for n, (fn, ins) in enumerate(self.effects):
-            env[f"e{n}"] = fn
-            code.append(f"    e{n}({', '.join(f'v{j}' for j in ins)})  # a state update")
         if self.backward:
             env["D"] = self.dtype
             code += [f"    g{self.root} = np.ones({self.shape!r}, dtype=D)", f"    handed = {{memory(g{self.root})}}",
@@ -266,10 +284,8 @@ class jit:
         for plan in self._plans.get(key, ()):
             if plan.current():
                 return plan.replay(args)
-        effects: list = []
-        constants: dict = {}
-        modules: list = []
-        token = autograd._tape.set((effects, constants, modules))
+        tape: tuple[list, dict, list, list] = ([], {}, [], [])  # effects, constants, modules, made tensors
+        token = autograd._tape.set(tape)
         try:
             with enable_grad(), record():  # a forward-only jit records under no_grad too
                 loss = self.fn(*args)
@@ -279,7 +295,7 @@ class jit:
             shape = f" of shape {loss.shape}" if isinstance(loss, Tensor) else ""
             raise RuntimeError(f"jit: the function must return a {'one-element loss ' if self.backward else ''}"
                                f"Tensor, got {type(loss).__name__}{shape}")
-        plan = _Plan(loss, args, effects, constants, modules, self.backward)
+        plan = _Plan(loss, args, tape, self.backward)
         if self.backward:
             loss.backward()
         firsts = self._first.setdefault(key, [])

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import anomaly
-from .autograd import Node, _grad_enabled, _recording, current_module, unbroadcast
+from .autograd import Node, _grad_enabled, _recording, _tape, current_module, unbroadcast
 from .tensor import ShapeError, Tensor, _result
 
 Forward = Callable[..., np.ndarray]
@@ -76,6 +76,9 @@ def primitive(fn: Forward | None = None, *, random: bool = False) -> Callable[..
                                     f"with @{name}.defvjp)")
                 out.requires_grad = needs
                 out.node = Node(name, inputs, attrs, vjp if needs else None, random, fn)
+                tape = _tape.get()
+                if tape is not None:  # a jit recording replays the ops in the order they ran
+                    tape[3].append(out)
         if anomaly._state.forward:
             anomaly.check_forward(name, inputs, out, current_module())
         return out

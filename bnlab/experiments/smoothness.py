@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinygrad_bn import Tensor, grad, nn, optim
+from tinygrad_bn import Tensor, grad, jit, nn, optim
 
 from ..training import accuracy, load, minibatches, mlp
 from . import Figure, Result, seeds
@@ -70,14 +70,14 @@ def one_run(*, seed: int, norm: str, steps: int, every: int, lr: float, hidden: 
     etas = lr * np.geomspace(0.25, 4, 5)
     rec: dict = {"steps": [], "test_acc": [], "loss_range": [], "grad_change": [], "beta": []}
     model.train()
+    train_step = jit(lambda x, y: model(x).cross_entropy(y))  # forward and backward, replayed (bit-identical)
     for step in range(1, steps + 1):
         xb, yb = next(stream)
         if probe and (step % every == 0 or step == 1):
             for k, v in landscape(model, xb, yb, etas).items():
                 rec[k].append(v)
-        loss = model(Tensor(xb)).cross_entropy(yb)
         opt.zero_grad()
-        loss.backward()
+        train_step(xb, yb)
         opt.step()
         if step % every == 0:
             rec["steps"].append(step)
