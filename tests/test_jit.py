@@ -330,3 +330,12 @@ def test_arguments_are_leaves_of_the_replay():
     assert [float(step(t).data) for t in traced] == [0.0, 6.0, 12.0, 18.0]
     with pytest.raises(JitError, match=r"argument 0 \(shape \(3,\)\) has a graph that needs a gradient"):
         step(w * 2.0)
+
+
+def test_a_jit_with_a_backward_inside_another_is_refused():
+    w = Tensor(np.ones(3), requires_grad=True)
+    inner = tg.jit(lambda x: (x * w).sum())
+    for _ in range(3):
+        inner(np.ones(3))  # recorded and replayable
+    with pytest.raises(JitError, match="a jit with a backward, was called inside another jit's function"):
+        tg.jit(lambda x: inner(x) * 2.0)(np.ones(3))

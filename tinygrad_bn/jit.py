@@ -273,7 +273,10 @@ class jit:
 
     def __call__(self, *args: Any) -> Tensor:
         args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
-        if autograd._tape.get() is not None and not self.backward:  # inside another recording: be part of it
+        if autograd._tape.get() is not None:  # inside another recording: be part of it
+            if self.backward:
+                raise JitError(f"jit: {_name(self.fn)}, a jit with a backward, was called inside another jit's "
+                               "function; return the inner loss instead, or make the inner jit backward=False")
             return self.fn(*args)
         if (self.backward and not is_grad_enabled()) or anomaly.is_anomaly_enabled():
             loss = self.fn(*args)
