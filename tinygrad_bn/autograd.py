@@ -355,27 +355,6 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
     return order
 
 
-def add_pending(pending: dict, owned: set, key: Any, g: Any, in_place: bool) -> None:
-    """Add ``g`` to the gradient pending for ``key``: the first is kept as it is (others may hold it), a sum
-    made here is held by nobody else and is added to in place when ``in_place`` (arrays, not Tensors).
-
-    Args:
-        pending: gradients so far, by key.
-        owned: the keys whose pending gradient is a sum made here.
-        key: whose gradient ``g`` is.
-        g: an ndarray, or a Tensor under ``create_graph``.
-        in_place: whether sums may be added to in place.
-    """
-    if key not in pending:
-        pending[key] = g
-    elif key in owned:
-        pending[key] += g
-    else:
-        pending[key] = pending[key] + g
-        if in_place:
-            owned.add(key)
-
-
 def inputs_first(roots: Sequence[Tensor], made_from: Mapping[int, Sequence[Tensor]] | None = None,
                  leaves: set[int] | None = None) -> list[Tensor]:
     """Every tensor the ``roots`` were computed from, and the roots, each after its inputs; no recursion.
@@ -491,7 +470,15 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, retai
                         continue
                     if gi.shape != inp.data.shape:
                         gi = unbroadcast(F, gi, inp.data.shape)
-                    add_pending(pending, owned, id(inp), gi, not create_graph)
+                    key = id(inp)
+                    if key not in pending:
+                        pending[key] = gi
+                    elif key in owned:  # a sum made here, held by nobody else
+                        pending[key] += gi
+                    else:
+                        pending[key] = pending[key] + gi
+                        if not create_graph:
+                            owned.add(key)
     finally:
         if check:
             anomaly._state.forward = True

@@ -60,12 +60,11 @@ class _Plan:
         # updates and constants made from a generator happen in the eager order)
         ancestors = {id(t) for t in needed}
         order = [t for t in needed if id(t) not in made_here] + [t for t in created if id(t) in ancestors]
-        position = {id(t): i for i, t in enumerate(order)}
+        slot = {id(t): i for i, t in enumerate(order)}
         after = [0]  # after[c]: how many of the first c made tensors are replayed
         for t in created:
             after.append(after[-1] + (id(t) in ancestors))
-        self.size, self.root = len(order), position[id(loss)]
-        slot = position
+        self.size, self.root = len(order), slot[id(loss)]
         self.leaves: list[tuple[int, int | Tensor]] = []  # (slot, argument index, or the tensor read at each call)
         self.forward: list[tuple[int, Callable, tuple[int, ...], dict[str, Any], str]] = []
         for i, t in enumerate(order):
