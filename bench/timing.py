@@ -74,6 +74,6 @@ def machine() -> dict[str, str]:
     from tinygrad_bn import malloc
     mib = (malloc.MMAP_THRESHOLD >> 20, malloc.TRIM_THRESHOLD >> 20)
     info["allocator"] = (f"glibc malloc with tinygrad_bn's fixed thresholds (mmap {mib[0]} MiB, trim {mib[1]} MiB) for "
-                         "every system of the process" if malloc.STEADY else
+                         "every system of the process" if malloc.steady_malloc() else
                          "the platform's default (TINYGRAD_BN_MALLOC=default, or no glibc)")
     return info

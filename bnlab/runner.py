@@ -18,11 +18,15 @@ import joblib
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from tinygrad_bn.malloc import steady_malloc
+
 __all__ = ["Runner"]
 
 
 def _call(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> Any:
-    """Run ``fn(**kwargs)`` with one BLAS thread (in whichever process or Dask worker it lands)."""
+    """Run ``fn(**kwargs)`` with one BLAS thread and steady malloc thresholds (in whichever process or Dask worker
+    it lands: ``tinygrad_bn.malloc``)."""
+    steady_malloc()
     with threadpool_limits(1, user_api="blas"):
         return fn(**kwargs)
 

@@ -10,6 +10,7 @@ import viz
 from tinygrad_bn import ShapeError, Tensor, gradcheck, nn, ops
 from tinygrad_bn.gradcheck import gradgradcheck
 from tinygrad_bn.nn import functional as F
+from tinygrad_bn.ops import im2col
 from tinygrad_bn.testing import compare_with_torch
 
 
@@ -186,11 +187,11 @@ def test_conv2d_primitive_gradcheck_and_torch_parity(case, seed):
 def test_conv2d_primitive_in_batches_of_samples_matches_torch(monkeypatch, per_batch, kw):
     """The forward and vjp work a few samples at a time (uneven last batch included): same numbers as torch."""
     x, w = _rand((5, 4, 6, 5)), _rand((6, 4 // kw.get("groups", 1), 3, 2), 1)
-    oh, ow = ops._windows("conv2d", x.shape, (3, 2), kw.get("dilation", (1, 1)), kw["padding"],
+    oh, ow = im2col.windows("conv2d", x.shape, (3, 2), kw.get("dilation", (1, 1)), kw["padding"],
                           kw.get("stride", (1, 1)))
     sample = 4 * 3 * 2 * oh * ow * 8  # bytes of one sample's columns
-    monkeypatch.setattr(ops, "_BATCH_BYTES", per_batch * sample)
-    assert len(ops._batches(5, sample)) == -(-5 // per_batch)
+    monkeypatch.setattr(im2col, "BATCH_BYTES", per_batch * sample)
+    assert len(im2col.batches(5, sample)) == -(-5 // per_batch)
     compare_with_torch(lambda a, b: ops.conv2d(a, b, **kw),
                        lambda a, b: torch.nn.functional.conv2d(a, b, None, kw.get("stride", 1), kw["padding"],
                                                                kw.get("dilation", 1), kw.get("groups", 1)), [x, w],

@@ -1,10 +1,12 @@
 """tinygrad_bn: a small reverse-mode autodiff library on numpy, built to study batch normalization."""
 
-from . import malloc, nn, optim  # noqa: F401 (importing malloc fixes glibc's thresholds: tinygrad_bn/malloc.py)
+from . import nn, optim
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
-from .autograd import Node, Scope, enable_grad, grad, is_grad_enabled, module_scope, no_grad, record, scope
+from .autograd import grad
 from .gradcheck import GradcheckError, gradcheck
-from .jit import JitError, jit
+from .graph import Node, Scope, enable_grad, is_grad_enabled, module_scope, no_grad, record, scope
+from .jit import jit
+from .tape import JitError
 from .tensor import (
     ShapeError,
     Tensor,

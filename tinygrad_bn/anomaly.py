@@ -10,28 +10,24 @@ backward each test one flag.
 from __future__ import annotations
 
 import functools
-import os
 import traceback
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from .autograd import Node
+    from .graph import Node
     from .tensor import Tensor
 
 __all__ = ["AnomalyError", "detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly"]
 
 
-class _State:
-    forward = False  # primitives check their outputs (off inside a backward pass)
-    backward = False  # vjps' gradients are checked
-
-
-_state = _State()
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_INTERNAL = {os.path.join(_HERE, f) for f in ("ops.py", "anomaly.py", "autograd.py", "tensor.py")}
+checking_forward: ContextVar[bool] = ContextVar("anomaly_forward", default=False)
+"""Primitives check their outputs (off inside a backward pass, whose gradients are checked per node)."""
+checking_backward: ContextVar[bool] = ContextVar("anomaly_backward", default=False)
+"""Vjps' gradients are checked: anomaly detection is on."""
 
 
 class AnomalyError(FloatingPointError):
@@ -62,16 +58,17 @@ class AnomalyError(FloatingPointError):
 
 def is_anomaly_enabled() -> bool:
     """Return whether anomaly detection is on."""
-    return _state.backward
+    return checking_backward.get()
 
 
 def set_detect_anomaly(mode: bool) -> None:
-    """Turn anomaly detection on or off for the whole process (see :class:`detect_anomaly`).
+    """Turn anomaly detection on or off (see :class:`detect_anomaly`); thread- and task-local, like the grad modes.
 
     Args:
         mode: True turns it on, False off.
     """
-    _state.forward = _state.backward = bool(mode)
+    checking_forward.set(bool(mode))
+    checking_backward.set(bool(mode))
 
 
 class detect_anomaly:
@@ -85,11 +82,11 @@ class detect_anomaly:
         self.mode = check_nan
 
     def __enter__(self) -> None:
-        self._saved = (_state.forward, _state.backward)
-        set_detect_anomaly(self.mode)
+        self._tokens = (checking_forward.set(self.mode), checking_backward.set(self.mode))
 
     def __exit__(self, *exc: object) -> None:
-        _state.forward, _state.backward = self._saved
+        checking_forward.reset(self._tokens[0])
+        checking_backward.reset(self._tokens[1])
 
     def __call__(self, fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -100,10 +97,16 @@ class detect_anomaly:
 
 
 def _stack() -> traceback.StackSummary:
-    frames = [(f, n) for f, n in traceback.walk_stack(None) if f.f_code.co_filename not in _INTERNAL]
+    """Where the op was created: the stack without the engine's own frames (the user's code and nn's layers)."""
+    frames = [(f, n) for f, n in traceback.walk_stack(None) if not _engine(f.f_globals.get("__name__", ""))]
     summary = traceback.StackSummary.extract(frames, lookup_lines=False)
     summary.reverse()
     return summary
+
+
+def _engine(module: str) -> bool:
+    """Whether a frame of ``module`` is the engine's (tinygrad_bn outside ``nn``), left out of the stack shown."""
+    return module.startswith("tinygrad_bn.") and not module.startswith("tinygrad_bn.nn.")
 
 
 def _bad(a: np.ndarray) -> str | None:

@@ -8,7 +8,7 @@ numpy functions in the same order on the new inputs: the results are the eager s
 without the Python around them (as tinygrad's ``TinyJit`` replays its kernels).
 
 What is replayed is what the graph holds: the primitives, their vjps, and the state changes declared
-with :func:`~tinygrad_bn.autograd.effect` (the normalizers' running statistics). Python that runs
+with :func:`~tinygrad_bn.tape.effect` (the normalizers' running statistics). Python that runs
 *around* the ops is not: a value computed with numpy from an input, or a branch on an input's
 values, is fixed at recording. So the first two calls of each input signature run eagerly and are
 both recorded, and they must agree (same ops, attributes and constants), or the call raises
@@ -19,42 +19,71 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import anomaly, autograd
-from .autograd import (
-    JitError,
-    _accumulate,
-    _memory,
-    enable_grad,
-    inputs_first,
-    is_grad_enabled,
-    record,
-    toposort,
-    unbroadcast,
-)
-from .nn import module as _module
+from . import anomaly, tape
+from .backward import accumulate, inputs_first, memory, toposort, unbroadcast
+from .graph import enable_grad, is_grad_enabled, record
 from .ops import ARRAYS
+from .tape import JitError, Tape
 from .tensor import Tensor, _result
 
 _KEEP = 4  # recordings kept per input signature (e.g. train and eval mode)
 
 
+class Leaf(NamedTuple):
+    """A value read at each call: the call's argument ``source`` (an index), or a tensor (a parameter, a buffer)."""
+
+    slot: int
+    source: int | Tensor
+
+
+class Step(NamedTuple):
+    """One forward entry: ``v[slot] = fn(*v[inputs], **attrs)``, a primitive or a constant's recomputation."""
+
+    slot: int
+    fn: Callable
+    inputs: tuple[int, ...]
+    attrs: dict[str, Any]
+    op: str
+
+
+class Update(NamedTuple):
+    """A state update (an effect): ``fn(*v[inputs])`` after the first ``at`` forward steps."""
+
+    fn: Callable[..., None]
+    inputs: tuple[int, ...]
+    at: int
+
+
+class Back(NamedTuple):
+    """One backward entry, in the eager order: a vjp sending gradients to ``sends`` ((k, input slot, shape) for
+    the inputs that need one), or, with ``vjp`` None, a leaf whose ``.grad`` gets the gradient (``target``: an
+    argument's index or the tensor)."""
+
+    slot: int
+    vjp: Callable | None
+    inputs: tuple[int, ...]
+    need: list[bool]
+    attrs: dict[str, Any]
+    sends: tuple[tuple[int, int, tuple[int, ...]], ...]
+    target: int | Tensor | None
+
+
 class _Plan:
     """One recording: slots for every value, the leaves that fill them, the forward, effects and backward."""
 
-    def __init__(self, loss: Tensor, args: tuple[Tensor, ...], tape: tuple[list, dict, list, list],
-                 backward: bool) -> None:
-        effects, constants, modules, created = tape
+    def __init__(self, loss: Tensor, args: tuple[Tensor, ...], recorded: Tape, backward: bool) -> None:
+        constants, created = recorded.constants, recorded.made
         where = {id(a): k for k, a in enumerate(args)}
         for k, a in enumerate(args):
             if a.node is not None and a.requires_grad:
                 raise JitError(f"jit: argument {k} (shape {a.shape}) has a graph that needs a gradient; a replay "
                                "cannot backpropagate into how it was made: pass a leaf (x.detach()) or compute it "
                                "inside the function")
-        needed = inputs_first([loss], {k: made[2] for k, made in constants.items()}, set(where))
+        needed = inputs_first([loss], {k: made.inputs for k, made in constants.items()}, set(where))
         made_here = {id(t) for t in created}
         # the leaves, then every op and constant of the loss in the order it ran (so random draws, state
         # updates and constants made from a generator happen in the eager order)
@@ -65,8 +94,8 @@ class _Plan:
         for t in created:
             after.append(after[-1] + (id(t) in ancestors))
         self.size, self.root = len(order), slot[id(loss)]
-        self.leaves: list[tuple[int, int | Tensor]] = []  # (slot, argument index, or the tensor read at each call)
-        self.forward: list[tuple[int, Callable, tuple[int, ...], dict[str, Any], str]] = []
+        self.leaves: list[Leaf] = []
+        self.forward: list[Step] = []
         for i, t in enumerate(order):
             if t._hooks or t._retains_grad:
                 raise JitError(f"jit: a tensor of shape {t.shape} has a gradient hook or retain_grad(); a replay "
@@ -74,34 +103,31 @@ class _Plan:
             node = None if id(t) in where else t.node
             made = constants.get(id(t))
             if made is not None:  # recomputed from this call's values
-                ins = tuple(slot[id(u)] for u in made[2])
-                self.forward.append((i, made[1], ins, {}, f"constant {t.name or ''}"))
+                ins = tuple(slot[id(u)] for u in made.inputs)
+                self.forward.append(Step(i, made.fn, ins, {}, f"constant {t.name or ''}"))
             elif node is None:
-                self.leaves.append((i, where.get(id(t), t)))
+                self.leaves.append(Leaf(i, where.get(id(t), t)))
             else:
                 ins = tuple(slot[id(u)] for u in node.inputs)
-                self.forward.append((i, node.fn, ins, node.attrs, node.op))
-        self.effects = []  # (fn, input slots, how many forward entries run before it)
-        for fn, tensors, made in effects:
-            if any(id(t) not in slot for t in tensors):
+                self.forward.append(Step(i, node.fn, ins, node.attrs, node.op))
+        self.effects: list[Update] = []
+        for e in recorded.effects:
+            if any(id(t) not in slot for t in e.tensors):
                 raise JitError("jit: a state update (effect) reads a value the loss does not depend on")
-            self.effects.append((fn, tuple(slot[id(t)] for t in tensors), after[made]))
-        # the eager backward's order: (slot, vjp, input slots, need, attrs, [(k, input slot, shape) for the inputs
-        # that need a gradient], whose .grad a leaf fills: an argument's index or the tensor; None for an op)
-        entries: list[tuple] = []
+            self.effects.append(Update(e.fn, tuple(slot[id(t)] for t in e.tensors), after[e.at]))
+        self.backward: list[Back] = []
         for t in toposort([loss]) if backward else ():
             node = t.node
             if node is None:
-                entries.append((slot[id(t)], None, (), [], {}, (), where.get(id(t), t)))
+                self.backward.append(Back(slot[id(t)], None, (), [], {}, (), where.get(id(t), t)))
             else:
                 ins = tuple(slot[id(u)] for u in node.inputs)
                 need = [u.requires_grad for u in node.inputs]
                 sends = tuple((k, j, u.data.shape) for k, (j, u) in enumerate(zip(ins, node.inputs)) if need[k])
-                entries.append((slot[id(t)], node.vjp, ins, need, node.attrs, sends, None))
-        self.backward = entries
+                self.backward.append(Back(slot[id(t)], node.vjp, ins, need, node.attrs, sends, None))
         self.dtype, self.shape = loss.dtype, loss.shape
-        self.tree = _module._tree[0]  # the module tree's version, and every module's mode, as recorded
-        self.modes = tuple({id(m): (m, m.training) for m in modules}.values())
+        # every module called, with its mode and version as recorded
+        self.modules = tuple({id(m): (m, m.training, m._version) for m in recorded.modules}.values())
         self.scalars = {i for i, t in enumerate(order) if t.ndim == 0}  # ops on 0-d values give numpy scalars
         self.shapes = [t.shape for t in order]
         self.source: str | None = None
@@ -114,8 +140,9 @@ class _Plan:
         return self
 
     def current(self) -> bool:
-        """Whether the modules are still as recorded: no child, parameter or buffer replaced, no mode changed."""
-        return self.tree == _module._tree[0] and all(m.training == mode for m, mode in self.modes)
+        """Whether the modules are still as recorded: no attribute of theirs set since (no child, parameter, buffer
+        or setting replaced), no mode changed."""
+        return all(m.training == mode and m._version == version for m, mode, version in self.modules)
 
     def differs(self, other: _Plan) -> str | None:
         """Where ``other`` (a later recording of the same function) does something else, or None."""
@@ -148,8 +175,8 @@ class _Plan:
         sums them: the first one kept as it is, the second added into a new array, the rest added in place.
         A value is deleted after the last vjp that reads it, so the allocator reuses warm memory.
         """
-        env: dict[str, Any] = {"A": ARRAYS, "np": np, "fit": _fit, "acc": _accumulate,
-                               "memory": _memory, "result": _result, "failed": _failed, "ops": self.forward}
+        env: dict[str, Any] = {"A": ARRAYS, "np": np, "fit": _fit, "acc": accumulate, "wrap": _result,
+                               "memory": memory, "result": _result, "failed": _failed, "ops": self.forward}
         code = ["def replay(args):"]
         for i, src in self.leaves:
             if isinstance(src, int):
@@ -197,7 +224,7 @@ class _Plan:
                     if not isinstance(target, int):
                         env[f"T{i}"] = target
                     code.append(f"        acc({f'args[{target}]' if isinstance(target, int) else f'T{i}'}, g{i}, "
-                                "False, handed)")
+                                "False, handed, wrap)")
                 else:
                     env[f"b{i}"], env[f"n{i}"], env[f"a{i}"] = vjp, need, attrs
                     call = ", ".join(["A", f"n{i}", f"g{i}", f"v{i}"] + [f"v{j}" for j in ins] +
@@ -272,7 +299,7 @@ class jit:
 
     def __call__(self, *args: Any) -> Tensor:
         args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in args)
-        if autograd._tape.get() is not None:  # inside another recording: be part of it
+        if tape.current() is not None:  # inside another recording: be part of it
             if self.backward:
                 raise JitError(f"jit: {_name(self.fn)}, a jit with a backward, was called inside another jit's "
                                "function; return the inner loss instead, or make the inner jit backward=False")
@@ -286,18 +313,14 @@ class jit:
         for plan in self._plans.get(key, ()):
             if plan.current():
                 return plan.replay(args)
-        tape: tuple[list, dict, list, list] = ([], {}, [], [])  # effects, constants, modules, made tensors
-        token = autograd._tape.set(tape)
-        try:
-            with enable_grad(), record():  # a forward-only jit records under no_grad too
-                loss = self.fn(*args)
-        finally:
-            autograd._tape.reset(token)
+        recorded = Tape()
+        with tape.recording(recorded), enable_grad(), record():  # a forward-only jit records under no_grad too
+            loss = self.fn(*args)
         if not isinstance(loss, Tensor) or (self.backward and loss.size != 1):
             shape = f" of shape {loss.shape}" if isinstance(loss, Tensor) else ""
             raise RuntimeError(f"jit: the function must return a {'one-element loss ' if self.backward else ''}"
                                f"Tensor, got {type(loss).__name__}{shape}")
-        plan = _Plan(loss, args, tape, self.backward)
+        plan = _Plan(loss, args, recorded, self.backward)
         if self.backward:
             loss.backward()
         firsts = self._first.setdefault(key, [])

@@ -9,7 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd, validate
+from . import tape, validate
+from .backward import run_backward
+from .graph import Node, Value
 from .validate import AxisError, ShapeError  # noqa: F401  (re-exported: ``from .tensor import ShapeError``)
 
 _default_dtype: np.dtype = np.dtype(np.float32)
@@ -48,7 +50,7 @@ def manual_seed(seed: int) -> None:
     _rng.bit_generator.state = np.random.default_rng(seed).bit_generator.state
 
 
-def generator(gen: np.random.Generator | int | None = None) -> np.random.Generator:
+def as_generator(gen: np.random.Generator | int | None = None) -> np.random.Generator:
     """``gen`` as a numpy Generator: itself, a new one seeded with it, or the library's default."""
     if gen is None:
         return _rng
@@ -97,11 +99,11 @@ def _numeric(op: str, data: Any, dtype: Any, copy: bool = False) -> np.ndarray:
     return arr
 
 
-class Tensor:
+class Tensor(Value):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     ``data`` is the numpy array itself (writable); ``grad`` is a Tensor or None; ``node`` is the
-    :class:`~tinygrad_bn.autograd.Node` that made this tensor, None for leaves.
+    :class:`~tinygrad_bn.graph.Node` that made this tensor, None for leaves.
 
     Args:
         data: a number, (nested) list, numpy array (kept, not copied, when ``dtype`` is None) or Tensor.
@@ -124,7 +126,7 @@ class Tensor:
         self.requires_grad = requires_grad
         self.grad: Tensor | None = None
         self.name = name
-        self.node: autograd.Node | None = None
+        self.node: Node | None = None
         self._hooks: tuple[Callable[[Tensor], Tensor | None], ...] = ()  # a new tuple per registration
         self._retains_grad = False
 
@@ -172,7 +174,8 @@ class Tensor:
         Returns:
             A leaf Tensor of that shape.
         """
-        return cls._make(_gen(generator).standard_normal(validate.shape("randn", shape)), dtype, requires_grad, name)
+        draws = as_generator(generator).standard_normal(validate.shape("randn", shape))
+        return cls._make(draws, dtype, requires_grad, name)
 
     @classmethod
     def rand(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None,
@@ -189,7 +192,7 @@ class Tensor:
         Returns:
             A leaf Tensor of that shape.
         """
-        return cls._make(_gen(generator).random(validate.shape("rand", shape)), dtype, requires_grad, name)
+        return cls._make(as_generator(generator).random(validate.shape("rand", shape)), dtype, requires_grad, name)
 
     @classmethod
     def uniform(cls, *shape: int, low: float = 0.0, high: float = 1.0, dtype: Any = None,
@@ -210,7 +213,7 @@ class Tensor:
             A leaf Tensor of that shape.
         """
         size = validate.shape("uniform", shape)
-        return cls._make(_gen(generator).uniform(low, high, size), dtype, requires_grad, name)
+        return cls._make(as_generator(generator).uniform(low, high, size), dtype, requires_grad, name)
 
     @classmethod
     def arange(cls, start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
@@ -353,10 +356,10 @@ class Tensor:
                 element.
             ValueError: ``grad`` does not have ``self``'s shape.
         """
-        root = autograd._root_grad(self, grad, "backward")
+        root = root_grad(self, grad, "backward")
         keep = create_graph if retain_graph is None else retain_graph
-        autograd.run_backward([self], [root], retain_graph=keep, create_graph=create_graph,
-                              retain_grads=retain_grads)
+        run_backward([self], [root], ops=ops, wrap=_result, retain_graph=keep, create_graph=create_graph,
+                     retain_grads=retain_grads)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
@@ -454,8 +457,8 @@ class Tensor:
         """``fn(self, o)`` as a constant of the graph (a jit replay compares each call's values)."""
         try:
             if isinstance(o, Tensor):
-                return autograd.constant(fn, self, o)
-            return autograd.constant(functools.partial(_against, fn, o), self)
+                return constant(fn, self, o)
+            return constant(functools.partial(_against, fn, o), self)
         except ValueError:
             raise ShapeError(f"{fn.__name__}: shapes {self.shape} and {np.shape(o)} cannot be broadcast "
                              "together") from None
@@ -547,8 +550,7 @@ class Tensor:
             beta: the sharpness.
             threshold: above ``beta * x > threshold`` the result is ``x`` itself.
         """
-        from .nn import functional as F
-        return F.softplus(self, beta, threshold)
+        return composites.softplus(self, beta, threshold)
 
     # ----- reductions ----------------------------------------------------------------------
     # ``axis``/``keepdims`` (numpy's names) and ``dim``/``keepdim`` (PyTorch's) are the same arguments
@@ -818,7 +820,7 @@ class Tensor:
         """
         return self ** exponent
 
-    # ----- composites (plain functions of primitives, defined in nn.functional) ------------
+    # ----- composites (plain functions of primitives: ops.composites, ops.losses) ----------
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """Return the softmax along ``axis``.
 
@@ -826,8 +828,7 @@ class Tensor:
             axis: the axis that sums to 1.
             dim: PyTorch's name for ``axis``.
         """
-        from .nn import functional as F
-        return F.softmax(self, axis if dim is None else dim)
+        return composites.softmax(self, axis if dim is None else dim)
 
     def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """Return the log-softmax along ``axis``.
@@ -836,8 +837,7 @@ class Tensor:
             axis: the axis over which the probabilities sum to 1.
             dim: PyTorch's name for ``axis``.
         """
-        from .nn import functional as F
-        return F.log_softmax(self, axis if dim is None else dim)
+        return composites.log_softmax(self, axis if dim is None else dim)
 
     def cross_entropy(self, labels: Any) -> Tensor:
         """Return the mean cross-entropy of these logits (N, C) against integer class labels.
@@ -845,8 +845,7 @@ class Tensor:
         Args:
             labels: integer class indices in ``[0, C)``, shape (N,).
         """
-        from .nn import functional as F
-        return F.cross_entropy(self, labels)
+        return losses.cross_entropy(self, labels)
 
     def binary_cross_entropy_with_logits(self, target: Any, weight: Any = None, reduction: str = "mean",
                                          pos_weight: Any = None) -> Tensor:
@@ -861,8 +860,7 @@ class Tensor:
         Returns:
             A scalar Tensor, or one of ``self``'s shape for ``reduction="none"``.
         """
-        from .nn import functional as F
-        return F.binary_cross_entropy_with_logits(self, target, weight, reduction, pos_weight)
+        return composites.binary_cross_entropy_with_logits(self, target, weight, reduction, pos_weight)
 
     def mse(self, target: Any) -> Tensor:
         """Return the mean squared error against ``target``, a scalar Tensor.
@@ -870,8 +868,7 @@ class Tensor:
         Args:
             target: a Tensor or array of ``self``'s shape.
         """
-        from .nn import functional as F
-        return F.mse(self, target)
+        return losses.mse(self, target)
 
 
 def _against(fn: Callable, other: Any, a: np.ndarray) -> np.ndarray:
@@ -888,8 +885,44 @@ def _result(data: np.ndarray | np.generic) -> Tensor:
     return t
 
 
-def _gen(gen: np.random.Generator | int | None) -> np.random.Generator:
-    return generator(gen)
+def constant(fn: Callable[..., Any], *tensors: Tensor, name: str | None = None) -> Tensor:
+    """A constant (no gradient flows into it) computed from the tensors' values by ``fn(*arrays)``.
+
+    For values the graph treats as given although they depend on other values: the stability shift of
+    ``log_softmax``, a comparison mask. A :func:`tinygrad_bn.jit` recording remembers how the constant was
+    made and recomputes it from each call's values when it replays.
+
+    Args:
+        fn: computes the constant's array from the tensors' ndarrays.
+        *tensors: the values it is computed from.
+        name: the constant's name (shown by ``viz``).
+
+    Returns:
+        A Tensor without a node that does not require grad.
+    """
+    t = Tensor(fn(*[u.data for u in tensors]), name=name)
+    recording = tape.current()
+    if recording is not None:
+        recording.constant(t, fn, tensors)
+    return t
+
+
+def root_grad(out: Tensor, g: Tensor | Any | None, where: str) -> Tensor:
+    """The gradient a backward pass starts from at ``out``: ``g`` checked (or 1 for a one-element ``out``)."""
+    if not out.requires_grad:
+        raise RuntimeError(f"{where}: the output (shape {out.shape}) does not require grad; "
+                           "no input with requires_grad=True was used to compute it")
+    if g is None:
+        if out.size != 1:
+            raise RuntimeError(f"{where}: the output has shape {out.shape}; a gradient can be created "
+                               "implicitly only for a scalar output, so pass grad= with the output's shape")
+        return Tensor(np.ones(out.shape, dtype=out.dtype))
+    g = g if isinstance(g, Tensor) else Tensor(g, dtype=out.dtype)
+    if g.shape != out.shape:
+        raise ValueError(f"{where}: grad has shape {g.shape} but the output has shape {out.shape}")
+    return g
+
+
 
 
 def _index(index: Any) -> Any:
@@ -938,7 +971,7 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     if not isinstance(cond, Tensor):
         cond = Tensor(np.asarray(cond, dtype=bool))
     elif cond.dtype != bool:  # cast, as a constant of the graph (a jit replay casts each call's values)
-        cond = autograd.constant(functools.partial(np.asarray, dtype=bool), cond)
+        cond = constant(functools.partial(np.asarray, dtype=bool), cond)
     return ops.where(cond, a, b)
 
 
@@ -983,4 +1016,6 @@ def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -
     return ops.stack(*tensors, axis=validate.axis("stack", axis if dim is None else dim, len(shape) + 1, shape))
 
 
-from . import ops  # noqa: E402  (ops builds Tensors; the methods above call into it)
+# the one import circle of the library: ops makes Tensors, and Tensor's methods call ops
+from . import ops  # noqa: E402
+from .ops import composites, losses  # noqa: E402

@@ -73,8 +73,7 @@ def _capture_step(model: nn.Module, x: Any, target: Any, mode: str) -> nx.DiGrap
         raise TypeError(f"capture: drawing a model ({type(model).__name__}) needs input=, e.g. a batch "
                         "Tensor of shape (N, features)")
     x = x if isinstance(x, Tensor) else Tensor(np.asarray(x), name="input")
-    saved = _save_state(model)
-    try:
+    with nn.utils.preserved_state(model):
         model.train(mode == "train")
         with record():
             out = model(x)
@@ -86,8 +85,6 @@ def _capture_step(model: nn.Module, x: Any, target: Any, mode: str) -> nx.DiGrap
             x.grad = None
             loss.backward(retain_grads=True)
         return _graph(roots, [x])
-    finally:
-        _restore_state(saved)
 
 
 def _loss(out: Any, target: Any) -> Tensor:
@@ -102,29 +99,6 @@ def _loss(out: Any, target: Any) -> Tensor:
     if y.shape == out.shape and y.dtype.kind == "f":
         return out.mse(y)
     return out.cross_entropy(y)
-
-
-def _save_state(model: nn.Module) -> list[Callable[[], None]]:
-    """Closures that put back what a forward and backward pass change: flags, buffers, grads, generators."""
-    undo: list[Callable[[], None]] = []
-    for m in model.modules():
-        flag = m.training
-        undo.append(lambda m=m, flag=flag: object.__setattr__(m, "training", flag))
-        for v in vars(m).values():
-            if isinstance(v, np.random.Generator):
-                state = v.bit_generator.state
-                undo.append(lambda v=v, state=state: setattr(v.bit_generator, "state", state))
-    for _, b in model.named_buffers():
-        data = b.data.copy()
-        undo.append(lambda b=b, data=data: b.data.__setitem__(..., data))
-    for p in model.parameters():
-        undo.append(lambda p=p, grad=p.grad: setattr(p, "grad", grad))
-    return undo
-
-
-def _restore_state(undo: list[Callable[[], None]]) -> None:
-    for f in undo:
-        f()
 
 
 @contextmanager

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from .. import validate
-from ..autograd import effect
+from ..tape import effect
 from ..tensor import Tensor, get_default_dtype
-from . import functional as F
 from .module import Module, Parameter
+from .normalization import affine, batch_norm, batch_statistics, update_running_stats
 
 
 class _BatchNorm(Module):
@@ -76,7 +76,7 @@ class _BatchNorm(Module):
         """
         self._check(x)
         tracking = self.training and self.track_running_stats
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self._use_batch_stats(),
+        return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self._use_batch_stats(),
                             self._track if tracking else 0.0, self.eps)
 
     def extra_repr(self) -> str:
@@ -159,7 +159,7 @@ class GhostBatchNorm(_BatchNorm):
         """
         self._check(x)
         if not self._use_batch_stats():
-            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+            return batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
         v = self.virtual_batch_size
         n, rest = x.shape[0], x.shape[1:]
         if n % v:
@@ -168,16 +168,16 @@ class GhostBatchNorm(_BatchNorm):
         k = n // v
         # (N, C, ...) -> (v, k, C, ...): axis 0 runs within a virtual batch, axis 1 over the virtual batches
         ghost = x.reshape(k, v, *rest).transpose(0, 1)
-        y, mean, var, count = F.batch_statistics("GhostBatchNorm", ghost, (0,) + tuple(range(3, ghost.ndim)), self.eps)
+        y, mean, var, count = batch_statistics("GhostBatchNorm", ghost, (0,) + tuple(range(3, ghost.ndim)), self.eps)
         if self.training and self.track_running_stats:
             effect(functools.partial(self._track_ghosts, count), mean, var)
         y = y.transpose(0, 1).reshape(x.shape)
-        return F._affine(y, self.weight, self.bias, (1, self.num_features) + (1,) * (x.ndim - 2))
+        return affine(y, self.weight, self.bias, (1, self.num_features) + (1,) * (x.ndim - 2))
 
     def _track_ghosts(self, count: int, mean: np.ndarray, var: np.ndarray) -> None:
         """One running-average update per virtual batch, in order."""
         for m, v in zip(mean.reshape(-1, self.num_features), var.reshape(-1, self.num_features)):
-            F.update_running_stats(self.running_mean, self.running_var, m, v, count, self._track)
+            update_running_stats(self.running_mean, self.running_var, m, v, count, self._track)
 
     def extra_repr(self) -> str:
         """Return the constructor arguments shown in ``repr``."""

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..autograd import scope
+from ..graph import scope
 from ..tensor import ShapeError, Tensor
 from .layers import _uniform_parameter
 from .module import Module

@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..autograd import scope
-from ..tensor import Tensor, get_default_dtype
-from ..tensor import generator as _generator
+from ..graph import scope
+from ..tensor import Tensor, as_generator, get_default_dtype
 from .module import Module, Parameter
 
 
@@ -108,7 +107,7 @@ class Embedding(Module):
                 raise ValueError(f"{name}: {what} must be a positive integer, got {v!r}")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx = _padding_idx(name, padding_idx, self.num_embeddings)
-        table = _generator(generator).standard_normal((self.num_embeddings, self.embedding_dim))
+        table = as_generator(generator).standard_normal((self.num_embeddings, self.embedding_dim))
         if self.padding_idx is not None:
             table[self.padding_idx] = 0
         self.weight = Parameter(table, dtype=dtype or get_default_dtype())

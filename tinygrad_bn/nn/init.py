@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import validate
-from ..tensor import Tensor
-from ..tensor import generator as _generator
+from ..tensor import Tensor, as_generator
 
 _GAIN_ONE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
              "sigmoid")
@@ -89,7 +88,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: np.rando
     """
     a = validate.real("uniform_", a, "a", -math.inf)
     b = validate.real("uniform_", b, "b", a)
-    return _fill(_floating("uniform_", tensor), _generator(generator).uniform(a, b, tensor.shape))
+    return _fill(_floating("uniform_", tensor), as_generator(generator).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: np.random.Generator | int | None = None
@@ -107,7 +106,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: np.r
     """
     mean = validate.real("normal_", mean, "mean", -math.inf)
     std = validate.real("normal_", std, "std")
-    return _fill(_floating("normal_", tensor), _generator(generator).normal(mean, std, tensor.shape))
+    return _fill(_floating("normal_", tensor), as_generator(generator).normal(mean, std, tensor.shape))
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -160,7 +159,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: np.random.Gene
         ``tensor``, filled in place.
     """
     a = math.sqrt(3.0) * _xavier_std("xavier_uniform_", tensor, gain)
-    return _fill(tensor, _generator(generator).uniform(-a, a, tensor.shape))
+    return _fill(tensor, as_generator(generator).uniform(-a, a, tensor.shape))
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: np.random.Generator | int | None = None) -> Tensor:
@@ -175,7 +174,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: np.random.Gener
         ``tensor``, filled in place.
     """
     std = _xavier_std("xavier_normal_", tensor, gain)
-    return _fill(tensor, _generator(generator).normal(0.0, std, tensor.shape))
+    return _fill(tensor, as_generator(generator).normal(0.0, std, tensor.shape))
 
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
@@ -194,7 +193,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonli
         ``tensor``, filled in place.
     """
     bound = math.sqrt(3.0) * _kaiming_std("kaiming_uniform_", tensor, a, mode, nonlinearity)
-    return _fill(tensor, _generator(generator).uniform(-bound, bound, tensor.shape))
+    return _fill(tensor, as_generator(generator).uniform(-bound, bound, tensor.shape))
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
@@ -212,7 +211,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlin
         ``tensor``, filled in place.
     """
     std = _kaiming_std("kaiming_normal_", tensor, a, mode, nonlinearity)
-    return _fill(tensor, _generator(generator).normal(0.0, std, tensor.shape))
+    return _fill(tensor, as_generator(generator).normal(0.0, std, tensor.shape))
 
 
 def _xavier_std(op: str, tensor: Tensor, gain: float) -> float:

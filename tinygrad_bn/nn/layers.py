@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 
 from .. import validate
-from ..tensor import Tensor, generator, get_default_dtype
-from . import functional as F
+from ..ops import composites
+from ..tensor import Tensor, as_generator, get_default_dtype
 from .module import Module, Parameter
+from .normalization import layer_norm
 
 
 class Linear(Module):
@@ -56,15 +57,11 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-def _gen(gen: np.random.Generator | int | None) -> np.random.Generator:
-    return generator(gen)
-
-
 def _uniform_parameter(fan_in: int, shape: tuple[int, ...], bias: bool, dtype: Any,
                        gen: np.random.Generator | int | None) -> tuple[Parameter, Parameter | None]:
     """PyTorch's default init of a weight of ``shape`` and its (shape[0],) bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-    g, dtype = _gen(gen), dtype or get_default_dtype()
+    g, dtype = as_generator(gen), dtype or get_default_dtype()
     weight = Parameter(g.uniform(-bound, bound, shape), dtype=dtype)
     return weight, (Parameter(g.uniform(-bound, bound, shape[0]), dtype=dtype) if bias else None)
 
@@ -122,7 +119,7 @@ class LeakyReLU(Module):
         Args:
             x: a Tensor of any shape.
         """
-        return F.leaky_relu(x, self.negative_slope)
+        return composites.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
         """Return the constructor arguments shown in ``repr``."""
@@ -146,7 +143,7 @@ class ELU(Module):
         Args:
             x: a Tensor of any shape.
         """
-        return F.elu(x, self.alpha)
+        return composites.elu(x, self.alpha)
 
     def extra_repr(self) -> str:
         """Return the constructor arguments shown in ``repr``."""
@@ -175,7 +172,7 @@ class GELU(Module):
         Args:
             x: a Tensor of any shape.
         """
-        return F.gelu(x, self.approximate)
+        return composites.gelu(x, self.approximate)
 
     def extra_repr(self) -> str:
         """Return the constructor arguments shown in ``repr``."""
@@ -191,7 +188,7 @@ class SiLU(Module):
         Args:
             x: a Tensor of any shape.
         """
-        return F.silu(x)
+        return composites.silu(x)
 
 
 class Softmax(Module):
@@ -204,7 +201,7 @@ class Softmax(Module):
         TypeError: ``dim`` is not given.
     """
 
-    _fn = staticmethod(F.softmax)
+    _fn = staticmethod(composites.softmax)
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
@@ -228,7 +225,7 @@ class Softmax(Module):
 class LogSoftmax(Softmax):
     """Log-softmax along ``dim`` (required)."""
 
-    _fn = staticmethod(F.log_softmax)
+    _fn = staticmethod(composites.log_softmax)
 
 
 class Dropout(Module):
@@ -242,7 +239,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, generator: np.random.Generator | int | None = None) -> None:
         super().__init__()
         self.p = validate.real("Dropout", p, "p", 0.0, 1.0)
-        self.generator = None if generator is None else _gen(generator)
+        self.generator = None if generator is None else as_generator(generator)
 
     def forward(self, x: Tensor) -> Tensor:
         """Return ``x`` with entries zeroed with probability ``p``, the rest scaled by ``1/(1-p)``; ``x`` in eval.
@@ -250,7 +247,7 @@ class Dropout(Module):
         Args:
             x: a Tensor of any shape.
         """
-        return F.dropout(x, self.p, self.training, self.generator)
+        return composites.dropout(x, self.p, self.training, self.generator)
 
     def extra_repr(self) -> str:
         """Return the constructor arguments shown in ``repr``."""
@@ -285,7 +282,7 @@ class LayerNorm(Module):
         Raises:
             ValueError: ``x``'s shape does not end with ``normalized_shape``.
         """
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         """Return the constructor arguments shown in ``repr``."""

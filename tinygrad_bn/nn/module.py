@@ -1,6 +1,6 @@
 """Module (a tree of layers with parameters and buffers), Parameter, and Sequential.
 
-Calling a module pushes a module :class:`~tinygrad_bn.autograd.Scope` (path, class name,
+Calling a module pushes a module :class:`~tinygrad_bn.graph.Scope` (path, class name,
 ``extra_repr``, training flag, input and output shapes) that every op node created inside it
 carries: the path is relative to the outermost module being called (``"1"``, ``"block.bn"``; the
 outermost module itself is ``""``), and ops created outside any module have ``node.module`` None.
@@ -14,13 +14,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..autograd import Scope, _tape, current_module, pop_scope, push_scope
+from .. import tape
+from ..graph import Scope, current_module, pop_scope, push_scope
 from ..tensor import Tensor
 
 # id(module) -> path, set while the outermost module's forward runs
 _paths: ContextVar[dict[int, str] | None] = ContextVar("module_paths", default=None)
-_tree = [0]  # bumped when any module attribute is set or deleted (a child, a parameter, a buffer, a setting):
-# every cached path table (and every jit recording) is stale
+_structure = [0]  # bumped when a child module is set or deleted anywhere: every cached path table is stale
 
 
 class Parameter(Tensor):
@@ -59,11 +59,12 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_version", 0)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
-        _tree[0] += 1  # any attribute: a jit recording may have read it (a dropout's p or generator, an eps)
+        self._changed(isinstance(value, Module) or name in self._modules)
         for registry in (self._parameters, self._modules):
             registry.pop(name, None)
         if isinstance(value, Parameter):
@@ -78,10 +79,17 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        _tree[0] += 1
+        self._changed(name in self._modules)
         for registry in (self._parameters, self._buffers, self._modules):
             registry.pop(name, None)
         object.__delattr__(self, name)
+
+    def _changed(self, structure: bool) -> None:
+        """An attribute was set or deleted: a new version (a jit recording may have read the old value: a dropout's
+        p or generator, an eps); ``structure``: a child module came or went, so the cached path tables are stale."""
+        object.__setattr__(self, "_version", self._version + 1)
+        if structure:
+            _structure[0] += 1
 
     def register_buffer(self, name: str, value: Any) -> None:
         """Register non-trained state (saved in ``state_dict``, cast by :meth:`to`), as attribute ``name``.
@@ -94,7 +102,7 @@ class Module:
             ValueError: ``value`` requires grad (it should be a Parameter).
         """
         self._buffers[name] = _as_buffer(value, name)
-        _tree[0] += 1
+        self._changed(False)
         object.__setattr__(self, name, self._buffers[name])
 
     def add_module(self, name: str, module: Module) -> None:
@@ -134,8 +142,8 @@ class Module:
         outermost = paths is None
         if outermost:
             table = self.__dict__.get("_path_table")
-            if table is None or table[0] != (_tree[0], id(self)):  # the tree changed, or this is a copy
-                table = ((_tree[0], id(self)), {id(m): name for name, m in self.named_modules()})
+            if table is None or table[0] != (_structure[0], id(self)):  # the tree changed, or this is a copy
+                table = ((_structure[0], id(self)), {id(m): name for name, m in self.named_modules()})
                 object.__setattr__(self, "_path_table", table)
             paths_token = _paths.set(table[1])
             path = ""
@@ -143,9 +151,9 @@ class Module:
             path = paths.get(id(self), current_module())
         s = Scope(path, "module", type(self).__name__, self.extra_repr, self.training,
                   tuple(a for a in args if isinstance(a, Tensor)))
-        tape = _tape.get()
-        if tape is not None:  # a jit recording notes every module called, to check their modes before a replay
-            tape[2].append(self)
+        recording = tape.current()
+        if recording is not None:  # a jit recording notes every module called, to check them before a replay
+            recording.module_call(self)
         token = push_scope(s)
         try:
             result = self.forward(*args, **kwargs)

@@ -6,11 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import effect, scope
+from ..graph import scope
+from ..ops.composites import as_tensor
+from ..tape import effect
 from ..tensor import ShapeError, Tensor, get_default_dtype
-from . import functional as F
 from .batchnorm import _BatchNorm
 from .module import Module, Parameter
+from .normalization import affine, batch_statistics, channel_shape, normalize, normalize_running, update_running_stats
 
 
 @scope("group_norm")
@@ -31,12 +33,12 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None, bias: T
     Raises:
         ShapeError: ``x`` has fewer than 2 axes, or its channels are not divisible by ``num_groups``.
     """
-    x = F._tensor(x)
+    x = as_tensor(x)
     if x.ndim < 2 or num_groups < 1 or x.shape[1] % num_groups:
         raise ShapeError(f"group_norm: expected an input (N, C, ...) with C divisible by num_groups={num_groups}, "
                          f"got shape {x.shape}")
-    y, _, _ = F.normalize(x.reshape(x.shape[0], num_groups, -1), (2,), eps)
-    return F._affine(y.reshape(x.shape), weight, bias, F._channel_shape(x))
+    y, _, _ = normalize(x.reshape(x.shape[0], num_groups, -1), (2,), eps)
+    return affine(y.reshape(x.shape), weight, bias, channel_shape(x))
 
 
 @scope("instance_norm")
@@ -62,22 +64,22 @@ def instance_norm(x: Tensor, running_mean: Tensor | None = None, running_var: Te
     Raises:
         ShapeError: ``x`` has no positions (fewer than 3 axes).
     """
-    x = F._tensor(x)
+    x = as_tensor(x)
     if x.ndim < 3:
         raise ShapeError(f"instance_norm: expected an input of shape (N, C, ...) with positions, got {x.shape}")
-    shape = F._channel_shape(x)
+    shape = channel_shape(x)
     if use_input_stats or running_mean is None or running_var is None:
-        y, mean, var, n = F.batch_statistics("instance_norm", x, tuple(range(2, x.ndim)), eps)
+        y, mean, var, n = batch_statistics("instance_norm", x, tuple(range(2, x.ndim)), eps)
         if use_input_stats and running_mean is not None and running_var is not None:
             c = x.shape[1]
 
             def track(m: np.ndarray, v: np.ndarray) -> None:  # the instances' statistics, averaged
-                F.update_running_stats(running_mean, running_var, m.reshape(-1, c).mean(axis=0),
+                update_running_stats(running_mean, running_var, m.reshape(-1, c).mean(axis=0),
                                        v.reshape(-1, c).mean(axis=0), n, momentum)
             effect(track, mean, var)
     else:
-        y = F.normalize_running(x, running_mean, running_var, eps, shape)
-    return F._affine(y, weight, bias, shape)
+        y = normalize_running(x, running_mean, running_var, eps, shape)
+    return affine(y, weight, bias, shape)
 
 
 class GroupNorm(Module):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..autograd import scope
+from ..graph import scope
 from ..tensor import ShapeError, Tensor
 from .conv import Size, _pair
 from .module import Module

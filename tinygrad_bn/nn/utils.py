@@ -1,14 +1,52 @@
-"""Gradient clipping, as ``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_``."""
+"""Gradient clipping, as ``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_``; :func:`preserved_state`."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
 from .. import validate
 from ..tensor import Tensor
+from .module import Module
+
+
+@contextmanager
+def preserved_state(model: Module) -> Iterator[Module]:
+    """Context manager: whatever the block does to ``model``, afterwards it is as it was before.
+
+    Restored: each module's train/eval mode, every buffer's values (running statistics, counters), every
+    parameter's ``.grad``, and the state of every numpy Generator a module holds (a dropout's). So a pass
+    run only to look at the model (``viz.capture`` runs one) leaves no trace on training::
+
+        with nn.utils.preserved_state(model):
+            model.train()
+            model(x).cross_entropy(y).backward()
+
+    Args:
+        model: the module (its descendants are included).
+
+    Yields:
+        ``model``.
+    """
+    undo: list[Callable[[], None]] = []
+    for m in model.modules():
+        undo.append(lambda m=m, flag=m.training: object.__setattr__(m, "training", flag))  # as Module.train does
+        for v in vars(m).values():
+            if isinstance(v, np.random.Generator):
+                undo.append(lambda v=v, state=v.bit_generator.state: setattr(v.bit_generator, "state", state))
+    for _, b in model.named_buffers():
+        data = b.data.copy()
+        undo.append(lambda b=b, data=data: b.data.__setitem__(..., data))
+    for p in model.parameters():
+        undo.append(lambda p=p, grad=p.grad: setattr(p, "grad", grad))
+    try:
+        yield model
+    finally:
+        for f in undo:
+            f()
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import enable_grad, refuse_in_recording
+from ..graph import enable_grad
+from ..tape import refuse
 from ..tensor import Tensor
 
 
@@ -99,7 +100,7 @@ class Optimizer:
         Returns:
             The closure's loss, or None.
         """
-        refuse_in_recording("an optimizer step")
+        refuse("an optimizer step")
         loss = None
         self._stepped = True  # lets a scheduler tell it was stepped first
         if closure is not None:
