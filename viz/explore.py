@@ -32,8 +32,8 @@ from tinygrad_bn import Tensor, nn
 
 from . import styles
 from .capture import capture
+from .fold import MAX_NODES
 from .noise import noise_paths
-from .render import MAX_NODES
 from .styles import NOISE, ROLE_FILL, scope_title
 from .styles import heat as _heat
 from .styles import noise_marks as _noise_marks

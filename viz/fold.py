@@ -45,6 +45,9 @@ class Plan:
     message: str | None
 
 
+MAX_NODES = 300
+"""The default most nodes a static picture shows before folding collapses scopes (``viz.render``)."""
+
 def plan(g: nx.DiGraph, depth: int | None, max_nodes: int | None) -> Plan:
     """Decide what is drawn (see the module docstring)."""
     table = g.graph.get("scopes", {})

@@ -25,10 +25,10 @@ from tinygrad_bn.nn import Module
 
 from . import wasm
 from .capture import capture, paused_gc
-from .fold import plan
+from .explore import explore
+from .fold import MAX_NODES, plan
 from .noise import noise_paths
 
-MAX_NODES = 300
 """Graphs with more nodes than this are reduced (scopes collapsed, repeats rolled, chains folded) by default."""
 LARGE = 3000
 """``max_nodes=None`` on a graph larger than this warns before the layout starts."""
@@ -79,8 +79,6 @@ class Rendering:
         return self.svg if self.format == "svg" else None
 
     def _repr_html_(self) -> str | None:
-        from .explore import explore
-
         return explore(self.graph)._repr_html_() if self.graph is not None else None
 
     def save(self, path: str | Path) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("sklearn")
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "train_cnn.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "train_cnn.py"
 
 
 def test_quick_setting_learns_digits(capsys):

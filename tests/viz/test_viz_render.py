@@ -16,7 +16,7 @@ from tinygrad_bn import Tensor, module_scope, nn
 from viz import styles
 from viz.styles import NOISE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SVG = "{http://www.w3.org/2000/svg}"
 ENGINES = [pytest.param("dot", marks=pytest.mark.skipif(shutil.which("dot") is None,

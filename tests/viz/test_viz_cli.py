@@ -12,7 +12,7 @@ import pytest
 
 from bnlab import render as command
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*argv):

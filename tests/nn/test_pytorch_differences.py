@@ -15,7 +15,7 @@ try:
 except ImportError:  # the oracle is optional; `make test` installs it
     torch = None
 
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "guides" / "pytorch.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "pytorch.md"
 TABLE = re.search(r"<!-- table:pytorch -->\n(.*?)<!-- /table:pytorch -->", PAGE.read_text(), flags=re.S).group(1)
 ROWS = [tuple(c.strip() for c in line.strip("|").split("|")) for line in TABLE.strip().splitlines()[2:]]
 ARRAYS = {"x": (2, 3, 6, 6), "w": (4, 3, 3, 3), "m": (3, 4), "logits": (5, 4)}

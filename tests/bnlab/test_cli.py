@@ -13,7 +13,7 @@ pytest.importorskip("mlxtend")
 from bnlab.cli import main  # noqa: E402
 from bnlab.experiments import EXPERIMENTS  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_help_lists_the_subcommands(capsys):
