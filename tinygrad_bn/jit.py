@@ -18,6 +18,8 @@ both recorded, and they must agree (same ops, attributes and constants), or the 
 from __future__ import annotations
 
 import functools
+import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -75,7 +77,8 @@ class Back(NamedTuple):
 class _Plan:
     """One recording: slots for every value, the leaves that fill them, the forward, effects and backward."""
 
-    def __init__(self, loss: Tensor, args: tuple[Tensor, ...], recorded: Tape, backward: bool) -> None:
+    def __init__(self, loss: Tensor, args: tuple[Tensor, ...], recorded: Tape, backward: bool,
+                 outside: dict[str, Any]) -> None:
         constants, created = recorded.constants, recorded.made
         where = {id(a): k for k, a in enumerate(args)}
         for k, a in enumerate(args):
@@ -126,23 +129,33 @@ class _Plan:
                 sends = tuple((k, j, u.data.shape) for k, (j, u) in enumerate(zip(ins, node.inputs)) if need[k])
                 self.backward.append(Back(slot[id(t)], node.vjp, ins, need, node.attrs, sends, None))
         self.dtype, self.shape = loss.dtype, loss.shape
-        # every module called, with its mode and version as recorded
+        # every module called, with its mode and version as recorded; every tensor read at each call (parameters,
+        # buffers) as it was: its array's shape and dtype, requires_grad and hooks; the numbers fn read from outside
         self.modules = tuple({id(m): (m, m.training, m._version) for m in recorded.modules}.values())
+        self.watched = tuple((t, t.data.shape, t.data.dtype, t.requires_grad, t._hooks)
+                             for _, t in self.leaves if not isinstance(t, int))
+        self.outside = outside
         self.scalars = {i for i, t in enumerate(order) if t.ndim == 0}  # ops on 0-d values give numpy scalars
         self.shapes = [t.shape for t in order]
         self.source: str | None = None
+        self.name = "?"
         self.replay: Callable[[tuple[Tensor, ...]], Tensor] | None = None
 
-    def compile(self) -> _Plan:
-        """Write the replay function (once, when this recording is the one replayed); returns self."""
+    def compile(self, name: str) -> _Plan:
+        """Write the replay function (once, when this recording is the one replayed) of the jit ``name``; returns
+        self."""
         if self.replay is None:
+            self.name = name
             self.source, self.replay = self._compile()
         return self
 
     def current(self) -> bool:
-        """Whether the modules are still as recorded: no attribute of theirs set since (no child, parameter, buffer
-        or setting replaced), no mode changed."""
-        return all(m.training == mode and m._version == version for m, mode, version in self.modules)
+        """Whether what the recording read is still as it was: no module's attribute set since (no child,
+        parameter, buffer or setting replaced) and no mode changed; no parameter's or buffer's array rebound to
+        another shape or dtype, no requires_grad flipped, no gradient hook added or removed."""
+        return all(m.training == mode and m._version == version for m, mode, version in self.modules) and all(
+            t.requires_grad is grad and t._hooks is hooks and t.data.shape == shape and t.data.dtype == dtype
+            for t, shape, dtype, grad, hooks in self.watched)
 
     def differs(self, other: _Plan) -> str | None:
         """Where ``other`` (a later recording of the same function) does something else, or None."""
@@ -176,7 +189,8 @@ class _Plan:
         A value is deleted after the last vjp that reads it, so the allocator reuses warm memory.
         """
         env: dict[str, Any] = {"A": ARRAYS, "np": np, "fit": _fit, "acc": accumulate, "wrap": _result,
-                               "memory": memory, "result": _result, "failed": _failed, "ops": self.forward}
+                               "memory": memory, "result": _result, "failed": _failed, "ops": self.forward,
+                               "name": self.name}
         code = ["def replay(args):"]
         for i, src in self.leaves:
             if isinstance(src, int):
@@ -198,7 +212,7 @@ class _Plan:
                 code.append(f"        v{i} = np.asarray(v{i})")
         code += effects.get(len(self.forward), [])
         code += ["    except (ValueError, IndexError, TypeError) as e:  # e.g. a label or an index out of range",
-                 "        raise failed(e, ops[at][4]) from None"]
+                 "        raise failed(e, ops[at][4], name) from None"]
         if self.backward:
             env["D"] = self.dtype
             code += [f"    g{self.root} = np.ones({self.shape!r}, dtype=D)", f"    handed = {{memory(g{self.root})}}",
@@ -249,9 +263,9 @@ def _fit(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return g if g.shape == shape else unbroadcast(ARRAYS, g, shape)
 
 
-def _failed(e: Exception, op: str) -> Exception:
-    """The error of an op in a replay, of the same type, saying which op and that it was a replay."""
-    return type(e)(f"{op}: {e} (in a jit replay)")
+def _failed(e: Exception, op: str, name: str) -> Exception:
+    """The error of an op in a replay, of the same type, saying which op and which jit replayed it."""
+    return type(e)(f"{op}: {e} (in the replay of jit({name}))")
 
 
 class jit:
@@ -309,10 +323,20 @@ class jit:
             if self.backward and is_grad_enabled():
                 loss.backward()
             return loss
-        key = tuple((a.shape, a.dtype, a.requires_grad) for a in args)
+        ids = [id(a) for a in args]  # the same tensor passed twice is another signature than two tensors
+        key = tuple((a.shape, a.dtype, a.requires_grad, ids.index(i)) for a, i in zip(args, ids))
+        outside = _outside_numbers(self.fn)
+        stale = None  # a replay that fits but for a number read from outside
         for plan in self._plans.get(key, ()):
             if plan.current():
-                return plan.replay(args)
+                if plan.outside == outside:
+                    out = plan.replay(args)
+                    if not self.backward:
+                        out.name = f"output of jit({_name(self.fn)}), replayed without a graph"
+                    return out
+                stale = plan
+        if stale is not None and not any(p.outside == outside for p in self._first.get(key, ())):
+            _warn_outside(self.fn, stale.outside, outside)
         recorded = Tape()
         with tape.recording(recorded), enable_grad(), record():  # a forward-only jit records under no_grad too
             loss = self.fn(*args)
@@ -320,11 +344,11 @@ class jit:
             shape = f" of shape {loss.shape}" if isinstance(loss, Tensor) else ""
             raise RuntimeError(f"jit: the function must return a {'one-element loss ' if self.backward else ''}"
                                f"Tensor, got {type(loss).__name__}{shape}")
-        plan = _Plan(loss, args, recorded, self.backward)
+        plan = _Plan(loss, args, recorded, self.backward, outside)
         if self.backward:
             loss.backward()
         firsts = self._first.setdefault(key, [])
-        first = next((p for p in firsts if p.current()), None)
+        first = next((p for p in firsts if p.current() and p.outside == outside), None)
         if first is None:  # the first recording for these modules' state
             firsts[:] = [*firsts[-(_KEEP - 1):], plan]
         else:
@@ -334,9 +358,29 @@ class jit:
                                "values that change from call to call with tinygrad_bn's ops on the arguments")
             firsts.remove(first)
             plans = self._plans.setdefault(key, [])
-            plans[:] = [*plans[-(_KEEP - 1):], plan.compile()]
+            plans[:] = [*plans[-(_KEEP - 1):], plan.compile(_name(self.fn))]
             self._last = plan
         return _result(loss.data)
+
+
+def _outside_numbers(fn: Callable) -> dict[str, Any]:
+    """The numbers ``fn`` reads from outside its arguments: its closure's and the globals it names (a learning rate
+    in a look-ahead loss). A recording holds their values as constants, so a change means recording again."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return {}
+    found = {name: cell.cell_contents for name, cell in zip(code.co_freevars, fn.__closure__ or ())
+             if isinstance(getattr(cell, "cell_contents", None), numbers.Number)}
+    scope = getattr(fn, "__globals__", {})
+    found.update((n, scope[n]) for n in code.co_names if isinstance(scope.get(n), numbers.Number))
+    return found
+
+
+def _warn_outside(fn: Callable, was: dict[str, Any], now: dict[str, Any]) -> None:
+    changed = ", ".join(f"{k} from {was.get(k)!r} to {now.get(k)!r}" for k in sorted(was.keys() | now.keys())
+                        if was.get(k) != now.get(k))
+    warnings.warn(f"jit({_name(fn)}): {changed} since the recording, which holds the old value; recording again "
+                  "(pass a value that changes as an argument, a Tensor, to replay without recording)", stacklevel=3)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -910,8 +910,11 @@ def constant(fn: Callable[..., Any], *tensors: Tensor, name: str | None = None) 
 def root_grad(out: Tensor, g: Tensor | Any | None, where: str) -> Tensor:
     """The gradient a backward pass starts from at ``out``: ``g`` checked (or 1 for a one-element ``out``)."""
     if not out.requires_grad:
-        raise RuntimeError(f"{where}: the output (shape {out.shape}) does not require grad; "
-                           "no input with requires_grad=True was used to compute it")
+        named = f", {out.name!r}" if out.name else ""
+        why = ("no input with requires_grad=True was used to compute it" if out.node is not None else
+               "it has no graph (computed under no_grad, detached, or replayed by a jit with backward=False) or "
+               "no input with requires_grad=True was used to compute it")
+        raise RuntimeError(f"{where}: the output (shape {out.shape}{named}) does not require grad; {why}")
     if g is None:
         if out.size != 1:
             raise RuntimeError(f"{where}: the output has shape {out.shape}; a gradient can be created "

@@ -339,3 +339,108 @@ def test_a_jit_with_a_backward_inside_another_is_refused():
         inner(np.ones(3))  # recorded and replayable
     with pytest.raises(JitError, match="a jit with a backward, was called inside another jit's function"):
         tg.jit(lambda x: inner(x) * 2.0)(np.ones(3))
+
+
+# ----- the jit never replays a stale step (issue: hardening, round three) ------------------------------
+
+def _small_mlp(seed=0):
+    return nn.Sequential(nn.Linear(3, 4, generator=seed), nn.ReLU(), nn.Linear(4, 2, generator=seed + 1))
+
+
+def test_the_same_tensor_twice_is_another_signature_than_two_tensors():
+    step = tg.jit(lambda a, b: (a * b).sum(), backward=False)
+    t = Tensor(np.full(3, 2.0))
+    for _ in range(3):
+        assert step(t, t).item() == 12.0
+    a, b = Tensor(np.ones(3)), Tensor(np.full(3, 5.0))
+    for _ in range(3):
+        assert step(a, b).item() == 15.0  # recorded as step(t, t), a replay would compute b * b = 75
+
+
+def _trained(model, step, x, y, calls):
+    for _ in range(calls):
+        model.zero_grad()
+        step(x, y)
+
+
+def test_freezing_or_unfreezing_a_parameter_after_recording_is_seen():
+    model = _small_mlp()
+    x, y = Tensor(np.random.default_rng(0).standard_normal((5, 3)), dtype=np.float32), np.arange(5) % 2
+    step = tg.jit(lambda x, y: model(x).cross_entropy(y))
+    _trained(model, step, x, y, 3)
+    model[0].weight.requires_grad_(False)
+    _trained(model, step, x, y, 3)
+    assert model[0].weight.grad is None and model[2].weight.grad is not None
+    model[0].weight.requires_grad_(True)
+    _trained(model, step, x, y, 3)
+    eager = _small_mlp()
+    eager.load_state_dict(model.state_dict())
+    eager(x).cross_entropy(y).backward()
+    np.testing.assert_array_equal(model[0].weight.grad.data, eager[0].weight.grad.data)
+
+
+def test_a_hook_registered_after_recording_is_not_skipped():
+    model = _small_mlp()
+    x, y = Tensor(np.ones((4, 3), np.float32)), np.arange(4) % 2
+    step = tg.jit(lambda x, y: model(x).cross_entropy(y))
+    _trained(model, step, x, y, 3)
+    model[0].weight.register_hook(lambda g: g * 2)
+    with pytest.raises(JitError, match="hook"):
+        step(x, y)
+
+
+def test_a_parameter_rebound_to_another_shape_or_dtype_records_again():
+    model = nn.Sequential(nn.Linear(3, 2, generator=0))
+    x = Tensor(np.ones((4, 3), np.float32))
+    step = tg.jit(lambda x: model(x).sum())
+    for _ in range(3):
+        step(x)
+    model[0].weight.data = np.ones((2, 3))  # float64 now, as eager would see it
+    with pytest.raises(TypeError, match="dtype|float"):
+        step(x)  # eager's own dtype error, not a stale replay
+
+
+def test_to_float64_after_recording_gives_the_eager_dtype_error():
+    model = _small_mlp()
+    x = Tensor(np.ones((4, 3), np.float32))
+    step = tg.jit(lambda x: model(x).sum())
+    for _ in range(3):
+        step(x)
+    model.to(np.float64)
+    with pytest.raises(TypeError, match="float32|dtype"):
+        step(x)
+
+
+def test_a_number_read_from_the_closure_is_re_read_with_a_warning():
+    w = Tensor(np.ones(3), requires_grad=True)
+    scale = 2.0
+    step = tg.jit(lambda x: (x * w * scale).sum())
+    x = Tensor(np.ones(3))
+    for _ in range(3):
+        assert step(x).item() == 6.0
+    scale = 5.0
+    with pytest.warns(UserWarning, match="scale from 2.0 to 5.0"):
+        assert step(x).item() == 15.0
+    assert step(x).item() == 15.0 and step(x).item() == 15.0
+
+
+def test_an_error_in_a_replay_names_the_jit_and_the_op():
+    table = nn.Embedding(4, 2, generator=0)
+
+    def lookup(i):
+        return table(i).sum()
+    step = tg.jit(lookup)
+    for _ in range(3):
+        step(Tensor(np.array([0, 1, 2])))
+    with pytest.raises(IndexError, match=r"embedding.*jit\(.*lookup\)"):
+        step(Tensor(np.array([0, 1, 9])))
+
+
+def test_backward_on_a_forward_only_jit_output_says_it_has_no_graph():
+    model = _small_mlp()
+    predict = tg.jit(model, backward=False)
+    x = Tensor(np.ones((2, 3), np.float32))
+    for _ in range(3):
+        out = predict(x)
+    with pytest.raises(RuntimeError, match="backward=False"):
+        out.sum().backward()
