@@ -2,7 +2,7 @@
 
 A subcommand reports a user's mistake (a bad argument, a model that does not fit its input) by raising
 ``SystemExit("<command>: what is wrong")``: the command prints that one line, without a traceback, and
-exits with status 2, as argparse does for a bad option.
+exits with status 2, as argparse does for a bad option. An unreachable ``--scheduler`` is such a mistake.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import argparse
 import importlib
 import importlib.metadata
 import sys
+
+from .runner import SchedulerUnreachable
 
 COMMANDS = {
     "demo": "bnlab.demo",
@@ -32,10 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return importlib.import_module(COMMANDS[args.command]).run(args) or 0
-    except SystemExit as e:
-        if not isinstance(e.code, str):
+    except (SystemExit, SchedulerUnreachable) as e:
+        message = e.code if isinstance(e, SystemExit) else str(e)
+        if not isinstance(message, str):
             raise
-        print(e.code, file=sys.stderr)
+        print(message, file=sys.stderr)
         return 2
 
 
