@@ -41,9 +41,10 @@ Outcome = tuple[int, bool, Any]
 class JobError(RuntimeError):
     """A run of :meth:`Runner.map` failed; the message names the job, ``__cause__`` is the run's own exception.
 
-    Attributes:
-        index: the failed task's position in ``tasks``.
-        task: its keyword arguments.
+    Args:
+        message: what failed, naming the job.
+        index: the failed task's position in ``tasks`` (also an attribute).
+        task: its keyword arguments (also an attribute).
     """
 
     def __init__(self, message: str, index: int, task: Mapping[str, Any]) -> None:
