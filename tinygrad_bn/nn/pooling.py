@@ -3,6 +3,8 @@ adaptive average pooling, Flatten."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .. import ops, validate
@@ -269,8 +271,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        for what, v in (("start_dim", start_dim), ("end_dim", end_dim)):
-            validate.integer("Flatten", v, what, low=-(2**63))
+        for what, v in (("start_dim", start_dim), ("end_dim", end_dim)):  # any int: its range depends on the input
+            validate.integer("Flatten", v, what, low=-sys.maxsize - 1)
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: Tensor) -> Tensor:
