@@ -315,10 +315,11 @@ class Tensor:
         """Return a copy cast to ``dtype`` (differentiable: the gradient is cast back).
 
         Args:
-            dtype: anything ``np.dtype`` accepts; an integer or bool copy does not require grad (as in PyTorch).
+            dtype: anything ``np.dtype`` accepts; an integer or bool copy does not require grad (as in PyTorch),
+                nor does a complex one (complex tensors never do here).
         """
         dtype = np.dtype(dtype)
-        if dtype.kind not in "fc":
+        if dtype.kind != "f":
             return autograd.constant(functools.partial(np.ndarray.astype, dtype=dtype), self)
         return ops.astype(self, dtype=dtype)
 
