@@ -9,6 +9,10 @@ scalar loss that requires grad is back-propagated first. ``tinygrad-bn render --
 file.py:make_model --input-shape 32,1,8,8`` draws one step of the model ``make_model()`` returns
 on a random input of that shape (``--classes K`` adds a cross-entropy loss on random labels).
 ``-o graph.html`` writes the interactive explorer (``viz.explore``) instead.
+
+A file named by ``file.py:name`` is imported as a module named after the file, so its
+``if __name__ == "__main__":`` block does not run. A mistake (a bad shape or format, a model that does
+not accept the input, a name that is not a function) is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 
 import viz
 from tinygrad_bn import Tensor, data, nn
+from viz.render import FORMATS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,23 +52,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"], help="layout direction")
     parser.add_argument("--engine", default="auto", choices=["auto", "dot", "wasm"],
                         help="Graphviz engine: system dot, WebAssembly, or auto (dot if on PATH)")
-    parser.add_argument("--format", default=None, help="output format (default: the output file's suffix, else svg)")
+    parser.add_argument("--format", default=None, choices=[*FORMATS, "html"],
+                        help="output format (default: the output file's suffix, else svg)")
     parser.add_argument("--no-backward", action="store_true", help="draw the forward graph only, without gradients")
     parser.add_argument("--seed", type=int, default=0, help="seed of the built-in network, the batch and random inputs")
 
 
 def run(args: argparse.Namespace) -> int:
+    fmt = args.format or Path(args.output).suffix.lstrip(".").lower() or "svg"
+    if fmt not in (*FORMATS, "html"):
+        raise SystemExit(f"render: unknown format {fmt!r} (from {args.output!r}); choose one of "
+                         f"{', '.join(FORMATS)}, html")
     what, step = _what(args)
-    fmt = args.format or Path(args.output).suffix.lstrip(".") or "svg"
     options = dict(depth=args.depth, max_nodes=args.max_nodes or None, rankdir=args.rankdir, engine=args.engine,
                    format=fmt)
-    g = viz.capture(what, **step) if step else viz.capture(what)
+    if not step:
+        g = viz.capture(what)
+    else:
+        try:
+            g = viz.capture(what, **step)
+        except (ValueError, TypeError) as e:  # the model refuses the input: a wrong --input-shape, most likely
+            raise SystemExit(f"render: {args.model or 'the model'} on an input of shape {step['input'].shape}: "
+                             f"{type(e).__name__}: {e}") from None
     print(viz.noise_paths(g).summary())
     if fmt == "html":
         viz.explore(g, args.output, depth=args.depth, max_nodes=args.max_nodes or None)
         print(f"wrote {args.output} (interactive explorer)")
         return 0
-    out = viz.render(g, args.output, **options)
+    try:
+        out = viz.render(g, args.output, **options)
+    except ValueError as e:  # an option that does not fit (a png with the WebAssembly engine, ...)
+        raise SystemExit(str(e)) from None
     if out.message:
         print(out.message)
     print(f"wrote {args.output} ({out.engine} engine)")
@@ -75,7 +94,11 @@ def _what(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     if args.model:
         if args.target:
             raise SystemExit("render: give a function target or --model, not both")
-        model = _load(args.model)()
+        factory = _load(args.model)
+        if isinstance(factory, nn.Module):
+            raise SystemExit(f"render: --model {args.model} is a {type(factory).__name__} object, not a function "
+                             "returning one; name a function (def make_model(): return ...)")
+        model = factory()
         if not isinstance(model, nn.Module):
             raise SystemExit(f"render: {args.model} must return an nn.Module, got {type(model).__name__}")
         if not args.input_shape:

@@ -318,9 +318,13 @@ class Tensor(Value):
         """Return a copy cast to ``dtype`` (differentiable: the gradient is cast back).
 
         Args:
-            dtype: anything ``np.dtype`` accepts.
+            dtype: anything ``np.dtype`` accepts; an integer or bool copy does not require grad (as in PyTorch),
+                nor does a complex one (complex tensors never do here).
         """
-        return ops.astype(self, dtype=np.dtype(dtype))
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            return constant(functools.partial(np.ndarray.astype, dtype=dtype), self)
+        return ops.astype(self, dtype=dtype)
 
     def float(self) -> Tensor:
         """Return ``self.astype(np.float32)``."""
@@ -933,9 +937,13 @@ def _index(index: Any) -> Any:
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(_index(i) for i in index)
     if isinstance(index, list):
-        return np.asarray(index)
+        try:
+            return np.asarray(index)
+        except ValueError:
+            raise IndexError(f"getitem: the index list {index!r:.60} is ragged (its rows have different lengths); "
+                             "an index list must be rectangular") from None
     return index
 
 

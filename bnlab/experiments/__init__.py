@@ -195,30 +195,42 @@ def add_arguments(parser: argparse.ArgumentParser, with_name: bool = True) -> No
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--jobs`` and ``--scheduler`` to ``parser`` (shared by experiment, demo and sweep).
+    """Add ``--jobs``, ``--scheduler`` and ``--scheduler-timeout`` to ``parser`` (shared by experiment, demo, sweep).
 
     Args:
         parser: the parser to extend.
     """
+    from ..runner import TIMEOUT
+
     parser.add_argument(
-        "--jobs", type=int, default=None, help="worker processes (default: all cores; 1: run in this process)"
+        "--jobs", type=_jobs, default=None, help="worker processes (default: all cores; 1: run in this process)"
     )
     parser.add_argument(
         "--scheduler",
         default=None,
-        help="run on Dask: 'local' starts a LocalCluster of --jobs workers, tcp://HOST:8786 uses a running scheduler",
+        help="run on Dask: 'local' starts a LocalCluster of --jobs workers on 127.0.0.1, tcp://HOST:8786 uses a "
+        "running scheduler",
     )
+    parser.add_argument("--scheduler-timeout", type=float, default=TIMEOUT, metavar="SECONDS",
+                        help="how long to wait for the --scheduler address to answer (default: %(default)g)")
+
+
+def _jobs(text: str) -> int:
+    n = int(text)
+    if n == 0 or n < -1:
+        raise argparse.ArgumentTypeError(f"must be a positive number of processes or -1 (all cores), got {n}")
+    return n
 
 
 def runner_from(args: argparse.Namespace) -> Runner:
     """Return the :class:`Runner` the parsed ``--jobs``/``--scheduler``/``--no-progress`` ask for (enter it to use it).
 
     Args:
-        args: parsed arguments with ``jobs``, ``scheduler`` and ``progress``.
+        args: parsed arguments with ``jobs``, ``scheduler``, ``scheduler_timeout`` and ``progress``.
     """
     from ..runner import Runner
 
-    return Runner(jobs=args.jobs, scheduler=args.scheduler, progress=args.progress)
+    return Runner(jobs=args.jobs, scheduler=args.scheduler, progress=args.progress, timeout=args.scheduler_timeout)
 
 
 def print_checks(result: Result) -> None:

@@ -39,7 +39,7 @@ SCHEDULES = [
     ("MultiStepLR", dict(milestones=[12, 3, 3, 20], gamma=0.5)),
     ("ExponentialLR", dict(gamma=0.9)),
     ("CosineAnnealingLR", dict(T_max=7, eta_min=0.001)), ("CosineAnnealingLR", dict(T_max=30)),
-    ("LambdaLR", dict(lr_lambda=Warmup(5))),
+    ("LambdaLR", dict(lr_lambda=Warmup(5))), ("MultiplicativeLR", dict(lr_lambda=Warmup(5))),
     ("OneCycleLR", dict(max_lr=1.0, total_steps=30)),
     ("OneCycleLR", dict(max_lr=[1.0, 0.5], total_steps=30, three_phase=True, anneal_strategy="linear")),
     ("OneCycleLR", dict(max_lr=0.4, epochs=3, steps_per_epoch=10, pct_start=0.0, div_factor=5.0, final_div_factor=50.0,

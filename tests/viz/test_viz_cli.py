@@ -103,7 +103,7 @@ def test_a_bad_target_is_one_line_from_the_command(tmp_path):
     argv = [sys.executable, "-m", "bnlab.cli", "render", "nosuch.module:fn", "-o", str(tmp_path / "x.svg")]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == ["render: cannot import 'nosuch.module': ModuleNotFoundError: "
                                                 "No module named 'nosuch'"]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import ops, validate
 from ..graph import scope
 from ..tensor import ShapeError, Tensor
 from .layers import _uniform_parameter
@@ -26,29 +26,36 @@ from .module import Module
 Size = int | tuple[int, ...]
 
 
+MINIMUM = {"kernel_size": 1, "stride": 1, "dilation": 1, "padding": 0, "output_size": 1}
+"""PyTorch's smallest value of each size argument of a convolution or pooling."""
+
+
 def _pair(name: str, what: str, v: Size, n: int = 2) -> tuple[int, ...]:
-    t = (v,) * n if isinstance(v, int | np.integer) else tuple(v)
-    if len(t) != n or not all(isinstance(i, int | np.integer) for i in t):
+    """``v`` (an int, or a tuple or list of ``n`` ints) as a tuple of ``n`` ints, each at least ``MINIMUM[what]``.
+
+    Raises:
+        TypeError: an item is not an int (a float, a bool, a string), naming the layer and the argument.
+        ValueError: a tuple of another length, or a value below the minimum (a stride of 0 or -1, ...).
+    """
+    t = tuple(v) if isinstance(v, tuple | list) else (v,) * n
+    if len(t) != n:
         raise ValueError(f"{name}: {what} must be an int or a tuple of {n} ints, got {v!r}")
-    return tuple(int(i) for i in t)
+    return tuple(validate.integer(name, i, what, low=MINIMUM[what]) for i in t)
 
 
-def _padding(name: str, padding: Size | str, kernel: tuple[int, int], dilation: tuple[int, int],
-             stride: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+def _padding(name: str, padding: Size | str, kernel: tuple[int, ...], dilation: tuple[int, ...],
+             stride: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
     """``(before, after)`` padding per spatial axis; "same" puts the odd pixel after, as PyTorch does."""
     if padding == "valid":
-        return (0, 0), (0, 0)
+        return ((0, 0),) * len(kernel)
     if padding == "same":
-        if stride != (1, 1):
+        if stride != (1,) * len(stride):
             raise ValueError(f"{name}: padding='same' needs stride 1, got stride {stride}")
         total = [d * (k - 1) for k, d in zip(kernel, dilation)]
-        return tuple((t // 2, t - t // 2) for t in total)  # type: ignore[return-value]
+        return tuple((t // 2, t - t // 2) for t in total)
     if isinstance(padding, str):
         raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
-    p = _pair(name, "padding", padding)
-    if min(p) < 0:
-        raise ValueError(f"{name}: padding must be non-negative, got {padding}")
-    return (p[0], p[0]), (p[1], p[1])
+    return tuple((p, p) for p in _pair(name, "padding", padding, len(kernel)))
 
 
 @scope("conv2d")
@@ -77,10 +84,13 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Size =
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
     stride, dilation = _pair(name, "stride", stride), _pair(name, "dilation", dilation)
+    validate.integer(name, groups, "groups")
     if x.ndim != 4 or weight.ndim != 4:
         raise ShapeError(f"{name}: expected a 4D input (N, C, H, W) and a 4D weight (O, C/groups, kh, kw), got "
                          f"input {x.shape} and weight {weight.shape}")
     out, per_group, kh, kw = weight.shape
+    if kh < 1 or kw < 1:
+        raise ShapeError(f"{name}: the kernel must be at least 1x1, got weight of shape {weight.shape}")
     if groups < 1 or x.shape[1] % groups or out % groups:
         raise ShapeError(f"{name}: groups={groups} must divide both the input channels ({x.shape[1]}, input "
                          f"{x.shape}) and the output channels ({out}, weight {weight.shape})")
@@ -144,7 +154,9 @@ class _ConvNd(Module):
                  generator: np.random.Generator | int | None = None) -> None:
         super().__init__()
         name, n = type(self).__name__, self._dims
-        if groups < 1 or in_channels % groups or out_channels % groups:
+        for what, v in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
+            validate.integer(name, v, what)
+        if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
         if padding_mode != "zeros":
@@ -152,9 +164,8 @@ class _ConvNd(Module):
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = _pair(name, "kernel_size", kernel_size, n)
         self.stride, self.dilation = _pair(name, "stride", stride, n), _pair(name, "dilation", dilation, n)
+        _padding(name, padding, self.kernel_size, self.dilation, self.stride)
         self.padding = padding if isinstance(padding, str) else _pair(name, "padding", padding, n)
-        if padding == "same" and self.stride != (1,) * n:
-            raise ValueError(f"{name}: padding='same' needs stride 1, got stride {self.stride}")
         fan_in = in_channels // groups * int(np.prod(self.kernel_size))
         shape = (out_channels, in_channels // groups, *self.kernel_size)
         self.weight, self.bias = _uniform_parameter(fan_in, shape, bias, dtype, generator)

@@ -12,12 +12,18 @@ from ..tensor import Tensor, as_generator, get_default_dtype
 from .module import Module, Parameter
 
 
-def _indices(name: str, indices: Any, rows: int) -> Tensor:
-    """``indices`` as an integer Tensor with every value in [0, rows); errors name the layer and the bad value."""
+def _integers(name: str, indices: Any) -> np.ndarray:
+    """The array of ``indices``; a TypeError naming the layer unless they are integers."""
     a = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     if a.dtype.kind not in "iu":
         raise TypeError(f"{name}: indices must be integers (int64 like PyTorch's LongTensor), got dtype {a.dtype} "
                         f"of shape {a.shape}")
+    return a
+
+
+def _indices(name: str, indices: Any, rows: int) -> Tensor:
+    """``indices`` as an integer Tensor with every value in [0, rows); errors name the layer and the bad value."""
+    a = _integers(name, indices)
     bad = (a < 0) | (a >= rows)
     if bad.any():
         at = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -111,6 +117,10 @@ class Embedding(Module):
         if self.padding_idx is not None:
             table[self.padding_idx] = 0
         self.weight = Parameter(table, dtype=dtype or get_default_dtype())
+
+    def __call__(self, input: Any, *args: Any, **kwargs: Any) -> Any:
+        _integers(type(self).__name__, input)  # before Module's rule that a float input matches the weight's dtype
+        return super().__call__(input, *args, **kwargs)
 
     def forward(self, input: Any) -> Tensor:
         """Look up ``input``.

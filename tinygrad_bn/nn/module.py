@@ -290,9 +290,17 @@ class Module:
             ``(missing_keys, unexpected_keys)``, a named tuple of lists of names.
 
         Raises:
+            TypeError: ``state`` is not a dict, or a value is not an array or Tensor (a list, None, ...).
             ValueError: a key is missing or unexpected (with ``strict``), a shape differs (the message names
                 the key and both shapes), or a value is not numeric.
         """
+        name = type(self).__name__
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict: {name}: expected a dict of arrays by name, got {type(state).__name__}")
+        for k, v in state.items():
+            if not isinstance(v, Tensor | np.ndarray | np.generic):
+                raise TypeError(f"load_state_dict: {name}: key {k!r} holds a {type(v).__name__}, expected an array "
+                                "or a Tensor")
         own = dict(self._named_state())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]

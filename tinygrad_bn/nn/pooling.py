@@ -3,27 +3,42 @@ adaptive average pooling, Flatten."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from .. import ops
+from .. import ops, validate
 from ..graph import scope
 from ..tensor import ShapeError, Tensor
 from .conv import Size, _pair
 from .module import Module
 
 
-def _window(name: str, x: Tensor, kernel_size: Size, stride: Size | None, padding: Size, dilation: Size,
-            ceil_mode: bool = False) -> tuple[Tensor, dict[str, tuple[int, int]], tuple[int, int], tuple[int, int]]:
-    """The checked input, its window attributes (kernel_size, stride, padding, dilation), (H_out, W_out), and
-    how many positions past the padded input the last windows reach (``ceil_mode``; 0 otherwise)."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
-    if x.ndim != 4:
-        raise ShapeError(f"{name}: expected a 4D input (N, C, H, W), got shape {x.shape}")
+def _arguments(name: str, kernel_size: Size, stride: Size | None, padding: Size,
+               dilation: Size) -> dict[str, tuple[int, int]]:
+    """The window attributes (kernel_size, stride, padding, dilation) as pairs, checked by PyTorch's rules.
+
+    Raises:
+        TypeError: a size is not an int or a pair of ints.
+        ValueError: a kernel, stride or dilation below 1, a negative padding, or one over half the kernel.
+    """
     k = _pair(name, "kernel_size", kernel_size)
     s = k if stride is None else _pair(name, "stride", stride)
     p, d = _pair(name, "padding", padding), _pair(name, "dilation", dilation)
-    if any(pi < 0 or 2 * pi > ki for pi, ki in zip(p, k)):
-        raise ShapeError(f"{name}: padding {p} must be non-negative and at most half the kernel {k}")
+    if any(2 * pi > ki for pi, ki in zip(p, k)):
+        raise ValueError(f"{name}: padding {p} must be at most half the kernel {k}")
+    return dict(kernel_size=k, stride=s, padding=p, dilation=d)
+
+
+def _window(name: str, x: Tensor, kernel_size: Size, stride: Size | None, padding: Size, dilation: Size,
+            ceil_mode: bool = False) -> tuple[Tensor, dict[str, tuple[int, int]], tuple[int, int], tuple[int, int]]:
+    """The checked input, its window attributes (:func:`_arguments`), (H_out, W_out), and how many positions
+    past the padded input the last windows reach (``ceil_mode``; 0 otherwise)."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if x.ndim != 4:
+        raise ShapeError(f"{name}: expected a 4D input (N, C, H, W), got shape {x.shape}")
+    window = _arguments(name, kernel_size, stride, padding, dilation)
+    k, s, p, d = window.values()
     out, extra = [], []
     for i in (0, 1):
         n, span = x.shape[2 + i], x.shape[2 + i] + 2 * p[i] - d[i] * (k[i] - 1) - 1
@@ -34,7 +49,7 @@ def _window(name: str, x: Tensor, kernel_size: Size, stride: Size | None, paddin
         extra.append(max(0, (size - 1) * s[i] + d[i] * (k[i] - 1) + 1 - (n + 2 * p[i])))
     if min(out) < 1:
         raise ShapeError(f"{name}: kernel {k} with dilation {d} is larger than the input {x.shape} padded by {p}")
-    return x, dict(kernel_size=k, stride=s, padding=p, dilation=d), tuple(out), tuple(extra)  # type: ignore
+    return x, window, tuple(out), tuple(extra)  # type: ignore
 
 
 def _extended(x: Tensor, extra: tuple[int, int], value: float) -> Tensor:
@@ -122,22 +137,31 @@ def adaptive_avg_pool2d(x: Tensor, output_size: Size) -> Tensor:
     x = x if isinstance(x, Tensor) else Tensor(x)
     if x.ndim != 4:
         raise ShapeError(f"adaptive_avg_pool2d: expected a 4D input (N, C, H, W), got shape {x.shape}")
-    size = (output_size, output_size) if not isinstance(output_size, tuple) else output_size
-    size = tuple(x.shape[2 + i] if s is None else int(s) for i, s in enumerate(size))
-    if any(s < 1 or n % s for s, n in zip(size, x.shape[2:])):
+    size = _output_size("adaptive_avg_pool2d", output_size)
+    size = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(size))
+    if any(n % s for s, n in zip(size, x.shape[2:])):
         raise ShapeError(f"adaptive_avg_pool2d: output size {size} must divide the input's spatial size "
                          f"{x.shape[2:]} (input {x.shape}); other sizes are not supported")
     k = tuple(n // s for n, s in zip(x.shape[2:], size))
     return avg_pool2d(x, k, k)
 
 
+def _output_size(name: str, output_size: Size | tuple[int | None, ...]) -> tuple[int | None, int | None]:
+    """An adaptive pool's output size as a pair of positive ints (None keeps the input's size)."""
+    size = tuple(output_size) if isinstance(output_size, tuple | list) else (output_size, output_size)
+    if len(size) != 2:
+        raise ValueError(f"{name}: output_size must be an int or a pair, got {output_size!r}")
+    return tuple(None if s is None else _pair(name, "output_size", s, 1)[0] for s in size)  # type: ignore
+
+
 class _Pool(Module):
-    def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0,
+    def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0, dilation: Size = 1,
                  ceil_mode: bool = False) -> None:
         super().__init__()
+        _arguments(type(self).__name__, kernel_size, stride, padding, dilation)
+        validate.flag(type(self).__name__, ceil_mode, "ceil_mode")
         self.kernel_size, self.stride, self.padding = kernel_size, kernel_size if stride is None else stride, padding
         self.ceil_mode = ceil_mode
-        _pair(type(self).__name__, "kernel_size", kernel_size)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -163,7 +187,7 @@ class MaxPool2d(_Pool):
                  return_indices: bool = False, ceil_mode: bool = False) -> None:
         if return_indices:
             raise NotImplementedError("MaxPool2d: return_indices=True is not supported (there is no MaxUnpool2d)")
-        super().__init__(kernel_size, stride, padding, ceil_mode)
+        super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
         self.dilation = dilation
 
     def forward(self, x: Tensor) -> Tensor:
@@ -191,7 +215,7 @@ class AvgPool2d(_Pool):
 
     def __init__(self, kernel_size: Size, stride: Size | None = None, padding: Size = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True) -> None:
-        super().__init__(kernel_size, stride, padding, ceil_mode)
+        super().__init__(kernel_size, stride, padding, 1, ceil_mode)
         self.count_include_pad = count_include_pad
 
     def forward(self, x: Tensor) -> Tensor:
@@ -215,6 +239,7 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size: Size) -> None:
         super().__init__()
+        _output_size(type(self).__name__, output_size)
         self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:
@@ -239,10 +264,15 @@ class Flatten(Module):
     Args:
         start_dim: the first axis merged.
         end_dim: the last axis merged (negative counts from the end).
+
+    Raises:
+        TypeError: ``start_dim`` or ``end_dim`` is not an int.
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
+        for what, v in (("start_dim", start_dim), ("end_dim", end_dim)):  # any int: its range depends on the input
+            validate.integer("Flatten", v, what, low=-sys.maxsize - 1)
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: Tensor) -> Tensor:
@@ -255,9 +285,11 @@ class Flatten(Module):
             ``x`` reshaped with axes start_dim..end_dim merged.
 
         Raises:
+            IndexError: start_dim or end_dim is out of range for ``x`` (an AxisError, as in PyTorch).
             ShapeError: start_dim comes after end_dim for this shape.
         """
-        s, e = self.start_dim % max(x.ndim, 1), self.end_dim % max(x.ndim, 1)
+        s = validate.axis("Flatten", self.start_dim, x.ndim, x.shape, "start_dim")
+        e = validate.axis("Flatten", self.end_dim, x.ndim, x.shape, "end_dim")
         if s > e:
             raise ShapeError(f"Flatten: start_dim {self.start_dim} comes after end_dim {self.end_dim} for shape "
                              f"{x.shape}")

@@ -77,7 +77,8 @@ def _extreme(name: str, fn: Callable) -> Callable[..., Tensor]:
     def forward(x: np.ndarray, *, axis: tuple[int, ...], keepdims: bool = False):
         empty = [a for a in axis if x.shape[a] == 0]
         if empty:
-            raise ShapeError(f"{name}: cannot reduce axis {empty[0]} of size 0 (tensor of shape {x.shape})")
+            raise ShapeError(f"{name}: cannot reduce an empty axis: axis {empty[0]} of size 0 (empty tensor of shape "
+                             f"{x.shape})")
         return fn(x, axis=axis, keepdims=keepdims)
     forward.__name__ = name
     forward.__doc__ = f"{name.capitalize()} over ``axis``; ties share the gradient evenly."

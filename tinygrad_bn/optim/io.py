@@ -25,12 +25,15 @@ def save(obj: Any, path: str | os.PathLike) -> None:
         path: the file to write, via a temporary file and an atomic rename.
 
     Raises:
-        TypeError: the state holds something else (e.g. a function), named by its place.
+        TypeError: the state holds something else (e.g. a function, an array of Python objects), named by its
+            place.
     """
     arrays: dict[str, np.ndarray] = {}
 
     def encode(v: Any, where: str) -> Any:
         if isinstance(v, np.ndarray):
+            if v.dtype.hasobject:
+                raise TypeError(f"save: {where} has dtype {v.dtype}, which only pickle could store; save numbers")
             key = f"a{len(arrays)}"
             arrays[key] = v
             return {"__array__": key}

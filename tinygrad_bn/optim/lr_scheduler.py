@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import types
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .. import validate
@@ -61,7 +61,12 @@ class LRScheduler:
             warnings.warn(f"{type(self).__name__}.step() was called before optimizer.step(): the schedule's first "
                           "learning rate is skipped; call optimizer.step() first", UserWarning, stacklevel=2)
         self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        try:
+            lrs = self.get_lr()
+        except Exception:
+            self.last_epoch -= 1  # a refused step changes nothing
+            raise
+        for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
@@ -89,7 +94,18 @@ class LRScheduler:
 
         Args:
             state_dict: as :meth:`state_dict` returns.
+
+        Raises:
+            TypeError: ``state_dict`` is not a dict.
+            ValueError: it holds keys this scheduler does not have (another scheduler's state).
         """
+        name = type(self).__name__
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{name}.load_state_dict: expected a dict from state_dict(), got "
+                            f"{type(state_dict).__name__}")
+        unknown = sorted(set(state_dict) - set(self.state_dict()))
+        if unknown:
+            raise ValueError(f"{name}.load_state_dict: unknown keys {unknown} (the state of another scheduler?)")
         self.__dict__.update(state_dict)
 
 
@@ -106,7 +122,9 @@ class LambdaLR(LRScheduler):
         are not saved), as in PyTorch.
 
     Raises:
-        ValueError: ``lr_lambda`` is neither a function nor a list of one function per group.
+        ValueError: ``lr_lambda`` is neither a function nor a list of one function per group; or, at
+            construction or ``step()``, it returns nan or ±inf (nothing is changed then).
+        TypeError: ``lr_lambda`` returns something other than a real number (a string, None, a Tensor).
     """
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
@@ -114,14 +132,20 @@ class LambdaLR(LRScheduler):
         n = len(getattr(optimizer, "param_groups", ()))
         fns = list(lr_lambda) if isinstance(lr_lambda, list | tuple) else [lr_lambda] * n
         if len(fns) != n or not all(callable(f) for f in fns):
-            raise ValueError(f"LambdaLR: lr_lambda must be a function or a list of {n} functions (one per "
-                             f"parameter group), got {lr_lambda!r}")
+            raise ValueError(f"{type(self).__name__}: lr_lambda must be a function or a list of {n} functions (one "
+                             f"per parameter group), got {lr_lambda!r}")
         self.lr_lambdas = fns
         super().__init__(optimizer, last_epoch)
 
+    def _factors(self) -> list[float]:
+        """Each group's ``lr_lambda(last_epoch)``, refused unless a finite real number."""
+        t = self.last_epoch
+        return [validate.real(type(self).__name__, fn(t), f"lr_lambda({t}) of param_groups[{i}]", low=-math.inf)
+                for i, fn in enumerate(self.lr_lambdas)]
+
     def get_lr(self) -> list[float]:
         """Return the learning rates for epoch ``last_epoch``, one per group (``initial_lr * lr_lambda(epoch)``)."""
-        return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
+        return [base * f for f, base in zip(self._factors(), self.base_lrs)]
 
     def state_dict(self) -> dict[str, Any]:
         """Return the attributes as :meth:`LRScheduler.state_dict`, each ``lr_lambda`` as the attributes of a
@@ -141,6 +165,24 @@ class LambdaLR(LRScheduler):
             if attrs is not None:
                 vars(fn).update(attrs)
         super().load_state_dict(state)
+
+
+class MultiplicativeLR(LambdaLR):
+    """Multiply the current learning rate by ``lr_lambda(epoch)`` at every epoch after the first.
+
+    Args:
+        optimizer: the optimizer.
+        lr_lambda: a function of the epoch giving a factor, or a list of them, one per parameter group.
+        last_epoch: see :class:`LRScheduler`.
+
+    Raises:
+        ValueError: as :class:`LambdaLR`.
+        TypeError: as :class:`LambdaLR`.
+    """
+
+    def get_lr(self) -> list[float]:
+        """Return the learning rates for epoch ``last_epoch``, one per group (the current ones times the factors)."""
+        return self._current() if self._initial else [lr * f for f, lr in zip(self._factors(), self._current())]
 
 
 class StepLR(LRScheduler):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import numbers
 from collections.abc import Callable, Iterable, Mapping
 from itertools import chain
 from typing import Any
@@ -143,9 +144,12 @@ class Optimizer:
             state_dict: as :meth:`state_dict` returns, from an optimizer over parameters of the same shapes.
 
         Raises:
+            TypeError: ``state_dict`` or a part of it has the wrong type (None, a list where a dict or an
+                array is expected, ...); the message names the part.
             ValueError: the number of groups or of parameters in a group differs, a state array's shape
                 differs from its parameter's, or a group lacks this optimizer's hyperparameters.
         """
+        _check_layout(f"{self._name}: load_state_dict", state_dict)
         saved = state_dict["param_groups"]
         if len(saved) != len(self.param_groups):
             raise ValueError(f"{self._name}: load_state_dict: the state has {len(saved)} parameter groups, "
@@ -189,6 +193,27 @@ def _ordered(owner: str, params: Any) -> Iterable[Any]:
     if not isinstance(params, Iterable):
         raise TypeError(f"{owner}: params must be Tensors or parameter-group dicts, got {params!r}")
     return params
+
+
+def _check_layout(owner: str, state_dict: Any) -> None:
+    """A TypeError naming the first part of ``state_dict`` whose type is not that of :meth:`Optimizer.state_dict`."""
+    def expect(value: Any, kind: type | tuple[type, ...], what: str, where: str) -> None:
+        if not isinstance(value, kind):
+            raise TypeError(f"{owner}: {where} must be {what}, got {type(value).__name__} {value!r:.60}")
+
+    expect(state_dict, Mapping, "a dict with 'state' and 'param_groups' (from state_dict())", "the state")
+    for key in ("state", "param_groups"):
+        if key not in state_dict:
+            raise ValueError(f"{owner}: the state has no {key!r} entry (keys {sorted(state_dict)})")
+    expect(state_dict["param_groups"], list | tuple, "a list of dicts", "'param_groups'")
+    for i, g in enumerate(state_dict["param_groups"]):
+        expect(g, Mapping, "a dict", f"param_groups[{i}]")
+        expect(g.get("params"), list | tuple, "a list of parameter indices", f"param_groups[{i}]['params']")
+    expect(state_dict["state"], Mapping, "a dict of per-parameter dicts", "'state'")
+    for i, s in state_dict["state"].items():
+        expect(s, Mapping, "a dict", f"state[{i!r}]")
+        for k, v in s.items():
+            expect(v, np.ndarray | numbers.Real, "a numpy array or a number", f"state[{i!r}][{k!r}]")
 
 
 def _cast(owner: str, index: Any, key: str, value: Any, p: Tensor) -> Any:
