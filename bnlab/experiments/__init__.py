@@ -26,7 +26,7 @@ EXPERIMENTS = {
     "covariate-shift": "bnlab.experiments.covariate_shift",
     "noise": "bnlab.experiments.noise",
     "regularization": "bnlab.experiments.regularization",
-    "test-time": "bnlab.experiments.test_time",
+    "test-time": "bnlab.experiments.inference",
     "init-gradients": "bnlab.experiments.init_gradients",
     "small-batch": "bnlab.experiments.small_batch",
     "smoothness": "bnlab.experiments.smoothness",

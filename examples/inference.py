@@ -4,7 +4,7 @@ Running statistics vs the test batch's statistics vs one example at a time; one 
 inside many batches in eval and train mode; how the running statistics converge for several momentums.
 Writes its figures (SVG and PNG) and test-time.json into out/ (or --out):
 
-    python examples/test_time.py [--quick] [--seed N] [--out DIR]
+    python examples/inference.py [--quick] [--seed N] [--out DIR]
 """
 
 from bnlab.experiments import main
