@@ -99,6 +99,34 @@ def _numeric(op: str, data: Any, dtype: Any, copy: bool = False) -> np.ndarray:
     return arr
 
 
+def _filled(op: str, fill: Callable[[tuple[int, ...]], np.ndarray]) -> Callable[..., Tensor]:
+    """A factory of constant tensors (``Tensor.zeros``): its arguments are *Factories* in Tensor's docstring."""
+    def make(cls: type[Tensor], *shape: int, dtype: Any = None, requires_grad: bool = False,
+             name: str | None = None) -> Tensor:
+        return cls._make(fill(validate.shape(op, shape)), dtype, requires_grad, name)
+    make.__name__ = make.__qualname__ = op
+    return make
+
+
+def _drawn(op: str, draw: str) -> Callable[..., Tensor]:
+    """A factory of random tensors (``Tensor.randn``) drawing with the Generator's method ``draw``."""
+    def make(cls: type[Tensor], *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None,
+             generator: np.random.Generator | int | None = None) -> Tensor:
+        draws = getattr(as_generator(generator), draw)(validate.shape(op, shape))
+        return cls._make(draws, dtype, requires_grad, name)
+    make.__name__ = make.__qualname__ = op
+    return make
+
+
+def _reduction(name: str) -> Callable[..., Tensor]:
+    """A reduction method by the primitive ``ops.<name>``: its arguments are *Reductions* in Tensor's docstring."""
+    def reduce(self: Tensor, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+               keepdim: bool | None = None) -> Tensor:
+        return self._reduce(name, axis, keepdims, dim, keepdim)
+    reduce.__name__ = reduce.__qualname__ = name
+    return reduce
+
+
 class Tensor(Value):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
@@ -110,6 +138,15 @@ class Tensor(Value):
         requires_grad: whether backward accumulates a gradient into ``.grad`` (floating dtypes only).
         name: an optional name (shown by ``viz``).
         dtype: the dtype; None keeps an array's and gives Python floats the default dtype (float32).
+
+    *Factories* (``zeros``, ``ones``, ``randn``, ``rand``, and ``uniform``, ``arange``, ``eye``) take the sizes
+    as ints or one sequence, ``dtype`` (default: the default dtype, float32), ``requires_grad`` and ``name``
+    (shown by ``viz``); the random ones a ``generator``: a numpy Generator or a seed, None for the library's
+    (:func:`~tinygrad_bn.manual_seed`). They return a leaf Tensor.
+
+    *Reductions* (``sum``, ``mean``, ``max``, ``min``, ``var``, ``std``) take ``axis``: an axis, a tuple of axes,
+    or None for every axis, and ``keepdims``: keep the reduced axes with size 1. ``dim`` and ``keepdim`` are
+    PyTorch's names for the same two arguments (give one spelling of each). They return a Tensor.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "node", "_hooks", "_retains_grad", "__weakref__")
@@ -131,68 +168,20 @@ class Tensor(Value):
         self._retains_grad = False
 
     # ----- factories -----------------------------------------------------------------------
+    zeros = classmethod(_filled("zeros", np.zeros))
+    """Return a tensor of zeros: ``Tensor.zeros(*shape, dtype=None, requires_grad=False, name=None)`` (*Factories*)."""
+    ones = classmethod(_filled("ones", np.ones))
+    """Return a tensor of ones: ``Tensor.ones(*shape, dtype=None, requires_grad=False, name=None)`` (*Factories*)."""
+    randn = classmethod(_drawn("randn", "standard_normal"))
+    """Standard normal samples: ``Tensor.randn(*shape, dtype=None, requires_grad=False, name=None, generator=None)``
+    (*Factories*)."""
+    rand = classmethod(_drawn("rand", "random"))
+    """Uniform samples on [0, 1): ``Tensor.rand(*shape, dtype=None, requires_grad=False, name=None, generator=None)``
+    (*Factories*)."""
+
     @classmethod
     def _make(cls, data: np.ndarray, dtype: Any, requires_grad: bool, name: str | None) -> Tensor:
         return cls(data.astype(dtype or _default_dtype, copy=False), requires_grad=requires_grad, name=name)
-
-    @classmethod
-    def zeros(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
-        """Return a tensor of zeros.
-
-        Args:
-            *shape: the sizes, as ints or one sequence.
-            dtype: the dtype (default: the default dtype, float32).
-            requires_grad: whether backward accumulates a gradient into it.
-            name: an optional name (shown by ``viz``).
-        """
-        return cls._make(np.zeros(validate.shape("zeros", shape)), dtype, requires_grad, name)
-
-    @classmethod
-    def ones(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None) -> Tensor:
-        """Return a tensor of ones.
-
-        Args:
-            *shape: the sizes, as ints or one sequence.
-            dtype: the dtype (default: the default dtype, float32).
-            requires_grad: whether backward accumulates a gradient into it.
-            name: an optional name (shown by ``viz``).
-        """
-        return cls._make(np.ones(validate.shape("ones", shape)), dtype, requires_grad, name)
-
-    @classmethod
-    def randn(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None,
-              generator: np.random.Generator | int | None = None) -> Tensor:
-        """Standard normal samples.
-
-        Args:
-            *shape: the sizes, as ints or one sequence.
-            dtype: the dtype (default: the default dtype, float32).
-            requires_grad: whether backward accumulates a gradient into it.
-            name: an optional name (shown by ``viz``).
-            generator: a numpy Generator or a seed; None uses the library's generator (:func:`manual_seed`).
-
-        Returns:
-            A leaf Tensor of that shape.
-        """
-        draws = as_generator(generator).standard_normal(validate.shape("randn", shape))
-        return cls._make(draws, dtype, requires_grad, name)
-
-    @classmethod
-    def rand(cls, *shape: int, dtype: Any = None, requires_grad: bool = False, name: str | None = None,
-             generator: np.random.Generator | int | None = None) -> Tensor:
-        """Uniform samples on [0, 1).
-
-        Args:
-            *shape: the sizes, as ints or one sequence.
-            dtype: the dtype (default: the default dtype, float32).
-            requires_grad: whether backward accumulates a gradient into it.
-            name: an optional name (shown by ``viz``).
-            generator: a numpy Generator or a seed; None uses the library's generator (:func:`manual_seed`).
-
-        Returns:
-            A leaf Tensor of that shape.
-        """
-        return cls._make(as_generator(generator).random(validate.shape("rand", shape)), dtype, requires_grad, name)
 
     @classmethod
     def uniform(cls, *shape: int, low: float = 0.0, high: float = 1.0, dtype: Any = None,
@@ -556,31 +545,17 @@ class Tensor(Value):
         """
         return composites.softplus(self, beta, threshold)
 
-    # ----- reductions ----------------------------------------------------------------------
-    # ``axis``/``keepdims`` (numpy's names) and ``dim``/``keepdim`` (PyTorch's) are the same arguments
-    def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-            keepdim: bool | None = None) -> Tensor:
-        """Return the sum over ``axis``.
-
-        Args:
-            axis: an axis, a tuple of axes, or None for every axis.
-            keepdims: keep the reduced axes with size 1.
-            dim: PyTorch's name for ``axis`` (give one of the two).
-            keepdim: PyTorch's name for ``keepdims``.
-        """
-        return self._reduce(ops.sum, axis, keepdims, dim, keepdim)
-
-    def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-             keepdim: bool | None = None) -> Tensor:
-        """Return the mean over ``axis``.
-
-        Args:
-            axis: an axis, a tuple of axes, or None for every axis.
-            keepdims: keep the reduced axes with size 1.
-            dim: PyTorch's name for ``axis`` (give one of the two).
-            keepdim: PyTorch's name for ``keepdims``.
-        """
-        return self._reduce(ops.mean, axis, keepdims, dim, keepdim)
+    # ----- reductions (their arguments: *Reductions* in the class docstring) ---------------
+    sum = _reduction("sum")
+    """Return the sum over ``axis`` (*Reductions*)."""
+    mean = _reduction("mean")
+    """Return the mean over ``axis`` (*Reductions*)."""
+    max = _reduction("max")
+    """Return the maximum over ``axis``; the gradient is split evenly between tied maxima, as ``torch.amax``
+    (*Reductions*)."""
+    min = _reduction("min")
+    """Return the minimum over ``axis``; the gradient is split evenly between tied minima, as ``torch.amin``
+    (*Reductions*)."""
 
     def var(self, axis: Axis = None, keepdims: bool = False, correction: int = 0, *, dim: Axis = None,
             keepdim: bool | None = None) -> Tensor:
@@ -598,7 +573,7 @@ class Tensor(Value):
         """
         if not isinstance(correction, int | float | np.integer | np.floating) or isinstance(correction, bool):
             raise TypeError(f"var: correction must be a number, got {correction!r} ({type(correction).__name__})")
-        return self._reduce(ops.var, axis, keepdims, dim, keepdim, correction=correction)
+        return self._reduce("var", axis, keepdims, dim, keepdim, correction=correction)
 
     def std(self, axis: Axis = None, keepdims: bool = False, correction: int = 0, *, dim: Axis = None,
             keepdim: bool | None = None) -> Tensor:
@@ -612,30 +587,6 @@ class Tensor(Value):
             keepdim: PyTorch's name for ``keepdims``.
         """
         return self.var(axis, keepdims, correction, dim=dim, keepdim=keepdim).sqrt()
-
-    def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-            keepdim: bool | None = None) -> Tensor:
-        """Return the maximum over ``axis``; the gradient is split evenly between tied maxima (``torch.amax``).
-
-        Args:
-            axis: an axis, a tuple of axes, or None for every axis.
-            keepdims: keep the reduced axes with size 1.
-            dim: PyTorch's name for ``axis`` (give one of the two).
-            keepdim: PyTorch's name for ``keepdims``.
-        """
-        return self._reduce(ops.max, axis, keepdims, dim, keepdim)
-
-    def min(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-            keepdim: bool | None = None) -> Tensor:
-        """Return the minimum over ``axis``; the gradient is split evenly between tied minima (``torch.amin``).
-
-        Args:
-            axis: an axis, a tuple of axes, or None for every axis.
-            keepdims: keep the reduced axes with size 1.
-            dim: PyTorch's name for ``axis`` (give one of the two).
-            keepdim: PyTorch's name for ``keepdims``.
-        """
-        return self._reduce(ops.min, axis, keepdims, dim, keepdim)
 
     def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
                keepdim: bool | None = None) -> Tensor:
@@ -680,9 +631,9 @@ class Tensor(Value):
         data = self.data.reshape(1) if self.ndim == 0 else self.data
         return Tensor(fn(data, axis=a, keepdims=keepdims and self.ndim > 0).astype(np.int64, copy=False))
 
-    def _reduce(self, op: Callable[..., Tensor], axis: Axis, keepdims: bool, dim: Axis, keepdim: bool | None,
+    def _reduce(self, name: str, axis: Axis, keepdims: bool, dim: Axis, keepdim: bool | None,
                 **attrs: Any) -> Tensor:
-        name = op.op_name  # type: ignore[attr-defined]
+        op = getattr(ops, name)
         if dim is not None or keepdim is not None:
             axis, keepdims = validate.spelling(name, axis, keepdims, dim, keepdim)
         if type(keepdims) is not bool:
