@@ -116,7 +116,7 @@ def _what(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     if not items or not all(isinstance(t, Tensor) for t in items):
         raise SystemExit(f"render: {args.target} must return a Tensor or a list of Tensors, "
                          f"got {type(result).__name__}")
-    if not args.no_backward and len(items) == 1 and items[0].size == 1 and items[0].requires_grad:
+    if not args.no_backward and len(items) == 1 and items[0].numel() == 1 and items[0].requires_grad:
         items[0].backward(retain_grads=True)
     return items, {}
 

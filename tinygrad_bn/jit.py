@@ -340,7 +340,7 @@ class jit:
         recorded = Tape()
         with tape.recording(recorded), enable_grad(), record():  # a forward-only jit records under no_grad too
             loss = self.fn(*args)
-        if not isinstance(loss, Tensor) or (self.backward and loss.size != 1):
+        if not isinstance(loss, Tensor) or (self.backward and loss.numel() != 1):
             shape = f" of shape {loss.shape}" if isinstance(loss, Tensor) else ""
             raise RuntimeError(f"jit: the function must return a {'one-element loss ' if self.backward else ''}"
                                f"Tensor, got {type(loss).__name__}{shape}")

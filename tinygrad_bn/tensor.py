@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import reprlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -253,10 +253,25 @@ class Tensor(Value):
         """The number of axes."""
         return self.data.ndim
 
-    @property
-    def size(self) -> int:
-        """The number of elements."""
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """Return the shape (PyTorch's ``torch.Size``, a tuple), or the size of axis ``dim``; :meth:`numel` is the
+        number of elements (numpy's ``size``).
+
+        Args:
+            dim: an axis (negative counts from the end), or None for every axis.
+
+        Raises:
+            AxisError: ``dim`` is not an axis of this tensor.
+        """
+        return self.data.shape if dim is None else self.data.shape[validate.axis("size", dim, self.ndim, self.shape)]
+
+    def numel(self) -> int:
+        """Return the number of elements."""
         return self.data.size
+
+    def dim(self) -> int:
+        """Return the number of axes (``ndim``)."""
+        return self.data.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -291,7 +306,7 @@ class Tensor(Value):
         Raises:
             ValueError: the tensor has more than one element.
         """
-        if self.size != 1:
+        if self.data.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted, got shape {self.shape}")
         return self.data.item()
 
@@ -322,6 +337,29 @@ class Tensor(Value):
     def double(self) -> Tensor:
         """Return ``self.astype(np.float64)``."""
         return self.astype(np.float64)
+
+    def long(self) -> Tensor:
+        """Return ``self.astype(np.int64)`` (no gradient flows through an integer tensor)."""
+        return self.astype(np.int64)
+
+    def contiguous(self) -> Tensor:
+        """Return ``self`` when its array is C-contiguous, else a contiguous copy that stays in the graph."""
+        return self if self.data.flags.c_contiguous else ops.clone(self)
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+        """Return the tensor cast to a dtype, on a device: ``to(np.float64)``, ``to("cpu")``, ``to(dtype=...)``,
+        ``to(device="cpu", dtype=...)``, as ``torch.Tensor.to``. The only device is the CPU (numpy).
+
+        Args:
+            *args: a dtype, a device (``"cpu"``), or both (device first), or a Tensor whose dtype to take.
+            dtype: the dtype.
+            device: ``"cpu"`` (or a ``torch.device("cpu")``).
+
+        Returns:
+            ``self`` when nothing changes, else a cast copy (differentiable).
+        """
+        dtype = target_dtype("to", args, dtype, device)
+        return self if dtype is None or dtype == self.dtype else self.astype(dtype)
 
     def clone(self) -> Tensor:
         """Return a copy with its own memory that stays in the graph (the gradient flows back through it)."""
@@ -550,16 +588,67 @@ class Tensor(Value):
     """Return the sum over ``axis`` (*Reductions*)."""
     mean = _reduction("mean")
     """Return the mean over ``axis`` (*Reductions*)."""
-    max = _reduction("max")
-    """Return the maximum over ``axis``; the gradient is split evenly between tied maxima, as ``torch.amax``
-    (*Reductions*)."""
-    min = _reduction("min")
-    """Return the minimum over ``axis``; the gradient is split evenly between tied minima, as ``torch.amin``
-    (*Reductions*)."""
+    amax = _reduction("max")
+    """Return the maximum over ``axis`` (one or several axes); the gradient is split evenly between tied maxima,
+    as ``torch.amax`` (*Reductions*)."""
+    amin = _reduction("min")
+    """Return the minimum over ``axis`` (one or several axes); the gradient is split evenly between tied minima,
+    as ``torch.amin`` (*Reductions*)."""
 
-    def var(self, axis: Axis = None, keepdims: bool = False, correction: int = 0, *, dim: Axis = None,
+    def max(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+            keepdim: bool | None = None) -> Tensor | ValuesIndices:
+        """The maximum, as ``torch.max``: of every entry (a Tensor; tied maxima share the gradient), or along one
+        axis a ``(values, indices)`` named tuple whose values pass the gradient to the first maximum's index.
+
+        Args:
+            axis: one axis, or None for every entry (several axes: :attr:`amax`).
+            keepdims: keep the reduced axis with size 1.
+            dim: PyTorch's name for ``axis``.
+            keepdim: PyTorch's name for ``keepdims``.
+
+        Returns:
+            A Tensor without ``axis``; with it, ``ValuesIndices(values, indices)`` (int64 indices).
+        """
+        return self._extreme("max", np.argmax, axis, keepdims, dim, keepdim)
+
+    def min(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+            keepdim: bool | None = None) -> Tensor | ValuesIndices:
+        """The minimum, as ``torch.min``: of every entry (a Tensor), or along one axis ``(values, indices)``.
+
+        Args:
+            axis: one axis, or None for every entry (several axes: :attr:`amin`).
+            keepdims: keep the reduced axis with size 1.
+            dim: PyTorch's name for ``axis``.
+            keepdim: PyTorch's name for ``keepdims``.
+
+        Returns:
+            A Tensor without ``axis``; with it, ``ValuesIndices(values, indices)`` (int64 indices).
+        """
+        return self._extreme("min", np.argmin, axis, keepdims, dim, keepdim)
+
+    def _extreme(self, name: str, arg: Callable, axis: int | None, keepdims: bool, dim: int | None,
+                 keepdim: bool | None) -> Tensor | ValuesIndices:
+        if dim is not None or keepdim is not None:
+            axis, keepdims = validate.spelling(name, axis, keepdims, dim, keepdim)
+        if axis is None:
+            return self._reduce(name, None, keepdims, None, None)
+        if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
+            raise TypeError(f"{name}: dim must be one axis (an int) for values and indices, got {axis!r}; for the "
+                            f"{name} over several axes use a{name}")
+        keepdims = validate.flag(name, keepdims)
+        a = validate.axis(name, axis, self.ndim, self.shape)
+        if self.shape[a] == 0:
+            raise ShapeError(f"{name}: cannot reduce an empty axis: axis {a} of size 0 (empty tensor of shape "
+                             f"{self.shape})")
+        picked = constant(functools.partial(_first_hit, arg, a), self, name=f"arg{name} (one-hot)")
+        values = ops.where(picked, self, 0.0).sum(axis=a, keepdims=keepdims)
+        indices = constant(functools.partial(_index_of, arg, a, keepdims), self, name=f"arg{name}")
+        return ValuesIndices(values, indices)
+
+    def var(self, axis: Axis = None, keepdims: bool = False, correction: int = 1, *, dim: Axis = None,
             keepdim: bool | None = None) -> Tensor:
-        """Return the variance over ``axis``; ``correction=0`` (biased, the BN paper's) by default.
+        """Return the variance over ``axis``; unbiased (``correction=1``) by default, as in PyTorch (the
+        normalizers ask for the biased one, ``correction=0``, the BN paper's).
 
         Args:
             axis: an axis, a tuple of axes, or None for every axis.
@@ -575,9 +664,9 @@ class Tensor(Value):
             raise TypeError(f"var: correction must be a number, got {correction!r} ({type(correction).__name__})")
         return self._reduce("var", axis, keepdims, dim, keepdim, correction=correction)
 
-    def std(self, axis: Axis = None, keepdims: bool = False, correction: int = 0, *, dim: Axis = None,
+    def std(self, axis: Axis = None, keepdims: bool = False, correction: int = 1, *, dim: Axis = None,
             keepdim: bool | None = None) -> Tensor:
-        """Return the standard deviation over ``axis``: the square root of :meth:`var`.
+        """Return the standard deviation over ``axis``: the square root of :meth:`var` (unbiased by default).
 
         Args:
             axis: an axis, a tuple of axes, or None for every axis.
@@ -622,14 +711,10 @@ class Tensor(Value):
              keepdim: bool | None) -> Tensor:
         axis, keepdims = validate.spelling(name, axis, keepdims, dim, keepdim)
         keepdims = validate.flag(name, keepdims)
-        if self.size == 0:
+        if self.data.size == 0:
             raise ShapeError(f"{name}: cannot take the {name} of an empty tensor of shape {self.shape}")
-        if axis is None:
-            i = fn(self.data)
-            return Tensor(np.full((1,) * self.ndim, i, dtype=np.int64) if keepdims else np.asarray(i, dtype=np.int64))
-        a = validate.axis(name, axis, self.ndim, self.shape)
-        data = self.data.reshape(1) if self.ndim == 0 else self.data
-        return Tensor(fn(data, axis=a, keepdims=keepdims and self.ndim > 0).astype(np.int64, copy=False))
+        a = None if axis is None else validate.axis(name, axis, self.ndim, self.shape)
+        return constant(functools.partial(_index_of, fn, a, keepdims), self, name=name)  # a jit recomputes it
 
     def _reduce(self, name: str, axis: Axis, keepdims: bool, dim: Axis, keepdim: bool | None,
                 **attrs: Any) -> Tensor:
@@ -826,6 +911,44 @@ class Tensor(Value):
         return losses.mse(self, target)
 
 
+class ValuesIndices(NamedTuple):
+    """What ``max``/``min`` along an axis return, as PyTorch's ``torch.return_types.max``."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _index_of(fn: Callable, axis: int | None, keepdims: bool, a: np.ndarray) -> np.ndarray:
+    """``np.argmax``/``np.argmin`` of ``a`` along ``axis`` (None: of the flattened array) as int64."""
+    if axis is None:
+        i = fn(a)
+        return np.full((1,) * a.ndim, i, dtype=np.int64) if keepdims else np.asarray(i, dtype=np.int64)
+    data = a.reshape(1) if a.ndim == 0 else a
+    return fn(data, axis=axis, keepdims=keepdims and a.ndim > 0).astype(np.int64, copy=False)
+
+
+def _first_hit(fn: Callable, axis: int, a: np.ndarray) -> np.ndarray:
+    """Booleans of ``a``'s shape, True at the first ``fn`` (argmax/argmin) of each line along ``axis``."""
+    hit = np.zeros(a.shape, dtype=bool)
+    np.put_along_axis(hit, fn(a, axis=axis, keepdims=True), True, axis=axis)
+    return hit
+
+
+def target_dtype(op: str, args: tuple, dtype: Any, device: Any) -> np.dtype | None:
+    """The dtype a ``to(...)`` call asks for (None: keep), after refusing any device but the CPU by name."""
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, str) or type(a).__name__ == "device":
+            device = a
+        else:
+            dtype = a
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise ValueError(f"{op}: device {str(device)!r} is not available: tinygrad_bn computes with numpy on the CPU "
+                         "(use 'cpu' or leave the device out)")
+    return None if dtype is None else np.dtype(dtype)
+
+
 def _against(fn: Callable, other: Any, a: np.ndarray) -> np.ndarray:
     return fn(a, other)
 
@@ -871,7 +994,7 @@ def root_grad(out: Tensor, g: Tensor | Any | None, where: str) -> Tensor:
                "no input with requires_grad=True was used to compute it")
         raise RuntimeError(f"{where}: the output (shape {out.shape}{named}) does not require grad; {why}")
     if g is None:
-        if out.size != 1:
+        if out.data.size != 1:
             raise RuntimeError(f"{where}: the output has shape {out.shape}; a gradient can be created "
                                "implicitly only for a scalar output, so pass grad= with the output's shape")
         return Tensor(np.ones(out.shape, dtype=out.dtype))

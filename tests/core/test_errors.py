@@ -17,7 +17,8 @@ x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
 @pytest.mark.parametrize("call, error, message", [
     (lambda: x.sum(axis=True), TypeError, r"sum: axis must be an int, a tuple of ints or None, got True \(bool\)"),
     (lambda: x.mean(axis=1.0), TypeError, r"mean: axis must be .* got 1.0 \(float\)"),
-    (lambda: x.max(axis="0"), TypeError, r"max: axis must be .* got '0' \(str\)"),
+    (lambda: x.amax(axis="0"), TypeError, r"max: axis must be .* got '0' \(str\)"),
+    (lambda: x.max(axis="0"), TypeError, r"max: dim must be one axis \(an int\) .* got '0'; .* use amax"),
     (lambda: x.var(axis=(0, 0.5)), TypeError, r"var: axis must be an int, got 0.5"),
     (lambda: x.min(axis=2), AxisError, r"min: axis 2 is out of range .* expected an axis in \[-2, 1\]"),
     (lambda: x.sum(axis=(0, -2)), ShapeError, r"sum: repeated axis in axis=\(0, -2\)"),
@@ -71,7 +72,7 @@ def test_factories_refuse_float_and_negative_sizes(factory):
 def test_torch_spellings_dim_and_keepdim_mean_axis_and_keepdims():
     a = np.random.default_rng(0).standard_normal((2, 3, 4))
     t = Tensor(a)
-    for name in ("sum", "mean", "var", "std", "max", "min"):
+    for name in ("sum", "mean", "var", "std", "amax", "amin"):
         ours = getattr(t, name)(dim=(0, 2), keepdim=True).data
         np.testing.assert_allclose(ours, getattr(t, name)(axis=(0, 2), keepdims=True).data)
         assert ours.shape == (1, 3, 1)

@@ -60,8 +60,9 @@ def _reduce(lib, name, x, axis, keepdims):
     if name in ("softmax", "log_softmax"):
         a = 0 if axis is None else axis if isinstance(axis, int) else (axis[0] if axis else 0)
         return getattr(x, name)(a) if lib == "ours" else getattr(x, name)(a)
-    if lib == "ours":
-        return getattr(x, name)(axis=axis, keepdims=keepdims)
+    if lib == "ours":  # the reductions over any axes: amax/amin, and var with the correction said
+        kw = {"correction": 0} if name == "var" else {}
+        return getattr(x, {"max": "amax", "min": "amin"}.get(name, name))(axis=axis, keepdims=keepdims, **kw)
     dims = tuple(range(x.ndim)) if axis is None else axis
     if name == "var":
         return x.var(dim=dims, keepdim=keepdims, correction=0)

@@ -6,13 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from torch_oracle import needs_torch, torch
 
 from tinygrad_bn import Tensor, concatenate, gradcheck, stack, where
-
-try:
-    import torch
-except ImportError:  # the oracle is optional; `make test` installs it
-    torch = None
 
 FAST = settings(max_examples=15, deadline=None)
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
@@ -97,12 +93,12 @@ def test_unary(name, shape, seed):
 REDUCTIONS = {
     "sum": (lambda x, ax, kd: x.sum(axis=ax, keepdims=kd), lambda x, ax, kd: x.sum(dim=ax, keepdim=kd)),
     "mean": (lambda x, ax, kd: x.mean(axis=ax, keepdims=kd), lambda x, ax, kd: x.mean(dim=ax, keepdim=kd)),
-    "var": (lambda x, ax, kd: x.var(axis=ax, keepdims=kd),
+    "var": (lambda x, ax, kd: x.var(axis=ax, keepdims=kd, correction=0),
             lambda x, ax, kd: x.var(dim=ax, keepdim=kd, correction=0)),
     "var_unbiased": (lambda x, ax, kd: x.var(axis=ax, keepdims=kd, correction=1),
                      lambda x, ax, kd: x.var(dim=ax, keepdim=kd, correction=1)),
-    "max": (lambda x, ax, kd: x.max(axis=ax, keepdims=kd), lambda x, ax, kd: x.amax(dim=ax, keepdim=kd)),
-    "min": (lambda x, ax, kd: x.min(axis=ax, keepdims=kd), lambda x, ax, kd: x.amin(dim=ax, keepdim=kd)),
+    "max": (lambda x, ax, kd: x.amax(axis=ax, keepdims=kd), lambda x, ax, kd: x.amax(dim=ax, keepdim=kd)),
+    "min": (lambda x, ax, kd: x.amin(axis=ax, keepdims=kd), lambda x, ax, kd: x.amin(dim=ax, keepdim=kd)),
 }
 
 
@@ -135,9 +131,9 @@ def test_reductions_every_axis(name, keepdims, case, seed):
     torch_agrees(f, lambda t: tfn(t, dims, keepdims), [x])
 
 
-def test_max_splits_ties_evenly_like_torch_amax():
+def test_amax_splits_ties_evenly_like_torch_amax():
     x = Tensor(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]), requires_grad=True)
-    x.max(axis=1).sum().backward()
+    x.amax(axis=1).sum().backward()
     np.testing.assert_allclose(x.grad.data, [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
     y = Tensor(np.array([1.0, 1.0]), requires_grad=True)
     y.maximum(Tensor(np.array([1.0, 0.0]))).sum().backward()
@@ -260,3 +256,28 @@ def test_unfold_names_a_kernel_larger_than_the_padded_input():
     from tinygrad_bn import ShapeError, ops
     with pytest.raises(ShapeError, match=r"unfold: kernel \(5, 5\) .* larger than the input \(3, 3\)"):
         ops.unfold(Tensor(np.zeros((1, 1, 3, 3))), kernel_size=(5, 5), padding=(0, 0))
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("keepdim", [False, True])
+@FAST
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), seed=st.integers(0, 1000), ties=st.booleans())
+def test_max_and_min_along_a_dim_return_values_and_indices_as_torch(name, keepdim, shape, seed, ties):
+    """``x.max(dim)`` is torch's: a (values, indices) named tuple, the gradient to the returned index only
+    (ties included); ``x.max()`` of every entry stays a Tensor; ``axis=`` is the same argument."""
+    x = np.random.default_rng(seed).integers(0, 3, shape).astype(np.float64) if ties else data(shape, seed)
+    dim = seed % len(shape)
+    ours, theirs = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    v, i = getattr(ours, name)(dim, keepdim=keepdim)
+    tv, ti = getattr(theirs, name)(dim=dim, keepdim=keepdim)
+    np.testing.assert_array_equal(v.data, tv.detach().numpy())
+    np.testing.assert_array_equal(i.data, ti.numpy())
+    assert i.dtype == np.int64 and getattr(ours, name)(axis=dim, keepdims=keepdim).indices.shape == i.shape
+    g = np.random.default_rng(seed + 1).standard_normal(v.shape)
+    v.backward(g)
+    tv.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-12)
+    assert getattr(Tensor(x), name)().shape == ()
+    with pytest.raises(TypeError, match=f"a{name}"):
+        getattr(Tensor(x), name)(dim=(0,))

@@ -31,7 +31,7 @@ def test_data_is_the_writable_array_itself():
     x.data[0] = 5
     assert a[0] == 5 and x.detach().data is a and not x.detach().requires_grad
     assert Tensor(np.array([[2.5]])).item() == 2.5
-    assert (x.shape, x.ndim, x.size) == ((3,), 1, 3)
+    assert (x.shape, x.ndim, x.size(), x.size(-1), x.numel(), x.dim()) == ((3,), 1, (3,), 3, 3, 1)
 
 
 def test_factories_are_seedable():

@@ -43,7 +43,7 @@ def normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> tuple[Tensor, Ten
         ``(x_hat, mean, var)``: ``x_hat`` of ``x``'s shape, the statistics with ``axes`` kept as size 1.
     """
     mean = x.mean(axis=axes, keepdims=True)
-    var = x.var(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True, correction=0)
     return (x - mean) / (var + eps).sqrt(), mean, var
 
 
