@@ -126,6 +126,14 @@ def is_grad_enabled() -> bool:
 class _GradMode:
     enabled: bool
 
+    def __new__(cls, fn: Callable | None = None) -> Any:
+        """``no_grad()`` makes the context manager; ``no_grad(fn)``, the decorator without parentheses, wraps ``fn``."""
+        mode = super().__new__(cls)
+        return mode if fn is None else mode(fn)
+
+    def __init__(self, fn: Callable | None = None) -> None:
+        pass
+
     def __enter__(self) -> None:
         self._token = _grad_enabled.set(self.enabled)
 
@@ -141,19 +149,22 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """Context manager and decorator: ops inside record no graph. Thread- and task-local."""
+    """Context manager and decorator (``@no_grad`` or ``@no_grad()``): ops inside record no graph. Thread- and
+    task-local."""
 
     enabled = False
 
 
 class enable_grad(_GradMode):
-    """Context manager and decorator: turn graph recording back on inside ``no_grad``."""
+    """Context manager and decorator (``@enable_grad`` or ``@enable_grad()``): turn graph recording back on inside
+    ``no_grad``."""
 
     enabled = True
 
 
 class record(_GradMode):
-    """Context manager and decorator: in grad mode every op records a graph node, even when no input
+    """Context manager and decorator (``@record`` or ``@record()``): in grad mode every op records a graph node, even
+    when no input
     needs a gradient (only ops that need one keep a vjp), so ``viz`` sees statistics of a raw input.
 
     Nothing else about grad mode changes: inside ``no_grad`` nothing is recorded, and a backward pass

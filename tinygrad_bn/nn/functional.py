@@ -13,6 +13,7 @@ from ..ops.composites import (
     leaky_relu,
     log_softmax,
     logsigmoid,
+    one_hot,
     relu,
     sigmoid,
     silu,
@@ -30,6 +31,7 @@ from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 __all__ = [
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits", "conv1d", "conv2d",
     "cross_entropy", "dropout", "elu", "embedding", "gelu", "group_norm", "instance_norm", "layer_norm", "leaky_relu",
-    "log_softmax", "logsigmoid", "max_pool2d", "mse", "mse_loss", "nll_loss", "relu", "sigmoid", "silu", "softmax",
+    "log_softmax", "logsigmoid", "max_pool2d", "mse", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu",
+    "softmax",
     "softplus", "tanh",
 ]

@@ -8,7 +8,7 @@ outermost module itself is ``""``), and ops created outside any module have ``no
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import tape
 from ..graph import Scope, current_module, pop_scope, push_scope
-from ..tensor import Tensor
+from ..tensor import Tensor, target_dtype
 
 # id(module) -> path, set while the outermost module's forward runs
 _paths: ContextVar[dict[int, str] | None] = ContextVar("module_paths", default=None)
@@ -248,19 +248,38 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    def to(self, dtype: Any) -> Module:
-        """Cast the floating-point parameters and buffers to ``dtype``, in place.
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
+        """Cast the floating-point parameters and buffers to a dtype, in place, as ``torch.nn.Module.to``:
+        ``to(np.float64)``, ``to("cpu")``, ``to(device="cpu", dtype=...)``. The only device is the CPU.
 
         Args:
-            dtype: a floating dtype (``np.float64``, ``"float32"``, ...).
+            *args: a floating dtype (``np.float64``, ``"float32"``, ...), a device (``"cpu"``), or both.
+            dtype: the dtype.
+            device: ``"cpu"``; any other device is refused by name.
 
         Returns:
             ``self``.
         """
-        dtype = np.dtype(dtype)
-        for t in [*self.parameters(), *self.buffers()]:
-            if t.dtype.kind == "f":
-                t.data = t.data.astype(dtype)
+        dtype = target_dtype(f"{type(self).__name__}.to", args, dtype, device)
+        if dtype is not None:
+            for t in [*self.parameters(), *self.buffers()]:
+                if t.dtype.kind == "f":
+                    t.data = t.data.astype(dtype)
+        return self
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every submodule, children first, then on this module, as ``torch.nn.Module.apply``
+        (``model.apply(init_weights)``).
+
+        Args:
+            fn: called with each module; its result is ignored.
+
+        Returns:
+            ``self``.
+        """
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
         return self
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -356,14 +375,19 @@ def _as_buffer(value: Any, name: str) -> Tensor | None:
 
 
 class Sequential(Module):
-    """Modules applied one after another; children are named ``"0"``, ``"1"``, ...
+    """Modules applied one after another; children are named ``"0"``, ``"1"``, ..., or by the keys of one
+    ordered mapping (``Sequential(OrderedDict(fc=nn.Linear(2, 3), act=nn.ReLU()))``), as in PyTorch.
 
     Args:
-        *modules: the modules, in order.
+        *modules: the modules, in order, or one mapping from names to modules.
     """
 
-    def __init__(self, *modules: Module) -> None:
+    def __init__(self, *modules: Module | Mapping[str, Module]) -> None:
         super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], Mapping):  # Sequential(OrderedDict(name=module, ...))
+            for name, m in modules[0].items():
+                self.add_module(name, m)
+            return
         for i, m in enumerate(modules):
             self.add_module(str(i), m)
 

@@ -33,7 +33,7 @@ from .elementwise import (
     tanh,
     where,
 )
-from .linalg import matmul
+from .linalg import einsum, matmul
 from .lookup import embedding, embedding_grad
 from .primitive import ARRAYS, primitive
 from .random import bernoulli

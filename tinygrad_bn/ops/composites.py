@@ -262,3 +262,35 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True,
     mask = random.bernoulli(p=1 - p, shape=x.shape, dtype=x.dtype, generator=as_generator(generator))
     y = x * mask
     return y if p == 1 else y * (1 / (1 - p))
+
+
+def one_hot(labels: Tensor | Any, num_classes: int = -1) -> Tensor:
+    """Integer labels as one-hot rows, as ``torch.nn.functional.one_hot``: int64 of ``labels.shape + (C,)``.
+
+    Args:
+        labels: non-negative integer class indices, any shape.
+        num_classes: C; -1 takes the largest label plus one.
+
+    Returns:
+        An int64 Tensor (no gradient flows through it; a jit recomputes it from each call's labels).
+
+    Raises:
+        TypeError: the labels are not integers.
+        ValueError: a label is negative or not below ``num_classes``.
+    """
+    labels = as_tensor(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got {labels.dtype}")
+    flat = labels.data.reshape(-1)
+    if flat.size and flat.min() < 0:
+        raise ValueError(f"one_hot: labels must be non-negative, got {int(flat.min())}")
+    c = int(flat.max()) + 1 if num_classes == -1 and flat.size else num_classes
+    if num_classes == -1 and not flat.size:
+        raise ValueError("one_hot: cannot infer num_classes from empty labels; pass num_classes")
+    if flat.size and flat.max() >= c:
+        raise ValueError(f"one_hot: label {int(flat.max())} is out of range for num_classes={c}")
+    return constant(functools.partial(_one_hot, c), labels, name=f"one_hot({c})")
+
+
+def _one_hot(c: int, y: np.ndarray) -> np.ndarray:
+    return (y[..., None] == np.arange(c)).astype(np.int64)

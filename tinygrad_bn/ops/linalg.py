@@ -45,3 +45,37 @@ def mT(F: Any, t: Any) -> Any:
     """Swap the last two axes."""
     n = t.ndim
     return F.transpose(t, axes=(*range(n - 2), n - 1, n - 2))
+
+
+@primitive
+def einsum(*xs: np.ndarray, equation: str):
+    """Einstein summation of ``xs`` by an explicit ``equation`` (``"ij,jk->ik"``), as ``np.einsum``.
+
+    Args:
+        *xs: the operands, one per input term.
+        equation: input terms and the output term, each a letter per axis, no letter twice in one term.
+
+    Returns:
+        The array the output term describes.
+    """
+    return np.einsum(equation, *xs)
+
+
+@einsum.defvjp
+def _einsum_vjp(F, need, g, out, *xs, equation):
+    ins, result = equation.split("->")
+    terms = ins.split(",")
+    grads = []
+    for k, term in enumerate(terms):
+        if not need[k]:
+            grads.append(None)
+            continue
+        others = [t for j, t in enumerate(terms) if j != k]
+        known = set(result).union(*others)
+        kept = "".join(c for c in term if c in known)  # a letter only in this term was summed: broadcast back
+        gk = F.einsum(g, *(x for j, x in enumerate(xs) if j != k), equation=",".join([result, *others]) + "->" + kept)
+        if kept != term:
+            kept_shape = tuple(n if c in known else 1 for n, c in zip(xs[k].shape, term))
+            gk = F.broadcast_to(F.reshape(gk, shape=kept_shape), shape=xs[k].shape)
+        grads.append(gk)
+    return tuple(grads)
