@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import anomaly, tape
-from .graph import Value, _grad_enabled, _recording
+from .graph import Value, _grad_enabled, _recording, inplace_ops
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -146,6 +146,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, ops: 
                 if node is None:
                     continue
                 vjp, inputs = node.vjp, node.inputs
+                if inplace_ops[0]:
+                    _check_versions(t, node)
                 if vjp is None:
                     raise RuntimeError(
                         f"backward: the saved values of op '{node.op}' were already freed by an earlier "
@@ -179,6 +181,18 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, ops: 
         _recording.reset(recording)
         _grad_enabled.reset(token)
     return found
+
+
+def _check_versions(t: Tensor, node: Any) -> None:
+    """Raise if ``t`` or an input of its node was changed in place after the node saved it (PyTorch's check)."""
+    saved = node.versions or (0,) * (len(node.inputs) + 1)
+    for k, (u, v) in enumerate(zip((t, *node.inputs), saved)):
+        if u._version != v:
+            what = "its output" if k == 0 else f"its input {k - 1}"
+            raise RuntimeError(
+                f"backward: one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: {what} (shape {u.shape}) of op '{node.op}' is at version {u._version}; expected "
+                f"version {v} instead. Compute the in-place change after backward, or on a clone()")
 
 
 def _run_hooks(t: Tensor, g: Any, create_graph: bool, wrap: Wrap) -> Any:

@@ -14,12 +14,17 @@ from typing import Any
 
 _grad_enabled: ContextVar[bool] = ContextVar("grad_enabled", default=True)
 _recording: ContextVar[bool] = ContextVar("recording", default=False)
+inplace_ops = [0]
+"""How many in-place ops (``add_``, ``mul_``, ...) have run in this process: while 0, every tensor is at version 0,
+so nodes save no versions and backward checks none."""
 
 
 class Value:
-    """The base of :class:`~tinygrad_bn.Tensor`: a value that can be a node's input, a scope's input or output."""
+    """The base of :class:`~tinygrad_bn.Tensor`: a value that can be a node's input, a scope's input or output.
+    ``_version`` counts the in-place ops that changed it (as PyTorch's version counter)."""
 
     __slots__ = ()
+    _version: int
 
 
 class Scope:
@@ -96,10 +101,12 @@ class Node:
         fn: the forward function ``fn(*input_arrays, **attrs)``, or None.
     """
 
-    __slots__ = ("op", "inputs", "attrs", "scopes", "random", "vjp", "fn", "stack")
+    __slots__ = ("op", "inputs", "attrs", "scopes", "random", "vjp", "fn", "stack", "versions")
 
     def __init__(self, op: str, inputs: tuple[Value, ...], attrs: dict[str, Any],
                  vjp: Callable | None, random: bool = False, fn: Callable | None = None) -> None:
+        # the versions of the output (0: just made) and of the inputs, as the vjp will need them; None: all 0
+        self.versions: tuple[int, ...] | None = (0, *(t._version for t in inputs)) if inplace_ops[0] else None
         self.op = op
         self.inputs = inputs
         self.attrs = attrs

@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import reprlib
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import tape, validate
 from .backward import run_backward
-from .graph import Node, Value
+from .graph import Node, Value, inplace_ops, is_grad_enabled, no_grad
 from .validate import AxisError, ShapeError  # noqa: F401  (re-exported: ``from .tensor import ShapeError``)
 
 _default_dtype: np.dtype = np.dtype(np.float32)
@@ -149,7 +150,7 @@ class Tensor(Value):
     PyTorch's names for the same two arguments (give one spelling of each). They return a Tensor.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "node", "_hooks", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "name", "node", "_hooks", "_retains_grad", "_version", "__weakref__")
     __array_priority__ = 1000  # numpy scalars and arrays defer to our reflected operators
     is_parameter = False
 
@@ -166,6 +167,7 @@ class Tensor(Value):
         self.node: Node | None = None
         self._hooks: tuple[Callable[[Tensor], Tensor | None], ...] = ()  # a new tuple per registration
         self._retains_grad = False
+        self._version = 0
 
     # ----- factories -----------------------------------------------------------------------
     zeros = classmethod(_filled("zeros", np.zeros))
@@ -439,6 +441,128 @@ class Tensor(Value):
     def zero_grad(self) -> None:
         """Drop the accumulated gradient (``.grad`` becomes None)."""
         self.grad = None
+
+    # ----- in place (PyTorch's autograd rules; a version counter catches a saved value changed) -------------
+    def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
+        """``self += alpha * other`` in place (``torch.Tensor.add_``); see :meth:`copy_` for the rules.
+
+        Args:
+            other: a Tensor, array or number broadcastable to ``self``'s shape.
+            alpha: the factor of ``other``.
+
+        Returns:
+            ``self``.
+        """
+        return self._inplace("add_", lambda old, o: old + o * alpha if alpha != 1 else old + o, other)
+
+    def sub_(self, other: Any, *, alpha: float = 1) -> Tensor:
+        """``self -= alpha * other`` in place.
+
+        Args:
+            other: a Tensor, array or number broadcastable to ``self``'s shape.
+            alpha: the factor of ``other``.
+
+        Returns:
+            ``self``.
+        """
+        return self._inplace("sub_", lambda old, o: old - o * alpha if alpha != 1 else old - o, other)
+
+    def mul_(self, other: Any) -> Tensor:
+        """``self *= other`` in place.
+
+        Args:
+            other: a Tensor, array or number broadcastable to ``self``'s shape.
+
+        Returns:
+            ``self``.
+        """
+        return self._inplace("mul_", lambda old, o: old * o, other)
+
+    def div_(self, other: Any) -> Tensor:
+        """``self /= other`` in place.
+
+        Args:
+            other: a Tensor, array or number broadcastable to ``self``'s shape.
+
+        Returns:
+            ``self``.
+        """
+        return self._inplace("div_", lambda old, o: old / o, other)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:
+        """Limit to [min, max] in place (``torch.Tensor.clamp_``).
+
+        Args:
+            min: the lower bound, or None.
+            max: the upper bound, or None.
+
+        Returns:
+            ``self``.
+        """
+        return self._inplace("clamp_", lambda old: old.clip(min, max))
+
+    def fill_(self, value: float) -> Tensor:
+        """Set every entry to ``value`` in place (no gradient flows to the old values).
+
+        Args:
+            value: the number.
+
+        Returns:
+            ``self``.
+        """
+        return self._inplace("fill_", lambda old: ops.where(np.ones(old.shape, bool), value, old))
+
+    def zero_(self) -> Tensor:
+        """Set every entry to 0 in place.
+
+        Returns:
+            ``self``.
+        """
+        return self.fill_(0)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src`` (broadcast to ``self``'s shape, cast to its dtype) into ``self``, in place.
+
+        The in-place ops follow PyTorch's autograd rules: on a leaf that requires grad they raise (outside
+        ``no_grad``); on a tensor in a graph they make it the result of the op (the old value keeps its place
+        for the ops that used it); and a tensor that a recorded op saved for its backward, changed in place
+        afterwards, makes that ``backward()`` raise naming the op (each tensor counts its in-place changes).
+        A jit refuses them inside the recorded function.
+
+        Args:
+            src: a Tensor, array or number.
+
+        Returns:
+            ``self``.
+        """
+        return self._inplace("copy_", lambda old, s: ops.where(np.ones(old.shape, bool), s, old), src)
+
+    def _inplace(self, name: str, fn: Callable[..., Tensor], *others: Any) -> Tensor:
+        tape.refuse(f"an in-place op ({name})")
+        needs = is_grad_enabled() and (self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad
+                                                                 for o in others))
+        if needs and self.node is None and self.requires_grad:
+            raise RuntimeError(f"{name}: a leaf Variable that requires grad (shape {self.shape}) is being used in an "
+                               "in-place operation; do it inside no_grad(), or on a clone()")
+        inplace_ops[0] += 1
+        old = self
+        if needs:  # the old value keeps this tensor's place in the graph, for the ops that used it
+            old = _result(self.data.copy())
+            old.node, old.requires_grad, old._version = self.node, self.requires_grad, self._version
+        with nullcontext() if needs else no_grad():  # self as an operand too means its old value (x.mul_(x))
+            new = fn(old, *(old if o is self else o for o in others))
+        if new.shape != self.shape:
+            raise ShapeError(f"{name}: the result has shape {new.shape}, which does not fit in place into a tensor "
+                             f"of shape {self.shape}")
+        if not np.can_cast(new.dtype, self.dtype, casting="same_kind"):
+            raise TypeError(f"{name}: the result type {new.dtype} cannot be cast to this tensor's dtype {self.dtype}")
+        self.data[...] = new.data
+        self._version += 1
+        if needs:
+            self.node, self.requires_grad = new.node, True
+            if new.node is not None:
+                new.node.versions = (self._version, *new.node.versions[1:])
+        return self
 
     # ----- arithmetic ----------------------------------------------------------------------
     def __add__(self, o: Any) -> Tensor:
@@ -958,6 +1082,7 @@ def _result(data: np.ndarray | np.generic) -> Tensor:
     t = object.__new__(Tensor)
     t.data = data if type(data) is np.ndarray else np.asarray(data)
     t.requires_grad = t._retains_grad = False
+    t._version = 0
     t.grad = t.name = t.node = None
     t._hooks = ()
     return t
