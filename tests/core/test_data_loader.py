@@ -54,7 +54,7 @@ def test_random_split_lengths_fractions_and_errors():
     assert [len(p) for p in parts] == [7, 3]
     seen = sorted(int(p[i][1]) for p in parts for i in range(len(p)))
     assert seen == list(range(10))
-    assert [len(p) for p in random_split(_data(), [0.5, 0.25, 0.25], generator=0)] == [6, 2, 2]  # torch: floors, then the rest round-robin
+    assert [len(p) for p in random_split(_data(), [0.5, 0.25, 0.25], generator=0)] == [6, 2, 2]  # torch rounds so
     with pytest.raises(ValueError, match="sum to the dataset's 10 samples"):
         random_split(_data(), [5, 4])
     with pytest.raises(ValueError, match="TensorDataset: the tensors' first dimensions differ"):

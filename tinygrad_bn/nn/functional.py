@@ -27,11 +27,11 @@ from .embedding import embedding
 from .normalization import batch_norm, layer_norm
 from .norms import group_norm, instance_norm
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .upsample import interpolate
 
 __all__ = [
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits", "conv1d", "conv2d",
-    "cross_entropy", "dropout", "elu", "embedding", "gelu", "group_norm", "instance_norm", "layer_norm", "leaky_relu",
-    "log_softmax", "logsigmoid", "max_pool2d", "mse", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu",
-    "softmax",
-    "softplus", "tanh",
+    "cross_entropy", "dropout", "elu", "embedding", "gelu", "group_norm", "instance_norm", "interpolate",
+    "layer_norm", "leaky_relu", "log_softmax", "logsigmoid", "max_pool2d", "mse", "mse_loss", "nll_loss", "one_hot",
+    "relu", "sigmoid", "silu", "softmax", "softplus", "tanh",
 ]

@@ -67,7 +67,20 @@ def _uniform_parameter(fan_in: int, shape: tuple[int, ...], bias: bool, dtype: A
 
 
 class ReLU(Module):
-    """max(x, 0)."""
+    """max(x, 0).
+
+    Args:
+        inplace: accepted for PyTorch's signature; the result is always a new tensor (the same values), since
+            in place would cost a copy here to keep the graph right.
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        """Return ``"inplace=True"`` when it was asked for."""
+        return "inplace=True" if self.inplace else ""
 
     def forward(self, x: Tensor) -> Tensor:
         """Return ``max(x, 0)`` of ``x``, elementwise (same shape).
@@ -76,6 +89,37 @@ class ReLU(Module):
             x: a Tensor of any shape.
         """
         return x.relu()
+
+
+class Hardtanh(Module):
+    """``clamp(x, min_val, max_val)``, as ``torch.nn.Hardtanh`` (the gradient passes inside the range).
+
+    Args:
+        min_val: the lower bound.
+        max_val: the upper bound (above ``min_val``).
+        inplace: accepted for PyTorch's signature (see :class:`ReLU`).
+
+    Raises:
+        ValueError: ``max_val`` is not above ``min_val``.
+    """
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        if not max_val > min_val:
+            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
+        self.min_val, self.max_val, self.inplace = float(min_val), float(max_val), inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return ``x`` clipped to [min_val, max_val].
+
+        Args:
+            x: a Tensor of any shape.
+        """
+        return x.clip(self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        """Return the bounds shown in ``repr``."""
+        return f"min_val={self.min_val}, max_val={self.max_val}"
 
 
 class Tanh(Module):

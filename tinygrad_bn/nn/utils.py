@@ -1,4 +1,4 @@
-"""Gradient clipping, as ``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_``; :func:`preserved_state`."""
+"""``torch.nn.utils``: gradient clipping, parameters to and from one vector; :func:`preserved_state`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from .. import validate
-from ..tensor import Tensor
+from ..tensor import Tensor, concatenate
 from .module import Module
 
 
@@ -104,3 +104,43 @@ def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
         if not isinstance(p, Tensor):
             raise TypeError(f"clip_grad: parameters must be Tensors, got {type(p).__name__}")
     return [p.grad for p in params if p.grad is not None]
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """The parameters flattened and joined into one vector, as ``torch.nn.utils.parameters_to_vector``.
+
+    Args:
+        parameters: Tensors (``model.parameters()``).
+
+    Returns:
+        A 1-D Tensor that stays in the graph (the gradient flows back to each parameter).
+
+    Raises:
+        TypeError: an item is not a Tensor.
+    """
+    params = list(parameters)
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"parameters_to_vector: expected Tensors, got {type(p).__name__}")
+    return concatenate([p.reshape(-1) for p in params])
+
+
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
+    """Copy consecutive slices of ``vec`` into the parameters' values, as ``torch.nn.utils.vector_to_parameters``.
+
+    Args:
+        vec: a 1-D Tensor of exactly as many entries as the parameters hold.
+        parameters: Tensors (``model.parameters()``), written in place (outside the graph).
+
+    Raises:
+        ValueError: ``vec`` is not 1-D or its length differs from the parameters' total.
+    """
+    params = list(parameters)
+    total = sum(p.numel() for p in params)
+    if not isinstance(vec, Tensor) or vec.ndim != 1 or vec.numel() != total:
+        shape = vec.shape if isinstance(vec, Tensor) else type(vec).__name__
+        raise ValueError(f"vector_to_parameters: expected a 1-D Tensor of {total} entries, got {shape}")
+    start = 0
+    for p in params:
+        p.data[...] = vec.data[start:start + p.numel()].reshape(p.shape)
+        start += p.numel()
