@@ -7,7 +7,12 @@ axes and whether a batch axis of a signal input was reduced away (a batch statis
 missing from the table falls back to matching axes by size, with a warning (a test checks that
 every primitive has an entry).
 
-To add a primitive ``foo``: write (or reuse) a rule below and add ``"foo": rule`` to ``RULES``.
+``ATEN`` does the same for the ATen ops of a PyTorch capture (:mod:`viz.torch_capture`) that are not
+one of our primitives; it is keyed by the op's name as the graph shows it, ``"aten.<name>"`` (an ATen
+op that is one of our primitives, such as ``aten.sub``, is named and ruled as that primitive).
+
+To add a primitive ``foo``: write (or reuse) a rule below and add ``"foo": rule`` to ``RULES`` (an ATen
+op: ``"aten.foo": rule`` to ``ATEN``).
 """
 
 from __future__ import annotations
@@ -153,6 +158,48 @@ def source(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Ax
     return NONE, False
 
 
+def convolution(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+                signal: list[bool]) -> tuple[Axes, bool]:
+    """ATen's N-d ``convolution(input, weight[, bias])``: as :func:`conv2d` for any number of spatial axes;
+    a bias (O,) lands on the channel axis."""
+    ax, wax = axes[0], axes[1]
+    kernel = shapes[1][2:]
+    res = {a for a in ax if a != 1} | ({1} if 0 in wax or (len(axes) > 2 and 0 in axes[2]) else set())
+    mixed = 1 in ax or any(a in ax and kernel[a - 2] > 1 for a in range(2, len(out)))
+    return frozenset(res), bool((signal[0] and mixed) or (signal[1] and wax - {0}))
+
+
+def pool(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+         signal: list[bool]) -> tuple[Axes, bool]:
+    """A pooling window over the last ``len(kernel_size)`` axes: every axis keeps its place; a window wider
+    than 1 over a batch-derived axis is a statistic."""
+    kernel = tuple(attrs["kernel_size"])
+    first = len(out) - len(kernel)
+    return axes[0], bool(signal[0] and any(a >= first and kernel[a - first] > 1 for a in axes[0]))
+
+
+def along(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+          signal: list[bool]) -> tuple[Axes, bool]:
+    """An op that mixes values along ``dim`` and keeps the shape (softmax, cumulative sums): along a batch
+    axis of a signal it is a batch statistic."""
+    dim = attrs["dim"] % len(shapes[0])
+    return axes[0], bool(signal[0] and dim in axes[0])
+
+
+def select(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+           signal: list[bool]) -> tuple[Axes, bool]:
+    """``x.select(dim, i)``: axis ``dim`` is dropped, the later ones move down by one."""
+    dim = attrs["dim"] % len(shapes[0])
+    return frozenset(a - (a > dim) for a in axes[0] if a != dim), False
+
+
+def gather(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+           signal: list[bool]) -> tuple[Axes, bool]:
+    """``x.gather(dim, index)``: the output has the index's shape; its axes and x's other axes keep their place."""
+    dim = attrs["dim"] % len(shapes[0])
+    return frozenset(a for a in axes[0] if a != dim) | axes[1], False
+
+
 ELEMENTWISE = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "neg", "exp", "log", "sqrt",
                "relu", "tanh", "sigmoid", "abs", "clip", "astype", "broadcast_to", "clone", "erf",
                "logsigmoid", "softplus")
@@ -166,13 +213,33 @@ RULES: dict[str, Rule] = {
 }
 
 
+ATEN_ELEMENTWISE = ("rsqrt", "reciprocal", "gelu", "silu", "hardtanh", "leaky_relu", "elu", "sign", "square", "sin",
+                    "cos", "gt", "ge", "lt", "le", "eq", "ne", "logical_not", "logical_and", "logical_or",
+                    "bitwise_not", "masked_fill", "alias", "detach", "copy", "lift_fresh_copy", "log1p", "expm1")
+ATEN: dict[str, Rule] = {
+    **{f"aten.{op}": elementwise for op in ATEN_ELEMENTWISE},
+    **{f"aten.{op}": reduction for op in ("any", "all", "prod", "argmax", "argmin", "logsumexp")},
+    **{f"aten.{op}": along for op in ("_softmax", "_log_softmax", "cumsum", "cumprod")},
+    **{f"aten.{op}": source for op in ("rand_like", "randn_like", "bernoulli", "rand", "randn", "normal",
+                                        "randint_like", "uniform")},
+    **{f"aten.{op}": same_axes for op in ("slice", "constant_pad_nd", "split", "split_with_sizes", "flip", "roll")},
+    "aten.convolution": convolution, "aten.avg_pool1d": pool, "aten.avg_pool2d": pool, "aten.avg_pool3d": pool,
+    "aten.max_pool3d": pool, "aten.select": select, "aten.gather": gather,
+}
+
+
+def known(op: str) -> bool:
+    """Whether ``op`` has a batch-axis rule (in ``RULES`` or ``ATEN``)."""
+    return op in RULES or op in ATEN
+
+
 def batch_axes(op: str, attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
                signal: list[bool]) -> tuple[Axes, bool]:
-    """Apply ``op``'s rule; an op missing from ``RULES`` warns and matches axes by size."""
-    rule = RULES.get(op)
+    """Apply ``op``'s rule; an op missing from ``RULES`` and ``ATEN`` warns and matches axes by size."""
+    rule = RULES.get(op) or ATEN.get(op)
     if rule is not None:
         return rule(attrs, shapes, out, axes, signal)
-    warnings.warn(f"viz: no batch-axis rule for op {op!r} (viz.batch_axes.RULES); guessing its batch axes by "
+    warnings.warn(f"viz: no batch-axis rule for op {op!r} (viz.batch_axes.RULES, ATEN); guessing its batch axes by "
                   "size", stacklevel=3)
     sizes = {s[a] for s, ax in zip(shapes, axes) for a in ax}
     return frozenset(j for j, n in enumerate(out) if n > 1 and n in sizes), False

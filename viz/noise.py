@@ -25,7 +25,7 @@ from typing import Any
 
 import networkx as nx
 
-from .batch_axes import batch_axes
+from .batch_axes import batch_axes, known
 
 ADDITIVE = frozenset({"add", "sub"})
 MULTIPLICATIVE = frozenset({"mul", "div", "matmul"})
@@ -78,7 +78,8 @@ class NoiseReport:
 
     @property
     def warnings(self) -> list[str]:
-        """Why the graph may miss batch noise: calls that computed from their input without recording it."""
+        """Why the graph may miss batch noise: calls that computed from their input without recording it, and
+        ops without a batch-axis rule (past which no entry does not mean no batch noise)."""
         return unrecorded_warnings(self.graph)
 
     def summary(self) -> str:
@@ -200,7 +201,9 @@ def _where(e: Entry) -> str:
 
 def unrecorded_warnings(g: nx.DiGraph) -> list[str]:
     """One sentence per innermost call that ran (in training mode) on an input the graph does not hold,
-    named by its nearest flagged module when it is a function scope inside one."""
+    named by its nearest flagged module when it is a function scope inside one, and one per op name the
+    batch-axis tables (:mod:`viz.batch_axes`) do not know: past such an op the analysis cannot tell
+    whether batch noise enters, so it never reads as "no batch noise"."""
     table = g.graph.get("scopes", {})
     flagged = set(g.graph.get("unrecorded", ()))
     parents = {table[k]["parent"] for k in flagged}
@@ -220,4 +223,14 @@ def unrecorded_warnings(g: nx.DiGraph) -> list[str]:
         out.append(f"{what} ran{mode} on an input {shapes} that was not recorded, so any batch statistics it "
                    "computed are missing from this graph (it is not 'no batch noise'); draw it with "
                    "viz.capture(model, input=x) or run the forward inside tinygrad_bn.record()")
-    return out
+    return out + _unknown_op_warnings(g)
+
+
+def _unknown_op_warnings(g: nx.DiGraph) -> list[str]:
+    where: dict[str, list[str]] = {}
+    for n, d in g.nodes(data=True):
+        if d["kind"] == "op" and not known(d["op"]):
+            where.setdefault(d["op"], []).append(f"{n} in module {d['module']!r}" if d["module"] else n)
+    return [f"op {op!r} ({', '.join(nodes[:3])}{', ...' if len(nodes) > 3 else ''}) has no batch-axis rule "
+            "(viz.batch_axes), so whether batch noise enters at or after it is unknown: no entry past it does "
+            "not mean no batch noise" for op, nodes in where.items()]
