@@ -47,9 +47,23 @@ def reduction(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list
 
 
 def reshape(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
-            signal: list[bool]) -> tuple[Axes, bool]:
-    """An output axis is batch-derived when it shares elements' strides with a batch axis (row-major)."""
-    return frozenset(j for j in range(len(out)) if any(_overlap(shapes[0], a, out, j) for a in axes[0])), False
+            signal: list[bool], batch: int | None = None) -> tuple[Axes, bool]:
+    """An output axis is batch-derived when it shares elements' strides with a batch axis (row-major).
+
+    An axis that merged the batch with another (attention folds heads into it: (N*H, S, d), or the sequence:
+    (S*N, E)) is split again by a later reshape; when ``batch`` (the batch size) is known and exactly one of the
+    output axes inside the merged axis has that size, only that one is batch-derived. Otherwise (a ghost batch
+    splitting (N,) into (k, N/k), or sizes that do not tell) every overlapping axis counts.
+    """
+    found: set[int] = set()
+    for a in axes[0]:
+        lo, hi = _span(shapes[0], a)
+        hits = [j for j in range(len(out)) if out[j] > 1 and max(lo, _span(out, j)[0]) < min(hi, _span(out, j)[1])]
+        if batch and shapes[0][a] > batch:
+            inside = [j for j in hits if out[j] == batch and lo <= _span(out, j)[0] and _span(out, j)[1] <= hi]
+            hits = inside if len(inside) == 1 else hits
+        found.update(hits)
+    return frozenset(found), False
 
 
 def transpose(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
@@ -234,9 +248,12 @@ def known(op: str) -> bool:
 
 
 def batch_axes(op: str, attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
-               signal: list[bool]) -> tuple[Axes, bool]:
-    """Apply ``op``'s rule; an op missing from ``RULES`` and ``ATEN`` warns and matches axes by size."""
+               signal: list[bool], batch: int | None = None) -> tuple[Axes, bool]:
+    """Apply ``op``'s rule (``batch``, the batch size, tells :func:`reshape` where the batch sits in a merged
+    axis); an op missing from ``RULES`` and ``ATEN`` warns and matches axes by size."""
     rule = RULES.get(op) or ATEN.get(op)
+    if rule is reshape:
+        return reshape(attrs, shapes, out, axes, signal, batch)
     if rule is not None:
         return rule(attrs, shapes, out, axes, signal)
     warnings.warn(f"viz: no batch-axis rule for op {op!r} (viz.batch_axes.RULES, ATEN); guessing its batch axes by "
@@ -247,12 +264,10 @@ def batch_axes(op: str, attrs: dict[str, Any], shapes: list[Shape], out: Shape, 
 
 # ----- helpers --------------------------------------------------------------------------------
 
-def _overlap(a: Shape, i: int, b: Shape, j: int) -> bool:
-    """Whether axis i of shape a and axis j of shape b share elements' strides under a row-major reshape."""
-    if a[i] <= 1 or b[j] <= 1:
-        return False
-    lo_a, lo_b = math.prod(a[:i]), math.prod(b[:j])
-    return max(lo_a, lo_b) < min(lo_a * a[i], lo_b * b[j])
+def _span(shape: Shape, i: int) -> tuple[int, int]:
+    """Axis i's place in row-major order: the number of blocks before it, and after it (outer, inner)."""
+    lo = math.prod(shape[:i])
+    return lo, lo * shape[i]
 
 
 def _index_axes(index: Any, ndim: int, axes: Axes, out: Shape) -> Axes:

@@ -138,6 +138,7 @@ def noise_paths(g: nx.DiGraph) -> NoiseReport:
     data = dict(g.nodes(data=True))  # plain dict lookups: a NodeView costs ~1 µs per access
     order = {n: d["order"] for n, d in data.items()}.__getitem__
     none: frozenset[str] = frozenset()
+    batch = max((data[i]["shape"][0] for i in g.graph.get("inputs", ()) if data[i]["shape"]), default=None)
     for n in sorted(data, key=order):
         d = data[n]
         if d["kind"] == "tensor":
@@ -149,7 +150,7 @@ def noise_paths(g: nx.DiGraph) -> NoiseReport:
         ins = d["inputs"]
         in_signal = [signal[i] for i in ins]
         out_axes, reduced = batch_axes(d["op"], d["attrs"], [data[i]["shape"] for i in ins], data[out]["shape"],
-                                       [axes[i] for i in ins], in_signal)
+                                       [axes[i] for i in ins], in_signal, batch)
         axes[out] = out_axes
         if d["random"]:
             signal[out], sources[out] = False, frozenset({out})

@@ -274,7 +274,8 @@ class _Builder:
         out_ids = [self.tid[n] for n in outputs]
         for t in out_ids:
             self.tensors[int(t[1:])]["role"] = "output"
-        grads = [(k, v.grad.detach().numpy()) for k, v in enumerate(self.values) if v.grad is not None]
+        grads = [(k, v.grad.detach().numpy()) for k, v in enumerate(self.values)
+                 if (v.is_leaf or v.retains_grad) and v.grad is not None]
         add_statistics([_numpy(torch, v) for v in self.values], grads, self.tensors)
         place_leaves(dict(self.nodes), self.leaves)
         self._scope_shapes(out_ids)
@@ -360,7 +361,7 @@ class _Builder:
             t = self._tensor(n, env[n], "constant", None, module=module, scopes=keys)
             return
         name = OUTPUTS.get(packet, ())[index] if index is not None and packet in OUTPUTS else \
-            PRIMITIVES.get(packet) or _aten(target, index)
+            PRIMITIVES.get(packet) or ("reshape" if _is_view(call, env) else _aten(target, index))
         if not known(name):
             self.unknown.setdefault(name, module)
         k = len(self.tensors)
@@ -465,6 +466,14 @@ def _aten(target: Any, index: int | None) -> str:
     """An op's name in the graph when it is not one of our primitives: ``"aten.rsqrt"``, ``"mylib.op[1]"``."""
     space = getattr(target, "namespace", "python")
     return f"{space}.{_packet(target)}" + (f"[{index}]" if index is not None else "")
+
+
+def _is_view(call: Any, env: dict[Any, Any]) -> bool:
+    """An ``as_strided`` that reads its (contiguous) input in order, i.e. a reshape."""
+    if _packet(call.target) != "as_strided":
+        return False
+    x, out = env[call.args[0]], env[call]
+    return x.is_contiguous() and out.is_contiguous() and x.numel() == out.numel() and x.data_ptr() == out.data_ptr()
 
 
 def _flat(args: Any, kwargs: dict[str, Any]) -> list[Any]:
