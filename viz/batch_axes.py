@@ -200,6 +200,12 @@ def along(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axe
     return axes[0], bool(signal[0] and dim in axes[0])
 
 
+def repeat(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+           signal: list[bool]) -> tuple[Axes, bool]:
+    """``x.repeat(*sizes)`` tiles x; its axes keep their place counted from the last (new axes come first)."""
+    return frozenset(a + len(out) - len(shapes[0]) for a in axes[0]), False
+
+
 def select(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
            signal: list[bool]) -> tuple[Axes, bool]:
     """``x.select(dim, i)``: axis ``dim`` is dropped, the later ones move down by one."""
@@ -239,6 +245,7 @@ ATEN: dict[str, Rule] = {
     **{f"aten.{op}": same_axes for op in ("slice", "constant_pad_nd", "split", "split_with_sizes", "flip", "roll")},
     "aten.convolution": convolution, "aten.avg_pool1d": pool, "aten.avg_pool2d": pool, "aten.avg_pool3d": pool,
     "aten.max_pool3d": pool, "aten.select": select, "aten.gather": gather,
+    "aten.repeat": repeat,
 }
 
 
