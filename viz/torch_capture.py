@@ -489,12 +489,16 @@ def _flat(args: Any, kwargs: dict[str, Any]) -> list[Any]:
 
 
 def _attrs(call: Any, name: str, env: dict[Any, Any]) -> dict[str, Any]:
-    """The op's non-tensor arguments by their schema names; reductions, permutes, stacks in our attribute names."""
+    """The op's non-tensor arguments by their schema names, those left at their defaults omitted; reductions,
+    permutes and stacks in our attribute names."""
     schema = getattr(call.target, "_schema", None)
-    names = [a.name for a in schema.arguments] if schema is not None else [f"arg{k}" for k in range(len(call.args))]
+    arguments = list(schema.arguments) if schema is not None else []
+    names = [a.name for a in arguments] or [f"arg{k}" for k in range(len(call.args))]
+    defaults = {a.name: _plain(a.default_value) for a in arguments if a.has_default_value()}
     given = {**dict(zip(names, call.args)), **call.kwargs}
     attrs = {k: _plain(v) for k, v in given.items() if k not in _SKIPPED and v is not None
              and not any(isinstance(a, type(call)) for a in (v if isinstance(v, list | tuple) else (v,)))}
+    attrs = {k: v for k, v in attrs.items() if k not in defaults or defaults[k] != v}
     ndim = len(env[call.args[0]].shape) if call.args and isinstance(call.args[0], type(call)) \
         and hasattr(env[call.args[0]], "shape") else 0
     if name in REDUCTIONS:
