@@ -82,8 +82,10 @@ def capture_torch(model: torch.nn.Module, /, *, input: Any, target: Any = None, 
         train/eval flag are what they were.
 
     Raises:
-        ImportError: torch is not installed. TypeError: a missing or unusable ``input``. ValueError: a bad
-            ``mode``. TorchExportError: ``torch.export`` cannot trace the model (its reason is in the message).
+        ImportError: torch is not installed.
+        TypeError: a missing or unusable ``input``.
+        ValueError: a bad ``mode``.
+        TorchExportError: ``torch.export`` cannot trace the model (its reason is in the message).
     """
     torch = _torch()
     if mode not in ("train", "eval"):
