@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> None:
         seconds, facts, path = measure()
         runs.append(seconds)
     rows = [f"ResNet-18, batch 8 at 3x64x64: {facts['nodes']} graph nodes, {facts['entries']} noise entries, "
-            f"explorer page {facts['HTML MiB']:.2f} MiB", "", "| stage | median | range | target |", "|---|---|---|---|"]
+            f"explorer page {facts['HTML MiB']:.2f} MiB", "",
+            "| stage | median | range | target |", "|---|---|---|---|"]
     for stage in runs[0]:
         xs = [r[stage] for r in runs]
         med = statistics.median(xs)

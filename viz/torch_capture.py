@@ -146,38 +146,36 @@ def _restore_state(torch: Any, saved: tuple[Any, ...]) -> None:
 
 
 def _step(torch: Any, model: Any, inputs: list[Any], target: Any) -> tuple[Any, tuple[Any, ...]]:
-    """A module ``step(*inputs[, labels])`` around the model returning its output, or the loss; its arguments."""
+    """The module traced, ``step(*inputs[, labels])``: the model's output, or the loss; and its arguments."""
     if target is None or callable(target):
-        return _Step.make(torch)(model, len(inputs), target), tuple(inputs)
+        return _step_class(torch)(model, len(inputs), target), tuple(inputs)
     y = target if isinstance(target, torch.Tensor) else torch.as_tensor(np.asarray(target))
-    return _Step.make(torch)(model, len(inputs), None), (*inputs, y.detach())
+    return _step_class(torch)(model, len(inputs), None), (*inputs, y.detach())
 
 
-class _Step:
-    """The traced module: ``model`` under the attribute ``model``, then the loss (:meth:`make` builds the class)."""
+@cache
+def _step_class(torch: Any) -> type:
+    """The class of the traced module: the model under the attribute ``model`` (its paths lose that prefix),
+    then the loss callable, or cross-entropy on labels, or mean squared error on a target of the output's shape."""
+    F = torch.nn.functional
 
-    @staticmethod
-    @cache
-    def make(torch: Any) -> type:
-        F = torch.nn.functional
+    class Step(torch.nn.Module):
+        def __init__(self, model: Any, n: int, loss: Callable[[Any], Any] | None) -> None:
+            super().__init__()
+            self.model, self.n, self.loss = model, n, loss
 
-        class Step(torch.nn.Module):
-            def __init__(self, model: Any, n: int, loss: Callable[[Any], Any] | None) -> None:
-                super().__init__()
-                self.model, self.n, self.loss = model, n, loss
+        def forward(self, *args: Any) -> Any:
+            out = self.model(*args[:self.n])
+            if self.loss is not None:
+                return self.loss(out)
+            if len(args) == self.n:
+                return out
+            y = args[self.n]
+            if y.shape == out.shape and y.is_floating_point():
+                return F.mse_loss(out, y.to(out.dtype))
+            return F.cross_entropy(out, y.long())
 
-            def forward(self, *args: Any) -> Any:
-                out = self.model(*args[:self.n])
-                if self.loss is not None:
-                    return self.loss(out)
-                if len(args) == self.n:
-                    return out
-                y = args[self.n]
-                if y.shape == out.shape and y.is_floating_point():
-                    return F.mse_loss(out, y.to(out.dtype))
-                return F.cross_entropy(out, y.long())
-
-        return Step
+    return Step
 
 
 def _export(torch: Any, step: Any, args: tuple[Any, ...], strict: bool, model: Any) -> Any:
@@ -186,12 +184,12 @@ def _export(torch: Any, step: Any, args: tuple[Any, ...], strict: bool, model: A
     except Exception as e:
         lines = [line for line in str(e).strip().splitlines() if line.strip()]
         reason = "\n".join(lines[:12]) + ("\n..." if len(lines) > 12 else "")
-        other = "strict=True (TorchDynamo)" if not strict else "strict=False (non-strict export)"
+        flag, how = ("strict=True", "TorchDynamo") if not strict else ("strict=False", "non-strict export")
         raise TorchExportError(
             f"capture: torch.export cannot trace {type(model).__name__} ({type(e).__name__}):\n{reason}\n"
-            "Python control flow that depends on a tensor's values cannot be traced: compute the branch with "
-            f"torch.where or torch.cond, or try the other tracer, viz.torch_capture.capture_torch(model, input=x, "
-            f"{other})") from None
+            "If forward branches on a tensor's value (Python control flow export cannot trace), compute the branch "
+            f"with torch.where or torch.cond; or try the other tracer, {how}: "
+            f"viz.torch_capture.capture_torch(model, input=x, {flag})") from None
     return program.run_decompositions(decompositions())
 
 
