@@ -298,3 +298,13 @@ def test_viz_imports_no_torch_and_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(ImportError, match=r'pip install "tinygrad-bn\[torch\]"'):
         viz.capture(Net(), input=np.ones((2, 3)))
+
+
+def test_resnet_and_transformer_ops_all_have_rules(recwarn):
+    torch.manual_seed(0)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, 32, batch_first=True), 2,
+                                enable_nested_tensor=False)
+    for model, x in ((resnet.ResNet18(num_classes=10), torch.randn(2, 3, 32, 32)), (enc, torch.randn(4, 5, 16))):
+        g = viz.capture(model, input=x, target=lambda out: out.square().mean())
+        assert viz.noise_paths(g).warnings == []
+    assert not [w for w in recwarn if "batch-axis rule" in str(w.message)]
