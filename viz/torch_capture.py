@@ -84,7 +84,7 @@ def capture_torch(model: torch.nn.Module, /, *, input: Any, target: Any = None, 
     Raises:
         ImportError: torch is not installed.
         TypeError: a missing or unusable ``input``.
-        ValueError: a bad ``mode``.
+        ValueError: a bad ``mode``, or a loss that is not a single number.
         TorchExportError: ``torch.export`` cannot trace the model (its reason is in the message).
     """
     torch = _torch()
@@ -284,8 +284,8 @@ class _Builder:
             warnings.warn(f"viz: no batch-axis rule for torch op {op!r}{where}: drawn as an opaque node; whether "
                           "batch noise enters at or after it is unknown (add a rule to viz.batch_axes.ATEN)",
                           stacklevel=5)
-        inputs = [self.tid[n] for n in self.fx.graph.nodes if n in self.tid and leaves.get(n.name, ("",))[0] == "input"]
-        g = nx.DiGraph(outputs=out_ids, inputs=inputs)
+        inputs = [self.tid[n] for n in needed if n.op == "placeholder" and leaves[n.name][0] == "input"]
+        g = nx.DiGraph(outputs=out_ids, inputs=sorted(inputs, key=lambda t: int(t[1:])))
         g.add_nodes_from(self.nodes)
         g.add_edges_from(self.edges)
         g.graph["scopes"] = self.scopes
@@ -325,6 +325,9 @@ class _Builder:
             names = {o.arg.name for o in program.graph_signature.output_specs if o.kind.name == "USER_OUTPUT"}
             outputs = [n for n in self.fx.graph.nodes if n.name in names]
             loss = env[outputs[0]] if self.has_loss else None
+            if loss is not None and (not isinstance(loss, torch.Tensor) or loss.numel() != 1):
+                shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+                raise ValueError(f"capture: the loss of target= must be a single number, got {shape}")
             if loss is not None and loss.requires_grad:
                 for v in env.values():
                     for t in v if isinstance(v, tuple | list) else (v,):
@@ -358,7 +361,7 @@ class _Builder:
         ins = [] if packet.endswith("_like") else [a for a in _flat(call.args, call.kwargs) if a in self.tid]
         module, keys = self._scopes(n, composite)
         if not ins and not random:  # a constant the graph made (a scalar tensor, a full_like)
-            t = self._tensor(n, env[n], "constant", None, module=module, scopes=keys)
+            self._tensor(n, env[n], "constant", None, module=module, scopes=keys)
             return
         name = OUTPUTS.get(packet, ())[index] if index is not None and packet in OUTPUTS else \
             PRIMITIVES.get(packet) or ("reshape" if _is_view(call, env) else _aten(target, index))

@@ -262,6 +262,8 @@ def test_inputs_targets_and_bad_arguments():
         viz.capture(nn.Linear(3, 2), input=torch.randn(4, 3), mode="test")
     with pytest.raises(TypeError, match="must be a torch.Tensor or a numpy array"):
         viz.capture(nn.Linear(3, 2), input="x")
+    with pytest.raises(ValueError, match="must be a single number, got \\(4, 2\\)"):
+        viz.capture(nn.Linear(3, 2), input=torch.randn(4, 3), target=lambda out: out * 2)
 
 
 def test_render_explore_and_cli_take_a_torch_model(tmp_path, capsys):
