@@ -310,3 +310,18 @@ def test_resnet_and_transformer_ops_all_have_rules(recwarn):
         g = viz.capture(model, input=x, target=lambda out: out.square().mean())
         assert viz.noise_paths(g).warnings == []
     assert not [w for w in recwarn if "batch-axis rule" in str(w.message)]
+
+
+def test_a_training_timeline_of_a_torch_model(tmp_path):
+    model, (x, y) = bn_mlp(), batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    timeline = viz.Timeline(model)
+    for step in range(2):
+        timeline.snapshot(input=x, target=y, label=f"step {step}")
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        opt.step()
+    first, second = (g.nodes[g.graph["outputs"][0]]["mean"] for g in timeline.graphs)
+    assert second < first  # the second snapshot sees the trained weights
+    viz.explore(timeline, tmp_path / "timeline.html")
+    assert (tmp_path / "timeline.html").stat().st_size > 0
