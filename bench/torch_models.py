@@ -23,8 +23,8 @@ from examples.torch_resnet18 import ResNet18
 TARGETS = {"capture with gradients": 15.0, "explorer page written": 10.0}
 
 
-def measure(batch: int = 8, size: int = 64) -> tuple[dict[str, float], dict[str, object], Path]:
-    """Seconds per stage for one ResNet-18 step, facts about the graph, and the page written (in a temp dir)."""
+def measure(folder: Path, batch: int = 8, size: int = 64) -> tuple[dict[str, float], dict[str, object], Path]:
+    """Seconds per stage for one ResNet-18 step, facts about the graph, and the page written (into ``folder``)."""
     torch.manual_seed(0)
     model = ResNet18(num_classes=10)
     x, y = torch.randn(batch, 3, size, size), torch.arange(batch) % 10
@@ -33,7 +33,7 @@ def measure(batch: int = 8, size: int = 64) -> tuple[dict[str, float], dict[str,
     t1 = time.perf_counter()
     report = viz.noise_paths(g)
     t2 = time.perf_counter()
-    path = Path(tempfile.mkdtemp()) / "resnet18.html"
+    path = folder / "resnet18.html"
     viz.explore(g, path, title="ResNet-18")
     t3 = time.perf_counter()
     facts = {"nodes": g.number_of_nodes(), "entries": len(report.entries), "HTML MiB": path.stat().st_size / 2**20}
@@ -50,9 +50,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--load", action="store_true", help="also time opening the page in headless Chromium")
     args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        rows = _table(args.repeats, args.load, Path(folder))
+    print("\n".join(rows))
+
+
+def _table(repeats: int, load: bool, folder: Path) -> list[str]:
     runs, facts, path = [], {}, None
-    for _ in range(args.repeats):
-        seconds, facts, path = measure()
+    for _ in range(repeats):
+        seconds, facts, path = measure(folder)
         runs.append(seconds)
     rows = [f"ResNet-18, batch 8 at 3x64x64: {facts['nodes']} graph nodes, {facts['entries']} noise entries, "
             f"explorer page {facts['HTML MiB']:.2f} MiB", "",
@@ -63,13 +69,13 @@ def main(argv: list[str] | None = None) -> None:
         target = TARGETS.get(stage)
         verdict = f"< {target:g} s: {'met' if med < target else 'MISSED'}" if target else ""
         rows.append(f"| {stage} | {_s(med)} | {_s(min(xs))}-{_s(max(xs))} | {verdict} |")
-    if args.load and path is not None:
+    if load and path is not None:
         from .explorer import load_seconds
 
-        times, shown = load_seconds(path, args.repeats)
+        times, shown = load_seconds(path, repeats)
         rows.append(f"| page opened to fitted picture ({shown}) | {statistics.median(times):.2f} s | "
                     f"{min(times):.2f}-{max(times):.2f} s | |")
-    print("\n".join(rows))
+    return rows
 
 
 if __name__ == "__main__":
