@@ -105,6 +105,8 @@ def test_bn_mlp_entries_and_eval_mode():
         ("additive", "1"), ("multiplicative", "1"), ("multiplicative", "3")]
     assert [e.source_kind for e in report.entries if e.module == "3"] == ["random"]
     assert kinds(viz.capture(model, input=x, target=y, mode="eval")) == Counter()
+    strict = viz.noise_paths(capture_torch(model, input=x, target=y, strict=True))  # traced by TorchDynamo
+    assert sorted((e.kind, e.module) for e in strict.entries) == sorted((e.kind, e.module) for e in report.entries)
 
 
 def test_cnn_with_batchnorm2d_and_dropout():
