@@ -28,6 +28,10 @@ Axes = frozenset[int]
 Shape = tuple[int, ...]
 Rule = Callable[[dict[str, Any], list[Shape], Shape, list[Axes], list[bool]], tuple[Axes, bool]]
 NONE: Axes = frozenset()
+Parts = dict[int, tuple[int, int]]
+"""Where the batch sits in axes that merged it with others: axis -> ``(u, n)``, reading the axis (of size s) as
+(u, n, s / (u * n)) row-major, the batch is the middle factor (``(S*N, E)``: axis 0 -> ``(S, N)``). An axis
+not listed is batch-derived as a whole."""
 
 
 def elementwise(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
@@ -47,23 +51,14 @@ def reduction(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list
 
 
 def reshape(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
-            signal: list[bool], batch: int | None = None) -> tuple[Axes, bool]:
-    """An output axis is batch-derived when it shares elements' strides with a batch axis (row-major).
+            signal: list[bool], parts: list[Parts] | None = None) -> tuple[Axes, bool]:
+    """An output axis is batch-derived when it holds some of the batch's elements' strides (row-major order).
 
-    An axis that merged the batch with another (attention folds heads into it: (N*H, S, d), or the sequence:
-    (S*N, E)) is split again by a later reshape; when ``batch`` (the batch size) is known and exactly one of the
-    output axes inside the merged axis has that size, only that one is batch-derived. Otherwise (a ghost batch
-    splitting (N,) into (k, N/k), or sizes that do not tell) every overlapping axis counts.
+    ``parts`` tells, for an axis that merged the batch with other axes, where the batch sits in it (see
+    :data:`Parts`): attention folds the heads into the batch, (N*H, S, d), and unfolds them later, and only the
+    N axis is the batch again. A ghost batch splitting (N, C) into (k, N/k, C) makes both leading axes batch axes.
     """
-    found: set[int] = set()
-    for a in axes[0]:
-        lo, hi = _span(shapes[0], a)
-        hits = [j for j in range(len(out)) if out[j] > 1 and max(lo, _span(out, j)[0]) < min(hi, _span(out, j)[1])]
-        if batch and shapes[0][a] > batch:
-            inside = [j for j in hits if out[j] == batch and lo <= _span(out, j)[0] and _span(out, j)[1] <= hi]
-            hits = inside if len(inside) == 1 else hits
-        found.update(hits)
-    return frozenset(found), False
+    return frozenset(_reshape_spans(shapes[0], out, axes[0], parts[0] if parts else {})), False
 
 
 def transpose(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
@@ -255,12 +250,12 @@ def known(op: str) -> bool:
 
 
 def batch_axes(op: str, attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
-               signal: list[bool], batch: int | None = None) -> tuple[Axes, bool]:
-    """Apply ``op``'s rule (``batch``, the batch size, tells :func:`reshape` where the batch sits in a merged
-    axis); an op missing from ``RULES`` and ``ATEN`` warns and matches axes by size."""
+               signal: list[bool], parts: list[Parts] | None = None) -> tuple[Axes, bool]:
+    """Apply ``op``'s rule (``parts``: each input's :data:`Parts`, which :func:`reshape` reads); an op missing
+    from ``RULES`` and ``ATEN`` warns and matches axes by size."""
     rule = RULES.get(op) or ATEN.get(op)
     if rule is reshape:
-        return reshape(attrs, shapes, out, axes, signal, batch)
+        return reshape(attrs, shapes, out, axes, signal, parts)
     if rule is not None:
         return rule(attrs, shapes, out, axes, signal)
     warnings.warn(f"viz: no batch-axis rule for op {op!r} (viz.batch_axes.RULES, ATEN); guessing its batch axes by "
@@ -269,12 +264,44 @@ def batch_axes(op: str, attrs: dict[str, Any], shapes: list[Shape], out: Shape, 
     return frozenset(j for j, n in enumerate(out) if n > 1 and n in sizes), False
 
 
+def batch_parts(op: str, shapes: list[Shape], out: Shape, axes: list[Axes], parts: list[Parts],
+                out_axes: Axes) -> Parts:
+    """The output's :data:`Parts`: exact through a reshape; through any other op an output axis keeps the part
+    of the input axes of its size when they all agree (a whole batch axis of that size makes it whole)."""
+    if RULES.get(op) is reshape:
+        found: Parts = {}
+        for j, (lo, hi) in _reshape_spans(shapes[0], out, axes[0], parts[0]).items():
+            q = math.prod(out[:j])
+            if (lo, hi) != (q, q * out[j]) and lo % q == 0 and hi % lo == 0:
+                found[j] = (lo // q, hi // lo)
+        return found
+    if not any(parts):
+        return {}
+    found = {}
+    for j in out_axes:
+        seen = {p.get(a) for s, ax, p in zip(shapes, axes, parts) for a in ax if s[a] == out[j]}
+        if len(seen) == 1 and None not in seen:
+            found[j] = seen.pop()
+    return found
+
+
 # ----- helpers --------------------------------------------------------------------------------
 
-def _span(shape: Shape, i: int) -> tuple[int, int]:
-    """Axis i's place in row-major order: the number of blocks before it, and after it (outer, inner)."""
-    lo = math.prod(shape[:i])
-    return lo, lo * shape[i]
+def _reshape_spans(shape: Shape, out: Shape, axes: Axes, parts: Parts) -> dict[int, tuple[int, int]]:
+    """Output axis -> the batch's span in it, in row-major order: axis j of shape s spans ``[prod(s[:j]),
+    prod(s[:j + 1]))`` (a reshape keeps that order), and the batch the part of its axes' spans ``parts`` says."""
+    spans: dict[int, tuple[int, int]] = {}
+    for a in axes:
+        u, n = parts.get(a, (1, shape[a]))
+        lo = math.prod(shape[:a]) * u
+        hi = lo * n
+        for j, size in enumerate(out):
+            q = math.prod(out[:j])
+            start, end = max(lo, q), min(hi, q * size)
+            if size > 1 and start < end:
+                old = spans.get(j, (start, end))
+                spans[j] = (min(old[0], start), max(old[1], end))
+    return spans
 
 
 def _index_axes(index: Any, ndim: int, axes: Axes, out: Shape) -> Axes:

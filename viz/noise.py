@@ -6,7 +6,8 @@ One pass in data-flow order gives every tensor three facts:
   batch axis);
 - ``batch axes``: which of its axes descend from axis 0 of an input (a reshape that splits or merges
   the batch axis keeps every piece batch-derived, so ghost batches ``(k, N/k, C)`` count both
-  leading axes);
+  leading axes; where an axis merged the batch with others, as attention's ``(N*H, S, d)``, the pass
+  keeps which part of it is the batch, ``viz.batch_axes.Parts``, so splitting it again is exact);
 - ``sources``: the batch statistics and random draws it is derived from.
 
 How each primitive moves batch axes is an explicit table (``viz.batch_axes.RULES``). A reduction
@@ -25,7 +26,7 @@ from typing import Any
 
 import networkx as nx
 
-from .batch_axes import batch_axes, known
+from .batch_axes import Parts, batch_axes, batch_parts, known
 
 ADDITIVE = frozenset({"add", "sub"})
 MULTIPLICATIVE = frozenset({"mul", "div", "matmul"})
@@ -138,20 +139,22 @@ def noise_paths(g: nx.DiGraph) -> NoiseReport:
     data = dict(g.nodes(data=True))  # plain dict lookups: a NodeView costs ~1 µs per access
     order = {n: d["order"] for n, d in data.items()}.__getitem__
     none: frozenset[str] = frozenset()
-    batch = max((data[i]["shape"][0] for i in g.graph.get("inputs", ()) if data[i]["shape"]), default=None)
+    parts: dict[str, Parts] = {}  # where the batch sits in axes that merged it with others
     for n in sorted(data, key=order):
         d = data[n]
         if d["kind"] == "tensor":
             if d["is_leaf"]:
                 is_input = d["role"] == "input"
                 signal[n], axes[n], sources[n] = is_input, frozenset({0} if is_input else ()), none
+                parts[n] = {}
             continue
         out = d["output"]
         ins = d["inputs"]
         in_signal = [signal[i] for i in ins]
-        out_axes, reduced = batch_axes(d["op"], d["attrs"], [data[i]["shape"] for i in ins], data[out]["shape"],
-                                       [axes[i] for i in ins], in_signal, batch)
+        shapes, in_axes, in_parts = [data[i]["shape"] for i in ins], [axes[i] for i in ins], [parts[i] for i in ins]
+        out_axes, reduced = batch_axes(d["op"], d["attrs"], shapes, data[out]["shape"], in_axes, in_signal, in_parts)
         axes[out] = out_axes
+        parts[out] = batch_parts(d["op"], shapes, data[out]["shape"], in_axes, in_parts, out_axes) if out_axes else {}
         if d["random"]:
             signal[out], sources[out] = False, frozenset({out})
             randoms.append(out)

@@ -133,8 +133,9 @@ def test_batchnorm_1d_3d_and_functional():
 
 def test_layer_group_instance_norm_have_no_batch_noise():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 6, 3), nn.GroupNorm(2, 6), nn.InstanceNorm2d(6, affine=True),
-                          nn.LayerNorm([6, 6, 6]), nn.AvgPool2d(2))
+    # 4 channels and a batch of 4: InstanceNorm's (1, N*C, H, W) must be split back by where the batch is
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.GroupNorm(2, 4), nn.InstanceNorm2d(4, affine=True),
+                          nn.LayerNorm([4, 6, 6]), nn.AvgPool2d(2))
     g = viz.capture(model, input=torch.randn(4, 3, 8, 8), target=lambda out: out.pow(2).sum())
     report = viz.noise_paths(g)
     assert report.entries == [] and report.warnings == []
@@ -167,6 +168,9 @@ def test_layernorm_transformer_stack():
     # per layer: dropout, dropout1, dropout2 and the attention weights' functional dropout
     assert Counter((e.kind, e.source_kind) for e in report.entries) == Counter({("multiplicative", "random"): 8})
     assert kinds(viz.capture(enc, input=x, mode="eval")) == Counter()
+    # as many heads as samples: attention's (N*H, S, d) is split back by where the batch sits, not by size
+    block = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True)
+    assert viz.noise_paths(viz.capture(block, input=torch.randn(4, 4, 16))).batch_statistics == []
 
 
 def test_twin_models_give_the_same_entries_and_statistics():
