@@ -331,3 +331,30 @@ def test_a_training_timeline_of_a_torch_model(tmp_path):
     assert second < first  # the second snapshot sees the trained weights
     viz.explore(timeline, tmp_path / "timeline.html")
     assert (tmp_path / "timeline.html").stat().st_size > 0
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_every_module_output_and_gradient_is_torchs(mode):
+    torch.manual_seed(0)
+    cnn = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(4, 6, 3, bias=False), nn.GroupNorm(2, 6), nn.Flatten(), nn.Linear(24, 3))
+    cnn[1].running_var.fill_(2.0)  # eval mode reads these
+    x, y = torch.randn(5, 3, 8, 8), torch.tensor([0, 1, 2, 0, 1])
+    g = viz.capture(cnn, input=x, target=y, mode=mode)
+    ref = copy.deepcopy(cnn).train(mode == "train")
+    seen = {}
+
+    def keep(module, args, out):
+        out.retain_grad()
+        seen[names[module]] = out
+
+    names = {module: path for path, module in ref.named_children()}
+    for module in names:
+        module.register_forward_hook(keep)
+    nn.functional.cross_entropy(ref(x), y).backward()
+    for path, out in seen.items():
+        d = g.nodes[module_output(g, path)]
+        assert d["shape"] == tuple(out.shape), path
+        assert (d["mean"], d["std"]) == pytest.approx((out.mean().item(), out.std(unbiased=False).item()),
+                                                      rel=1e-5, abs=1e-6), path
+        assert d["grad_norm"] == pytest.approx(out.grad.norm().item(), rel=1e-5, abs=1e-7), path
