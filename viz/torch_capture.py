@@ -254,7 +254,7 @@ class _Builder:
         self.values: list[Any] = []  # their values (torch tensors)
         self.tid: dict[Any, str] = {}  # fx node -> tensor node id
         self.scopes: dict[str, dict[str, Any]] = {}
-        self.scope_ids: dict[str, str] = {}  # nn_module_stack key or composite -> "s<k>"
+        self.scope_ids: dict[Any, str] = {}  # nn_module_stack key, or (call, op) of a composite -> "s<k>"
         self.leaves: dict[str, set[tuple]] = {}
         self.unknown: dict[str, str | None] = {}
 
@@ -351,7 +351,7 @@ class _Builder:
             self.leaves[t] = set()
         return t
 
-    def _op(self, n: Any, env: dict[Any, Any], composite: str | None) -> None:
+    def _op(self, n: Any, env: dict[Any, Any], composite: tuple[str, str] | None) -> None:
         """The op node (and its output tensor) of a call; a constant made from nothing is a leaf instead."""
         torch = self.torch
         call, index = (n.args[0], n.args[1]) if n.target is operator.getitem else (n, None)
@@ -382,7 +382,7 @@ class _Builder:
             if i in self.leaves:
                 self.leaves[i].add((module, keys))
 
-    def _scopes(self, n: Any, composite: str | None) -> tuple[str | None, tuple[str, ...]]:
+    def _scopes(self, n: Any, composite: tuple[str, str] | None) -> tuple[str | None, tuple[str, ...]]:
         """The node's module path and scope keys (outermost first), numbering new scopes as they appear."""
         keys: list[str] = []
         path = parent = None
@@ -394,11 +394,11 @@ class _Builder:
                                  parent, self.model.get_submodule(path) if path else self.model)
             keys.append(parent)
         if composite is not None:
-            name = composite.split("\0")[1]
+            name = composite[1]
             keys.append(self._scope(composite, f"{path}.{name}" if path else name, "function", name, parent, None))
         return path, tuple(keys)
 
-    def _scope(self, key: str, path: str, kind: str, name: str, parent: str | None, module: Any) -> str:
+    def _scope(self, key: Any, path: str, kind: str, name: str, parent: str | None, module: Any) -> str:
         sid = self.scope_ids.get(key)
         if sid is None:
             sid = self.scope_ids[key] = f"s{len(self.scope_ids)}"
@@ -444,18 +444,18 @@ def _ancestors(outputs: list[Any]) -> set[Any]:
     return needed
 
 
-def _composites(needed: set[Any]) -> dict[Any, str]:
-    """fx node -> the torch composite op call it was decomposed from (``"<call>\\0<op name>"``), for the
+def _composites(needed: set[Any]) -> dict[Any, tuple[str, str]]:
+    """fx node -> the torch composite op call it was decomposed from, ``(call's node name, op name)``, for the
     composites that became several ops."""
-    origin: dict[Any, str] = {}
-    members: dict[str, int] = {}
+    origin: dict[Any, tuple[str, str]] = {}
+    members: dict[tuple[str, str], int] = {}
     for n in needed:
         source = (n.meta.get("from_node") or [None])[0]
         if n.op != "call_function" or source is None:
             continue
         parts = str(source.target).split(".")
         if len(parts) == 3 and parts[1] not in _OWN and parts[1] != _packet(n.target):
-            origin[n] = key = f"{source.name}\0{parts[1]}"
+            origin[n] = key = (source.name, parts[1])
             members[key] = members.get(key, 0) + 1
     return {n: key for n, key in origin.items() if members[key] > 1}
 
