@@ -41,15 +41,16 @@ INSTALL = 'pip install "tinygrad-bn[torch]"'
 
 PRIMITIVES = {
     **{op: op for op in ("add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "relu", "tanh", "sigmoid", "abs",
-                         "erf", "where", "maximum", "minimum", "pow", "clone", "sum", "mean", "var", "stack",
-                         "embedding")},
+                         "erf", "where", "maximum", "minimum", "pow", "clone", "sum", "mean", "var", "max", "min",
+                         "stack", "embedding")},
     "rsub": "sub", "clamp": "clip", "mm": "matmul", "bmm": "matmul", "matmul": "matmul", "permute": "transpose",
     "view": "reshape", "_unsafe_view": "reshape", "reshape": "reshape", "squeeze": "reshape", "unsqueeze": "reshape",
     "flatten": "reshape", "expand": "broadcast_to", "cat": "concatenate", "amax": "max", "amin": "min",
     "_to_copy": "astype",
 }
 """ATen op (overload packet name) -> the tinygrad_bn primitive it is."""
-OUTPUTS = {"var_mean": ("var", "mean"), "max_pool2d_with_indices": ("max_pool2d", "aten.max_pool2d_indices"),
+OUTPUTS = {"var_mean": ("var", "mean"), "max": ("max", "aten.argmax"), "min": ("min", "aten.argmin"),
+           "max_pool2d_with_indices": ("max_pool2d", "aten.max_pool2d_indices"),
            "max_pool3d_with_indices": ("aten.max_pool3d", "aten.max_pool3d_indices")}
 """ATen ops with several outputs: the name of the op node drawn for each output."""
 REDUCTIONS = frozenset({"sum", "mean", "var", "max", "min", "aten.any", "aten.all", "aten.prod", "aten.argmax",

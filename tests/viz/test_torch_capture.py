@@ -358,3 +358,14 @@ def test_every_module_output_and_gradient_is_torchs(mode):
         assert (d["mean"], d["std"]) == pytest.approx((out.mean().item(), out.std(unbiased=False).item()),
                                                       rel=1e-5, abs=1e-6), path
         assert d["grad_norm"] == pytest.approx(out.grad.norm().item(), rel=1e-5, abs=1e-7), path
+
+
+def test_hand_written_batch_statistics():
+    class Centre(nn.Module):
+        def forward(self, x):
+            return x - torch.max(x, dim=0, keepdim=True)[0] + x.amax(1, keepdim=True) * x.max()
+
+    g = viz.capture(Centre(), input=torch.randn(4, 3))
+    report = viz.noise_paths(g)
+    assert sorted((e.op, e.kind) for e in report.entries) == [("mul", "multiplicative"), ("sub", "additive")]
+    assert [g.nodes[s]["shape"] for s in report.batch_statistics] == [(1, 3), ()]
