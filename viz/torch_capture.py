@@ -84,7 +84,7 @@ def capture_torch(model: torch.nn.Module, /, *, input: Any, target: Any = None, 
 
     Raises:
         ImportError: torch is not installed.
-        TypeError: a missing or unusable ``input``.
+        TypeError: a missing or unusable ``input``, or labels for a model that does not return one tensor.
         ValueError: a bad ``mode``, or a loss that is not a single number.
         TorchExportError: ``torch.export`` cannot trace the model (its reason is in the message).
     """
@@ -172,6 +172,9 @@ def _step_class(torch: Any) -> type:
             if len(args) == self.n:
                 return out
             y = args[self.n]
+            if not isinstance(out, torch.Tensor):
+                raise TypeError(f"capture: target= as labels or an array needs the model to return one tensor, got "
+                                f"{type(out).__name__}; pass a callable, target=lambda out: loss")
             if y.shape == out.shape and y.is_floating_point():
                 return F.mse_loss(out, y.to(out.dtype))
             return F.cross_entropy(out, y.long())
@@ -183,6 +186,8 @@ def _export(torch: Any, step: Any, args: tuple[Any, ...], strict: bool, model: A
     try:
         program = torch.export.export(step, args, strict=strict)
     except Exception as e:
+        if isinstance(e, TypeError) and str(e).startswith("capture:"):  # ours, from the traced step
+            raise TypeError(str(e)) from None
         lines = [line for line in str(e).strip().splitlines() if line.strip()]
         reason = "\n".join(lines[:12]) + ("\n..." if len(lines) > 12 else "")
         flag, how = ("strict=True", "TorchDynamo") if not strict else ("strict=False", "non-strict export")

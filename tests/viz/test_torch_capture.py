@@ -268,6 +268,13 @@ def test_inputs_targets_and_bad_arguments():
         viz.capture(nn.Linear(3, 2), input=torch.randn(4, 3), mode="test")
     with pytest.raises(TypeError, match="must be a torch.Tensor or a numpy array"):
         viz.capture(nn.Linear(3, 2), input="x")
+    class Pair(nn.Module):
+        def forward(self, x):
+            return x, x * 2
+
+    with pytest.raises(TypeError, match="needs the model to return one tensor, got tuple"):
+        viz.capture(Pair(), input=torch.randn(4, 3), target=torch.arange(4))
+    assert len(viz.capture(Pair(), input=torch.randn(4, 3)).graph["outputs"]) == 2
     with pytest.raises(ValueError, match="must be a single number, got \\(4, 2\\)"):
         viz.capture(nn.Linear(3, 2), input=torch.randn(4, 3), target=lambda out: out * 2)
 
