@@ -326,7 +326,10 @@ class _Builder:
                 raise TypeError(f"capture: the exported model has an input of kind {kind}, which viz cannot run")
         interpreter = torch.fx.Interpreter(self.fx, garbage_collect_values=False)
         with torch.enable_grad():
-            interpreter.run(*values)
+            try:
+                interpreter.run(*values)
+            except Exception as e:
+                raise RuntimeError(self._failure(interpreter.env, e)) from None
             env = interpreter.env
             names = {o.arg.name for o in program.graph_signature.output_specs if o.kind.name == "USER_OUTPUT"}
             outputs = [n for n in self.fx.graph.nodes if n.name in names]
@@ -341,6 +344,15 @@ class _Builder:
                             t.retain_grad()
                 loss.backward()
         return leaves, env, outputs
+
+    def _failure(self, env: dict[Any, Any], error: Exception) -> str:
+        """Which op of which module failed on the real input (the first one without a value), and torch's reason."""
+        n = next(n for n in self.fx.graph.nodes if n not in env)
+        paths = [where for where, _ in (n.meta.get("nn_module_stack") or {}).values() if where]
+        path = paths[-1].removeprefix("model").removeprefix(".") if paths else None
+        where = f" in module {path!r}" if path else " in the model" if paths else " in the loss of target="
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        return f"capture: running {type(self.model).__name__} on the input failed at {n.target}{where}: {reason}"
 
     def _tensor(self, n: Any, value: Any, role: str, name: str | None, is_parameter: bool = False,
                 module: str | None = None, scopes: tuple[str, ...] = ()) -> str:

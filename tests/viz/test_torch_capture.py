@@ -268,6 +268,9 @@ def test_inputs_targets_and_bad_arguments():
         viz.capture(nn.Linear(3, 2), input=torch.randn(4, 3), mode="test")
     with pytest.raises(TypeError, match="must be a torch.Tensor or a numpy array"):
         viz.capture(nn.Linear(3, 2), input="x")
+    with pytest.raises(RuntimeError, match=r"failed at aten.gather.default in the loss of target=: index 5 is out"):
+        viz.capture(nn.Linear(3, 2), input=torch.randn(4, 3), target=torch.tensor([0, 1, 5, 1]))
+
     class Pair(nn.Module):
         def forward(self, x):
             return x, x * 2
