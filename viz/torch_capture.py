@@ -87,6 +87,7 @@ def capture_torch(model: torch.nn.Module, /, *, input: Any, target: Any = None, 
         TypeError: a missing or unusable ``input``, or labels for a model that does not return one tensor.
         ValueError: a bad ``mode``, or a loss that is not a single number.
         TorchExportError: ``torch.export`` cannot trace the model (its reason is in the message).
+        RuntimeError: an op fails on the real input, e.g. labels out of range (the op and module are named).
     """
     torch = _torch()
     if mode not in ("train", "eval"):
