@@ -7,7 +7,8 @@ noise paths coloured, gradients annotated, one box per module and per library fu
 current directory) calls ``function()`` instead; it returns a Tensor (or a list of them), and a
 scalar loss that requires grad is back-propagated first. ``tinygrad-bn render --model
 file.py:make_model --input-shape 32,1,8,8`` draws one step of the model ``make_model()`` returns
-on a random input of that shape (``--classes K`` adds a cross-entropy loss on random labels).
+on a random input of that shape (``--classes K`` adds a cross-entropy loss on random labels); a
+``torch.nn.Module`` is drawn the same way (see the "Your PyTorch model" guide).
 ``-o graph.html`` writes the interactive explorer (``viz.explore``) instead.
 
 A file named by ``file.py:name`` is imported as a module named after the file, so its
@@ -29,6 +30,7 @@ import numpy as np
 
 import viz
 from tinygrad_bn import Tensor, data, nn
+from viz.capture import is_model
 from viz.render import FORMATS
 
 
@@ -95,17 +97,19 @@ def _what(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         if args.target:
             raise SystemExit("render: give a function target or --model, not both")
         factory = _load(args.model)
-        if isinstance(factory, nn.Module):
+        if is_model(factory):
             raise SystemExit(f"render: --model {args.model} is a {type(factory).__name__} object, not a function "
                              "returning one; name a function (def make_model(): return ...)")
         model = factory()
-        if not isinstance(model, nn.Module):
-            raise SystemExit(f"render: {args.model} must return an nn.Module, got {type(model).__name__}")
+        if not is_model(model):
+            raise SystemExit(f"render: {args.model} must return an nn.Module (tinygrad_bn or torch), got "
+                             f"{type(model).__name__}")
         if not args.input_shape:
             raise SystemExit("render: --model needs --input-shape, e.g. --input-shape 32,1,8,8")
         shape = _shape(args.input_shape)
         rng = np.random.default_rng(args.seed)
-        x = Tensor(rng.standard_normal(shape).astype(np.float32), name="input")
+        x = rng.standard_normal(shape).astype(np.float32)
+        x = x if not isinstance(model, nn.Module) else Tensor(x, name="input")
         labels = rng.integers(0, args.classes, shape[0]) if args.classes and not args.no_backward else None
         return model, dict(input=x, target=labels, mode=args.mode)
     if not args.target:

@@ -88,3 +88,11 @@ def test_scaling_section_writes_the_plot(tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert any(line.startswith("| 8 | 256 |") for line in lines)
     assert any("tinygrad_bn over batch size" in line for line in lines)
+
+
+def test_torch_models_bench_measures_every_stage(tmp_path):
+    from bench import torch_models
+
+    seconds, facts, page = torch_models.measure(tmp_path, batch=2, size=32)
+    assert set(seconds) == {"capture with gradients", "noise analysis", "explorer page written"}
+    assert facts["entries"] == 40 and page.stat().st_size > 0

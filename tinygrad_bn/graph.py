@@ -134,7 +134,14 @@ class _GradMode:
     enabled: bool
 
     def __new__(cls, fn: Callable | None = None) -> Any:
-        """``no_grad()`` makes the context manager; ``no_grad(fn)``, the decorator without parentheses, wraps ``fn``."""
+        """``no_grad()`` makes the context manager; ``no_grad(fn)``, the decorator without parentheses, wraps ``fn``.
+
+        Args:
+            fn: the function to wrap, or None for the context manager.
+
+        Returns:
+            The context manager, or the wrapped function.
+        """
         mode = super().__new__(cls)
         return mode if fn is None else mode(fn)
 
@@ -157,25 +164,35 @@ class _GradMode:
 
 class no_grad(_GradMode):
     """Context manager and decorator (``@no_grad`` or ``@no_grad()``): ops inside record no graph. Thread- and
-    task-local."""
+    task-local.
+
+    Args:
+        fn: a function to wrap (the decorator without parentheses), or None.
+    """
 
     enabled = False
 
 
 class enable_grad(_GradMode):
     """Context manager and decorator (``@enable_grad`` or ``@enable_grad()``): turn graph recording back on inside
-    ``no_grad``."""
+    ``no_grad``.
+
+    Args:
+        fn: a function to wrap (the decorator without parentheses), or None.
+    """
 
     enabled = True
 
 
 class record(_GradMode):
     """Context manager and decorator (``@record`` or ``@record()``): in grad mode every op records a graph node, even
-    when no input
-    needs a gradient (only ops that need one keep a vjp), so ``viz`` sees statistics of a raw input.
+    when no input needs a gradient (only ops that need one keep a vjp), so ``viz`` sees statistics of a raw input.
 
     Nothing else about grad mode changes: inside ``no_grad`` nothing is recorded, and a backward pass
     records nothing (unless ``create_graph=True``). Thread- and task-local.
+
+    Args:
+        fn: a function to wrap (the decorator without parentheses), or None.
     """
 
     def __enter__(self) -> None:

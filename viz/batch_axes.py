@@ -7,7 +7,12 @@ axes and whether a batch axis of a signal input was reduced away (a batch statis
 missing from the table falls back to matching axes by size, with a warning (a test checks that
 every primitive has an entry).
 
-To add a primitive ``foo``: write (or reuse) a rule below and add ``"foo": rule`` to ``RULES``.
+``ATEN`` does the same for the ATen ops of a PyTorch capture (:mod:`viz.torch_capture`) that are not
+one of our primitives; it is keyed by the op's name as the graph shows it, ``"aten.<name>"`` (an ATen
+op that is one of our primitives, such as ``aten.sub``, is named and ruled as that primitive).
+
+To add a primitive ``foo``: write (or reuse) a rule below and add ``"foo": rule`` to ``RULES`` (an ATen
+op: ``"aten.foo": rule`` to ``ATEN``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ Axes = frozenset[int]
 Shape = tuple[int, ...]
 Rule = Callable[[dict[str, Any], list[Shape], Shape, list[Axes], list[bool]], tuple[Axes, bool]]
 NONE: Axes = frozenset()
+Parts = dict[int, tuple[int, int]]
+"""Where the batch sits in axes that merged it with others: axis -> ``(u, n)``, reading the axis (of size s) as
+(u, n, s / (u * n)) row-major, the batch is the middle factor (``(S*N, E)``: axis 0 -> ``(S, N)``). An axis
+not listed is batch-derived as a whole."""
 
 
 def elementwise(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
@@ -42,9 +51,14 @@ def reduction(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list
 
 
 def reshape(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
-            signal: list[bool]) -> tuple[Axes, bool]:
-    """An output axis is batch-derived when it shares elements' strides with a batch axis (row-major)."""
-    return frozenset(j for j in range(len(out)) if any(_overlap(shapes[0], a, out, j) for a in axes[0])), False
+            signal: list[bool], parts: list[Parts] | None = None) -> tuple[Axes, bool]:
+    """An output axis is batch-derived when it holds some of the batch's elements' strides (row-major order).
+
+    ``parts`` tells, for an axis that merged the batch with other axes, where the batch sits in it (see
+    :data:`Parts`): attention folds the heads into the batch, (N*H, S, d), and unfolds them later, and only the
+    N axis is the batch again. A ghost batch splitting (N, C) into (k, N/k, C) makes both leading axes batch axes.
+    """
+    return frozenset(_reshape_spans(shapes[0], out, axes[0], parts[0] if parts else {})), False
 
 
 def transpose(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
@@ -147,10 +161,69 @@ def matmul(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Ax
     return frozenset(kept.index(j) for j in res if j in kept and out[kept.index(j)] > 1), bool(reduced)
 
 
+def einsum(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+           signal: list[bool]) -> tuple[Axes, bool]:
+    """By letter: an output axis is batch-derived when its letter is a batch axis of any operand; a signal's batch
+    letter missing from the output was summed over (a statistic)."""
+    terms, result = attrs["equation"].split("->")
+    letters = {c for term, ax in zip(terms.split(","), axes) for i, c in enumerate(term) if i in ax}
+    summed = any(sig and any(c not in result for i, c in enumerate(term) if i in ax)
+                 for term, ax, sig in zip(terms.split(","), axes, signal))
+    return frozenset(i for i, c in enumerate(result) if c in letters), summed
+
+
 def source(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
            signal: list[bool]) -> tuple[Axes, bool]:
     """An op without inputs (a random draw): no batch axes of its own."""
     return NONE, False
+
+
+def convolution(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+                signal: list[bool]) -> tuple[Axes, bool]:
+    """ATen's N-d ``convolution(input, weight[, bias])``: as :func:`conv2d` for any number of spatial axes;
+    a bias (O,) lands on the channel axis."""
+    ax, wax = axes[0], axes[1]
+    kernel = shapes[1][2:]
+    res = {a for a in ax if a != 1} | ({1} if 0 in wax or (len(axes) > 2 and 0 in axes[2]) else set())
+    mixed = 1 in ax or any(a in ax and kernel[a - 2] > 1 for a in range(2, len(out)))
+    return frozenset(res), bool((signal[0] and mixed) or (signal[1] and wax - {0}))
+
+
+def pool(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+         signal: list[bool]) -> tuple[Axes, bool]:
+    """A pooling window over the last ``len(kernel_size)`` axes: every axis keeps its place; a window wider
+    than 1 over a batch-derived axis is a statistic."""
+    kernel = tuple(attrs["kernel_size"])
+    first = len(out) - len(kernel)
+    return axes[0], bool(signal[0] and any(a >= first and kernel[a - first] > 1 for a in axes[0]))
+
+
+def along(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+          signal: list[bool]) -> tuple[Axes, bool]:
+    """An op that mixes values along ``dim`` and keeps the shape (softmax, cumulative sums): along a batch
+    axis of a signal it is a batch statistic."""
+    dim = attrs["dim"] % len(shapes[0])
+    return axes[0], bool(signal[0] and dim in axes[0])
+
+
+def repeat(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+           signal: list[bool]) -> tuple[Axes, bool]:
+    """``x.repeat(*sizes)`` tiles x; its axes keep their place counted from the last (new axes come first)."""
+    return frozenset(a + len(out) - len(shapes[0]) for a in axes[0]), False
+
+
+def select(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+           signal: list[bool]) -> tuple[Axes, bool]:
+    """``x.select(dim, i)``: axis ``dim`` is dropped, the later ones move down by one."""
+    dim = attrs["dim"] % len(shapes[0])
+    return frozenset(a - (a > dim) for a in axes[0] if a != dim), False
+
+
+def gather(attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
+           signal: list[bool]) -> tuple[Axes, bool]:
+    """``x.gather(dim, index)``: the output has the index's shape; its axes and x's other axes keep their place."""
+    dim = attrs["dim"] % len(shapes[0])
+    return frozenset(a for a in axes[0] if a != dim) | axes[1], False
 
 
 ELEMENTWISE = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "neg", "exp", "log", "sqrt",
@@ -160,32 +233,86 @@ RULES: dict[str, Rule] = {
     **dict.fromkeys(ELEMENTWISE, elementwise),
     **dict.fromkeys(("sum", "mean", "var", "max", "min"), reduction),
     "reshape": reshape, "transpose": transpose, "getitem": getitem, "scatter_add": scatter_add,
-    "concatenate": concatenate, "stack": stack, "matmul": matmul, "bernoulli": source,
+    "concatenate": concatenate, "stack": stack, "matmul": matmul, "einsum": einsum, "bernoulli": source,
     "pad": same_axes, "unfold": unfold, "fold": fold, "conv2d": conv2d,
     "max_pool2d": max_pool2d, "embedding": embedding, "embedding_grad": embedding_grad,
 }
 
 
+ATEN_ELEMENTWISE = ("rsqrt", "reciprocal", "gelu", "silu", "hardtanh", "leaky_relu", "elu", "sign", "square", "sin",
+                    "cos", "gt", "ge", "lt", "le", "eq", "ne", "logical_not", "logical_and", "logical_or",
+                    "bitwise_not", "masked_fill", "alias", "detach", "copy", "lift_fresh_copy", "log1p", "expm1")
+ATEN: dict[str, Rule] = {
+    **{f"aten.{op}": elementwise for op in ATEN_ELEMENTWISE},
+    **{f"aten.{op}": reduction for op in ("any", "all", "prod", "argmax", "argmin", "logsumexp")},
+    **{f"aten.{op}": along for op in ("_softmax", "_log_softmax", "cumsum", "cumprod")},
+    **{f"aten.{op}": source for op in ("rand_like", "randn_like", "bernoulli", "rand", "randn", "normal",
+                                        "randint_like", "uniform")},
+    **{f"aten.{op}": same_axes for op in ("slice", "constant_pad_nd", "split", "split_with_sizes", "flip", "roll")},
+    "aten.convolution": convolution, "aten.avg_pool1d": pool, "aten.avg_pool2d": pool, "aten.avg_pool3d": pool,
+    "aten.max_pool3d": pool, "aten.select": select, "aten.gather": gather,
+    "aten.repeat": repeat,
+}
+
+
+def known(op: str) -> bool:
+    """Whether ``op`` has a batch-axis rule (in ``RULES`` or ``ATEN``)."""
+    return op in RULES or op in ATEN
+
+
 def batch_axes(op: str, attrs: dict[str, Any], shapes: list[Shape], out: Shape, axes: list[Axes],
-               signal: list[bool]) -> tuple[Axes, bool]:
-    """Apply ``op``'s rule; an op missing from ``RULES`` warns and matches axes by size."""
-    rule = RULES.get(op)
+               signal: list[bool], parts: list[Parts] | None = None) -> tuple[Axes, bool]:
+    """Apply ``op``'s rule (``parts``: each input's :data:`Parts`, which :func:`reshape` reads); an op missing
+    from ``RULES`` and ``ATEN`` warns and matches axes by size."""
+    rule = RULES.get(op) or ATEN.get(op)
+    if rule is reshape:
+        return reshape(attrs, shapes, out, axes, signal, parts)
     if rule is not None:
         return rule(attrs, shapes, out, axes, signal)
-    warnings.warn(f"viz: no batch-axis rule for op {op!r} (viz.batch_axes.RULES); guessing its batch axes by "
+    warnings.warn(f"viz: no batch-axis rule for op {op!r} (viz.batch_axes.RULES, ATEN); guessing its batch axes by "
                   "size", stacklevel=3)
     sizes = {s[a] for s, ax in zip(shapes, axes) for a in ax}
     return frozenset(j for j, n in enumerate(out) if n > 1 and n in sizes), False
 
 
+def batch_parts(op: str, shapes: list[Shape], out: Shape, axes: list[Axes], parts: list[Parts],
+                out_axes: Axes) -> Parts:
+    """The output's :data:`Parts`: exact through a reshape; through any other op an output axis keeps the part
+    of the input axes of its size when they all agree (a whole batch axis of that size makes it whole)."""
+    if RULES.get(op) is reshape:
+        found: Parts = {}
+        for j, (lo, hi) in _reshape_spans(shapes[0], out, axes[0], parts[0]).items():
+            q = math.prod(out[:j])
+            if (lo, hi) != (q, q * out[j]) and lo % q == 0 and hi % lo == 0:
+                found[j] = (lo // q, hi // lo)
+        return found
+    if not any(parts):
+        return {}
+    found = {}
+    for j in out_axes:
+        seen = {p.get(a) for s, ax, p in zip(shapes, axes, parts) for a in ax if s[a] == out[j]}
+        if len(seen) == 1 and None not in seen:
+            found[j] = seen.pop()
+    return found
+
+
 # ----- helpers --------------------------------------------------------------------------------
 
-def _overlap(a: Shape, i: int, b: Shape, j: int) -> bool:
-    """Whether axis i of shape a and axis j of shape b share elements' strides under a row-major reshape."""
-    if a[i] <= 1 or b[j] <= 1:
-        return False
-    lo_a, lo_b = math.prod(a[:i]), math.prod(b[:j])
-    return max(lo_a, lo_b) < min(lo_a * a[i], lo_b * b[j])
+def _reshape_spans(shape: Shape, out: Shape, axes: Axes, parts: Parts) -> dict[int, tuple[int, int]]:
+    """Output axis -> the batch's span in it, in row-major order: axis j of shape s spans ``[prod(s[:j]),
+    prod(s[:j + 1]))`` (a reshape keeps that order), and the batch the part of its axes' spans ``parts`` says."""
+    spans: dict[int, tuple[int, int]] = {}
+    for a in axes:
+        u, n = parts.get(a, (1, shape[a]))
+        lo = math.prod(shape[:a]) * u
+        hi = lo * n
+        for j, size in enumerate(out):
+            q = math.prod(out[:j])
+            start, end = max(lo, q), min(hi, q * size)
+            if size > 1 and start < end:
+                old = spans.get(j, (start, end))
+                spans[j] = (min(old[0], start), max(old[1], end))
+    return spans
 
 
 def _index_axes(index: Any, ndim: int, axes: Axes, out: Shape) -> Axes:

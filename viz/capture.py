@@ -10,10 +10,8 @@ scopes) are in ``g.graph["scopes"]``. Only the public attributes of tensors, ``a
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import networkx as nx
@@ -22,7 +20,7 @@ import numpy as np
 from tinygrad_bn import Scope, Tensor, nn, record
 from tinygrad_bn.autograd import inputs_first
 
-from .stats import summarise
+from .graph_parts import add_statistics, paused_gc, place_leaves
 
 Loss = Callable[[Tensor], Tensor]
 
@@ -32,11 +30,13 @@ def capture(what: Tensor | Sequence[Tensor] | nn.Module, /, *, inputs: Sequence[
     """The graph behind tensors, or behind one step of a model, as a networkx.DiGraph.
 
     Args:
-        what: a Tensor or a list of Tensors (their recorded graph), or an ``nn.Module``.
+        what: a Tensor or a list of Tensors (their recorded graph), an ``nn.Module``, or a ``torch.nn.Module``
+            (captured by :func:`viz.torch_capture.capture_torch`, the same contract; needs torch).
         inputs: tensors holding the batch (role ``"input"``, batch axis 0). By default they are the
             non-parameter leaves of rank >= 2 whose first axis has the batch size (the first-axis size
             (> 1) of such a leaf that most tensors share), leaving out constants a function scope made.
-        input: for a module: the batch (a Tensor or array, e.g. of shape (N, C, H, W)).
+        input: for a module: the batch (a Tensor or array, e.g. of shape (N, C, H, W); for a torch model a
+            torch.Tensor, an array, or a tuple of them).
         target: for a module, optional: class labels (N,) (cross-entropy), an array of the output's
             shape (mean squared error), or a callable ``loss = target(output)``. With it the loss is
             computed and back-propagated, keeping every intermediate gradient.
@@ -54,6 +54,10 @@ def capture(what: Tensor | Sequence[Tensor] | nn.Module, /, *, inputs: Sequence[
     """
     if isinstance(what, nn.Module):
         return _capture_step(what, input, target, mode)
+    if is_model(what):
+        from .torch_capture import capture_torch
+
+        return capture_torch(what, input=input, target=target, mode=mode)
     if input is not None or target is not None:
         raise TypeError("capture: input= and target= are for a model; for tensors pass inputs=[...]")
     roots = [what] if isinstance(what, Tensor) else list(what)
@@ -64,6 +68,13 @@ def capture(what: Tensor | Sequence[Tensor] | nn.Module, /, *, inputs: Sequence[
     if not roots:
         raise ValueError("capture: expected at least one Tensor")
     return _graph(roots, inputs)
+
+
+def is_model(what: Any) -> bool:
+    """Whether ``what`` is a model viz runs one step of: a tinygrad_bn ``nn.Module``, or a ``torch.nn.Module``
+    (told by its type's name, without importing torch)."""
+    return isinstance(what, nn.Module) or any(c.__name__ == "Module" and c.__module__ == "torch.nn.modules.module"
+                                              for c in type(what).__mro__)
 
 
 def _capture_step(model: nn.Module, x: Any, target: Any, mode: str) -> nx.DiGraph:
@@ -99,20 +110,6 @@ def _loss(out: Any, target: Any) -> Tensor:
     if y.shape == out.shape and y.dtype.kind == "f":
         return out.mse(y)
     return out.cross_entropy(y)
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Python's cyclic garbage collector paused in the block (and resumed if it was running): building
-    ~10^5 small dicts and lists otherwise sets off full collections that took half of capture's time, and
-    would find nothing to free, since everything built is kept."""
-    running = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if running:
-            gc.enable()
 
 
 # ----- the graph -----------------------------------------------------------------------------
@@ -163,8 +160,9 @@ def _graph(roots: list[Tensor], inputs: Sequence[Tensor] | None) -> nx.DiGraph:
             for i in first:
                 if i in leaves:
                     leaves[i].add((module, keys))
-    _add_statistics(order, tensors)
-    _place_leaves(dict(nodes), leaves)
+    add_statistics([t.data for t in order], [(k, t.grad.data) for k, t in enumerate(order) if t.grad is not None],
+                   tensors)
+    place_leaves(dict(nodes), leaves)
     g = nx.DiGraph(outputs=[tid[id(r)] for r in roots], inputs=[tid[id(t)] for t in order if id(t) in chosen])
     g.add_nodes_from(nodes)
     g.add_edges_from(edges)
@@ -260,24 +258,3 @@ def _tensor_attrs(t: Tensor, role: str) -> dict[str, Any]:
 
 
 _DTYPE_NAMES: dict[np.dtype, str] = {}  # str(dtype) costs ~30 µs
-
-
-def _add_statistics(order: list[Tensor], tensors: list[dict[str, Any]]) -> None:
-    """Value statistics and histogram of every tensor, and of its gradient where it has one (all in batches)."""
-    grads = [(k, t.grad) for k, t in enumerate(order) if t.grad is not None]
-    found = summarise([t.data for t in order] + [np.asarray(gr.data) for _, gr in grads])
-    for attrs, s in zip(tensors, found):
-        attrs.update(mean=s.mean, std=s.std, min=s.min, max=s.max, hist=s.hist, grad_norm=None,
-                     grad_mean_abs=None, grad_hist=None, nonfinite=None if s.finite else "value")
-    for (k, _), s in zip(grads, found[len(order):]):
-        attrs = tensors[k]
-        attrs.update(grad_norm=s.norm, grad_mean_abs=s.mean_abs, grad_hist=s.hist)
-        if not s.finite:  # which of value / gradient holds a nan or inf
-            attrs["nonfinite"] = "value and gradient" if attrs["nonfinite"] else "gradient"
-
-
-def _place_leaves(attrs: dict[str, dict[str, Any]], leaves: dict[str, set[tuple]]) -> None:
-    """Parameters and constants belong to the module (and scopes) of the ops that use them, when those agree."""
-    for n, users in leaves.items():
-        if len(users) == 1:
-            attrs[n]["module"], attrs[n]["scopes"] = users.pop()

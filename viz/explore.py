@@ -31,7 +31,7 @@ import networkx as nx
 from tinygrad_bn import Tensor, nn
 
 from . import styles
-from .capture import capture
+from .capture import capture, is_model
 from .fold import MAX_NODES
 from .noise import noise_paths
 from .styles import NOISE, ROLE_FILL, scope_title
@@ -185,7 +185,7 @@ def explore(what: Target, path: str | Path | None = None, *, input: Any = None, 
         ValueError: for an empty timeline, steps whose graphs differ in structure, an unknown
             ``focus`` or a negative ``depth``.
     """
-    if isinstance(what, nn.Module):
+    if is_model(what):
         what = capture(what, input=input, target=target, mode=mode)
     elif input is not None or target is not None:
         raise TypeError("explore: input= and target= are for a model")

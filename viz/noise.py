@@ -6,7 +6,8 @@ One pass in data-flow order gives every tensor three facts:
   batch axis);
 - ``batch axes``: which of its axes descend from axis 0 of an input (a reshape that splits or merges
   the batch axis keeps every piece batch-derived, so ghost batches ``(k, N/k, C)`` count both
-  leading axes);
+  leading axes; where an axis merged the batch with others, as attention's ``(N*H, S, d)``, the pass
+  keeps which part of it is the batch, ``viz.batch_axes.Parts``, so splitting it again is exact);
 - ``sources``: the batch statistics and random draws it is derived from.
 
 How each primitive moves batch axes is an explicit table (``viz.batch_axes.RULES``). A reduction
@@ -25,7 +26,7 @@ from typing import Any
 
 import networkx as nx
 
-from .batch_axes import batch_axes
+from .batch_axes import Parts, batch_axes, batch_parts, known
 
 ADDITIVE = frozenset({"add", "sub"})
 MULTIPLICATIVE = frozenset({"mul", "div", "matmul"})
@@ -78,7 +79,8 @@ class NoiseReport:
 
     @property
     def warnings(self) -> list[str]:
-        """Why the graph may miss batch noise: calls that computed from their input without recording it."""
+        """Why the graph may miss batch noise: calls that computed from their input without recording it, and
+        ops without a batch-axis rule (past which no entry does not mean no batch noise)."""
         return unrecorded_warnings(self.graph)
 
     def summary(self) -> str:
@@ -137,19 +139,22 @@ def noise_paths(g: nx.DiGraph) -> NoiseReport:
     data = dict(g.nodes(data=True))  # plain dict lookups: a NodeView costs ~1 µs per access
     order = {n: d["order"] for n, d in data.items()}.__getitem__
     none: frozenset[str] = frozenset()
+    parts: dict[str, Parts] = {}  # where the batch sits in axes that merged it with others
     for n in sorted(data, key=order):
         d = data[n]
         if d["kind"] == "tensor":
             if d["is_leaf"]:
                 is_input = d["role"] == "input"
                 signal[n], axes[n], sources[n] = is_input, frozenset({0} if is_input else ()), none
+                parts[n] = {}
             continue
         out = d["output"]
         ins = d["inputs"]
         in_signal = [signal[i] for i in ins]
-        out_axes, reduced = batch_axes(d["op"], d["attrs"], [data[i]["shape"] for i in ins], data[out]["shape"],
-                                       [axes[i] for i in ins], in_signal)
+        shapes, in_axes, in_parts = [data[i]["shape"] for i in ins], [axes[i] for i in ins], [parts[i] for i in ins]
+        out_axes, reduced = batch_axes(d["op"], d["attrs"], shapes, data[out]["shape"], in_axes, in_signal, in_parts)
         axes[out] = out_axes
+        parts[out] = batch_parts(d["op"], shapes, data[out]["shape"], in_axes, in_parts, out_axes) if out_axes else {}
         if d["random"]:
             signal[out], sources[out] = False, frozenset({out})
             randoms.append(out)
@@ -200,7 +205,9 @@ def _where(e: Entry) -> str:
 
 def unrecorded_warnings(g: nx.DiGraph) -> list[str]:
     """One sentence per innermost call that ran (in training mode) on an input the graph does not hold,
-    named by its nearest flagged module when it is a function scope inside one."""
+    named by its nearest flagged module when it is a function scope inside one, and one per op name the
+    batch-axis tables (:mod:`viz.batch_axes`) do not know: past such an op the analysis cannot tell
+    whether batch noise enters, so it never reads as "no batch noise"."""
     table = g.graph.get("scopes", {})
     flagged = set(g.graph.get("unrecorded", ()))
     parents = {table[k]["parent"] for k in flagged}
@@ -220,4 +227,14 @@ def unrecorded_warnings(g: nx.DiGraph) -> list[str]:
         out.append(f"{what} ran{mode} on an input {shapes} that was not recorded, so any batch statistics it "
                    "computed are missing from this graph (it is not 'no batch noise'); draw it with "
                    "viz.capture(model, input=x) or run the forward inside tinygrad_bn.record()")
-    return out
+    return out + _unknown_op_warnings(g)
+
+
+def _unknown_op_warnings(g: nx.DiGraph) -> list[str]:
+    where: dict[str, list[str]] = {}
+    for n, d in g.nodes(data=True):
+        if d["kind"] == "op" and not known(d["op"]):
+            where.setdefault(d["op"], []).append(f"{n} in module {d['module']!r}" if d["module"] else n)
+    return [f"op {op!r} ({', '.join(nodes[:3])}{', ...' if len(nodes) > 3 else ''}) has no batch-axis rule "
+            "(viz.batch_axes), so whether batch noise enters at or after it is unknown: no entry past it does "
+            "not mean no batch noise" for op, nodes in where.items()]

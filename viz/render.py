@@ -24,9 +24,10 @@ from tinygrad_bn import Tensor
 from tinygrad_bn.nn import Module
 
 from . import wasm
-from .capture import capture, paused_gc
+from .capture import capture, is_model
 from .explore import explore
 from .fold import MAX_NODES, plan
+from .graph_parts import paused_gc
 from .noise import noise_paths
 
 """Graphs with more nodes than this are reduced (scopes collapsed, repeats rolled, chains folded) by default."""
@@ -128,7 +129,7 @@ def render(what: Target, path: str | Path | None = None, *, input: Any = None, t
 
     Args:
         what: a Tensor or list of Tensors (their recorded graph), a graph from :func:`viz.capture`, or an
-            ``nn.Module`` (drawn from one step on ``input``, see :func:`viz.capture`).
+            ``nn.Module`` or ``torch.nn.Module`` (drawn from one step on ``input``, see :func:`viz.capture`).
         path: file to write, optional; its suffix must match ``format``.
         input: for a module: the batch, e.g. a Tensor of shape (N, features).
         target: for a module, optional: labels, a target array or a loss callable (then gradients are shown).
@@ -175,7 +176,7 @@ def render(what: Target, path: str | Path | None = None, *, input: Any = None, t
 def _graph(what: Target, input: Any, target: Any, mode: str) -> nx.DiGraph:
     if isinstance(what, nx.DiGraph):
         return what
-    if isinstance(what, Module):
+    if is_model(what):
         return capture(what, input=input, target=target, mode=mode)
     return capture(what)
 
