@@ -202,3 +202,31 @@ BAD = [
 def test_bad_arguments_raise_naming_the_argument(make, exc, match):
     with pytest.raises(exc, match=match):
         make(_ours(lr=0.1))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(mode="max", factor=0.5, patience=2), dict(threshold_mode="abs",
+                                threshold=0.05, patience=1, cooldown=2), dict(patience=0, min_lr=[0.02, 0.001]),
+                                dict(mode="max", threshold_mode="abs", threshold=0.1, patience=1, eps=0.05)])
+def test_reduce_lr_on_plateau_equals_torch(kw, torch):
+    rng = np.random.default_rng(0)
+    metrics = np.concatenate([np.linspace(1, 0.5, 6), 0.5 + 0.01 * rng.standard_normal(30)])
+    params = [Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(3), requires_grad=True)]
+    tparams = [torch.ones(2, requires_grad=True), torch.ones(3, requires_grad=True)]
+    opt = optim.SGD([{"params": [params[0]]}, {"params": [params[1]], "lr": 0.05}], lr=0.1)
+    topt = torch.optim.SGD([{"params": [tparams[0]]}, {"params": [tparams[1]], "lr": 0.05}], lr=0.1)
+    ours, theirs = L.ReduceLROnPlateau(opt, **kw), torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kw)
+    for m in metrics:
+        ours.step(m)
+        theirs.step(m)
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
+    assert ours.num_bad_epochs == theirs.num_bad_epochs and ours.best == theirs.best
+
+
+def test_reduce_lr_on_plateau_refuses_bad_arguments_by_name():
+    opt = optim.SGD([Tensor(np.ones(2), requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau: invalid factor 1.0; .* \[0, 1\)"):
+        optim.lr_scheduler.ReduceLROnPlateau(opt, factor=1.0)
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+        optim.lr_scheduler.ReduceLROnPlateau(opt, mode="up")
+    with pytest.raises(ValueError, match="metrics"):
+        optim.lr_scheduler.ReduceLROnPlateau(opt).step(float("nan"))

@@ -403,6 +403,76 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply the learning rates by ``factor`` when a metric has stopped improving for ``patience`` epochs,
+    as ``torch.optim.lr_scheduler.ReduceLROnPlateau``: call ``step(metric)`` once per epoch.
+
+    Args:
+        optimizer: the optimizer.
+        mode: ``"min"`` (a loss: lower is better) or ``"max"`` (an accuracy).
+        factor: the multiplier, in [0, 1).
+        patience: epochs without improvement to allow before reducing.
+        threshold: how much better counts as better.
+        threshold_mode: ``"rel"`` (better by a fraction ``threshold`` of the best) or ``"abs"``.
+        cooldown: epochs to wait after a reduction before counting again.
+        min_lr: the lowest learning rate, or one per parameter group.
+        eps: a reduction smaller than this is skipped.
+
+    Raises:
+        ValueError: a bad argument (named): an unknown mode, ``factor`` not below 1, a negative patience.
+    """
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr: float | list[float] = 0.0, eps: float = 1e-8) -> None:
+        name = type(self).__name__
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: optimizer must be an Optimizer, got {type(optimizer).__name__}")
+        if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"{name}: mode must be 'min' or 'max' and threshold_mode 'rel' or 'abs', got {mode!r} "
+                             f"and {threshold_mode!r}")
+        self.factor = validate.real(name, factor, "factor", 0.0, 1.0, high_open=True)
+        self.patience = validate.integer(name, patience, "patience", low=0)
+        self.cooldown = validate.integer(name, cooldown, "cooldown", low=0)
+        self.threshold, self.eps = validate.real(name, threshold, "threshold"), validate.real(name, eps, "eps")
+        self.optimizer, self.mode, self.threshold_mode = optimizer, mode, threshold_mode
+        self.min_lrs = _per_group(name, "min_lr", min_lr, len(optimizer.param_groups), math.inf)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = self.cooldown_counter = self.last_epoch = 0
+        self._last_lr = self._current()
+
+    def step(self, metrics: float) -> None:  # type: ignore[override]
+        """End an epoch with its metric; reduce the learning rates when it has not improved for ``patience`` epochs.
+
+        Args:
+            metrics: the epoch's value of the watched metric (a number or a one-element Tensor).
+
+        Raises:
+            ValueError: the metric is not a finite number.
+        """
+        current = validate.real(type(self).__name__, float(metrics), "metrics", low=-math.inf)
+        self.last_epoch += 1
+        if self._better(current):
+            self.best, self.num_bad_epochs = current, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, low in zip(self.optimizer.param_groups, self.min_lrs):
+                new = max(group["lr"] * self.factor, low)
+                if group["lr"] - new > self.eps:
+                    group["lr"] = new
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = self._current()
+
+    def _better(self, a: float) -> bool:
+        step = self.threshold if self.mode == "max" else -self.threshold  # min: better is lower
+        bar = self.best * (1 + step) if self.threshold_mode == "rel" else self.best + step
+        return a > bar if self.mode == "max" else a < bar
+
+
 def _per_group(owner: str, name: str, value: Any, n: int, high: float) -> list[float]:
     values = list(value) if isinstance(value, list | tuple) else [value] * n
     if len(values) != n:
