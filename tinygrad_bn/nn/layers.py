@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from .. import validate
 from ..ops import composites
-from ..tensor import Tensor, as_generator, get_default_dtype
+from ..tensor import Tensor, as_generator, constant, get_default_dtype, where
 from .module import Module, Parameter
 from .normalization import layer_norm
 
@@ -92,7 +93,8 @@ class ReLU(Module):
 
 
 class Hardtanh(Module):
-    """``clamp(x, min_val, max_val)``, as ``torch.nn.Hardtanh`` (the gradient passes inside the range).
+    """``clamp(x, min_val, max_val)``, as ``torch.nn.Hardtanh``: the gradient passes strictly inside the range
+    (0 at the bounds themselves, where ``clamp``'s passes).
 
     Args:
         min_val: the lower bound.
@@ -115,7 +117,8 @@ class Hardtanh(Module):
         Args:
             x: a Tensor of any shape.
         """
-        return x.clip(self.min_val, self.max_val)
+        inside = constant(functools.partial(_strictly_between, self.min_val, self.max_val), x)
+        return where(inside, x, constant(functools.partial(np.clip, a_min=self.min_val, a_max=self.max_val), x))
 
     def extra_repr(self) -> str:
         """Return the bounds shown in ``repr``."""
@@ -331,3 +334,7 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         """Return the constructor arguments shown in ``repr``."""
         return f"{self.normalized_shape}, eps={self.eps}"
+
+
+def _strictly_between(low: float, high: float, a: np.ndarray) -> np.ndarray:
+    return (a > low) & (a < high)
