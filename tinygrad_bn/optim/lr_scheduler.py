@@ -419,6 +419,7 @@ class ReduceLROnPlateau(LRScheduler):
         eps: a reduction smaller than this is skipped.
 
     Raises:
+        TypeError: ``optimizer`` is not an Optimizer.
         ValueError: a bad argument (named): an unknown mode, ``factor`` not below 1, a negative patience.
     """
 
