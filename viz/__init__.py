@@ -2,8 +2,9 @@
 
 from .capture import capture
 from .explore import Explorer, Timeline, explore
+from .fold import MAX_NODES
 from .noise import Entry, NoiseReport, noise_paths
-from .render import MAX_NODES, Rendering, render, to_dot
+from .render import Rendering, render, to_dot
 
 __all__ = ["MAX_NODES", "Entry", "Explorer", "NoiseReport", "Rendering", "Timeline", "capture", "explore",
            "noise_paths", "render", "to_dot"]

@@ -11,43 +11,42 @@ import networkx as nx
 from . import styles
 from .fold import Data, Group, Plan, first
 from .noise import NoiseReport, unrecorded_warnings
-from .styles import NOISE, PEN, label, noise_marks, op_attrs, scope_title
+from .styles import NOISE, PEN, html_text, label, node_style, noise_marks, scope_rows, scope_title
 
 HUB, HUB_EDGES = 12, 3
 
 
-def build(g: nx.DiGraph, plan: Plan, report: NoiseReport | None, show_grads: bool, show_values: bool,
+def build(g: nx.DiGraph, plan: Plan, report: NoiseReport | None, show_grads: bool, show_values: bool | None,
           cluster_modules: bool, rankdir: str) -> graphviz.Digraph:
     """The DOT graph of ``g`` drawn as ``plan`` says."""
     marks = noise_marks(report) if report else {}
     data = dict(g.nodes(data=True))  # plain dict lookups: a NodeView costs ~1 µs per access
     heat = styles.heat_scale([d["grad_norm"] for d in data.values() if d.get("grad_norm")]) if show_grads else None
     dot = graphviz.Digraph("tinygrad_bn", graph_attr=dict(rankdir=rankdir, fontname="Helvetica", fontsize="11",
-                                                         labelloc="t", newrank="true"),
-                           node_attr=dict(fontname="Helvetica", fontsize="10"),
+                                                         labelloc="t", newrank="true", ranksep="0.25",
+                                                         nodesep="0.2"),
+                           node_attr=dict(fontname="Helvetica", fontsize="10", fontcolor=styles.TEXT),
                            edge_attr=dict(color="#555555", arrowsize="0.6"))
-    title = [m for m in [plan.message, *unrecorded_warnings(g)] if m]
-    if title:
-        dot.attr(label=label(title), fontcolor=styles.WARN)
     edges, hidden = _edges(g, data, plan, marks)
     placed: dict[str | None, list[tuple[str, dict[str, Any]]]] = {}
     table = g.graph.get("scopes", {})
     for drawn in sorted(dict.fromkeys(plan.rep.values()), key=lambda d: first(data, d, plan.groups)):
         group = plan.groups.get(drawn)
-        style = (_node_style(data[drawn], drawn, marks, heat, show_values) if group is None
-                 else _group_style(data, table, group, marks, heat))
+        style = (node_style(data[drawn], marks.get(drawn), marks.get((drawn, "entry")), heat, show_values)
+                 if group is None else _group_style(data, table, group, marks, heat))
         if drawn in hidden:
             style["label"] = label([*style.pop("rows"), f"used by {hidden[drawn]:,} nodes: edges to the first "
                                                         f"{HUB_EDGES} are drawn"])
         else:
             style["label"] = label(style.pop("rows"))
         placed.setdefault(plan.home[drawn] if cluster_modules else None, []).append((drawn, style))
-    _emit(dot, table, placed)
+    _emit(dot, table, plan.box, placed)
     for (ru, rv), key in edges.items():
         dot.edge(ru, rv, **(dict(color=NOISE[key][0], penwidth=PEN) if key else {}))
     nonfinite = any(d.get("nonfinite") for d in data.values())
-    if report or heat or nonfinite:
-        dot.subgraph(_legend(report, heat, nonfinite))
+    caption = _caption(plan.message, unrecorded_warnings(g), report, heat, nonfinite)
+    if caption:
+        dot.attr(label=caption, labelloc="b", labeljust="l")
     return dot
 
 
@@ -77,43 +76,16 @@ def _edges(g: nx.DiGraph, data: Data, plan: Plan,
 
 # ----- nodes --------------------------------------------------------------------------------
 
-def _node_style(d: dict[str, Any], n: str, marks: dict[Any, str], heat: tuple[float, float] | None,
-                show_values: bool) -> dict[str, Any]:
-    key = marks.get(n)
-    if d["kind"] == "op":
-        rows = [d["op"], *op_attrs(d["attrs"])]
-        entry = marks.get((n, "entry"))
-        style = dict(shape="ellipse", style="filled", fillcolor=NOISE[entry][1] if entry else "#eeeeee",
-                     color="#888888", margin="0.05,0.02")
-    else:
-        rows = [f"{d['name']} · {d['role']}" if d["name"] else d["role"], f"{d['shape']} {d['dtype']}"]
-        if show_values and d["mean"] is not None:
-            rows.append(f"mean {d['mean']:.3g}  std {d['std']:.3g}  [{d['min']:.3g}, {d['max']:.3g}]")
-        fill = styles.ROLE_FILL[d["role"]]
-        if heat and d["grad_norm"] is not None:
-            rows.append(f"grad norm {d['grad_norm']:.3g}  mean |g| {d['grad_mean_abs']:.3g}")
-            fill = styles.heat(d["grad_norm"], heat)
-        style = dict(shape="box", style="rounded,filled", fillcolor=fill, color="#666666",
-                     fontcolor=styles.font_for(fill))
-    if key:
-        style.update(color=NOISE[key][0], penwidth=PEN)
-    if d.get("nonfinite"):
-        rows.append(f"non-finite {d['nonfinite']}")
-        style.update(color=styles.WARN, penwidth=PEN)
-    return dict(rows=rows, **style)
-
-
 def _group_style(data: Data, table: dict[str, dict[str, Any]], group: Group, marks: dict[Any, str],
                  heat: tuple[float, float] | None) -> dict[str, Any]:
     members = group.members
     kinds = Counter(data[n]["kind"] for n in members)
     if group.kind == "scope":
-        rows = [scope_title(table[group.scopes[0]]), f"{kinds['op']} ops, {kinds['tensor']} tensors"]
+        rows = scope_rows(table[group.scopes[0]])
     elif group.kind == "roll":
         first, last = table[group.scopes[0]], table[group.scopes[-1]]
-        heads = [f"{s['name']}({styles.short(s['extra_repr'])})" if s["kind"] == "module" else s["name"]
-                 for s in (table[k] for k in group.scopes)]
-        rows = [f"×{group.count}: " + " → ".join(heads),
+        heads = [" · ".join(p for p in (s["path"], s["name"]) if p) for s in (table[k] for k in group.scopes)]
+        rows = [f"×{group.count}: " + " → ".join(heads) + (" …" if group.count > 1 else ""),
                 f"{styles.shapes(first['input_shapes'])} → {styles.shapes(last['output_shapes'])}",
                 f"{kinds['op']} ops, {kinds['tensor']} tensors in all"]
     elif group.kind == "chain":
@@ -122,17 +94,11 @@ def _group_style(data: Data, table: dict[str, dict[str, Any]], group: Group, mar
         rows = [f"segment of {kinds['op']} ops, {kinds['tensor']} tensors", _op_list(members, data)]
     inside = sorted({marks[(n, "entry")] for n in members if (n, "entry") in marks})
     if inside:
-        rows.append(" + ".join(inside) + " noise inside")
-    style = dict(shape="box3d" if group.kind != "chain" else "box", style="filled", fillcolor="#f7f7f7",
-                 color="#666666")
+        rows.append("noise inside: " + ", ".join(inside))
     norms = [data[n]["grad_norm"] for n in members if data[n].get("grad_norm") is not None]
     if heat and norms:
         rows.append(f"max grad norm {max(norms):.3g}")
-        fill = styles.heat(max(norms), heat)
-        style.update(fillcolor=fill, fontcolor=styles.font_for(fill))
-    if inside:
-        style.update(color=NOISE[inside[0]][0], penwidth=PEN)
-    return dict(rows=rows, **style)
+    return dict(rows=rows, **styles.box_style(inside, max(norms) if norms else None, heat))
 
 
 def _op_list(members: list[str], data: Data, limit: int = 6) -> str:
@@ -150,17 +116,20 @@ def _op_list(members: list[str], data: Data, limit: int = 6) -> str:
 
 # ----- boxes and legend ---------------------------------------------------------------------
 
-def _emit(dot: graphviz.Digraph, table: dict[str, dict[str, Any]],
+def _emit(dot: graphviz.Digraph, table: dict[str, dict[str, Any]], box: dict[str, str],
           placed: dict[str | None, list[tuple[str, dict[str, str]]]]) -> None:
     """Add the nodes, each inside the nested boxes of its scope and the scope's ancestors."""
+    def up(key: str) -> str | None:
+        parent = table[key]["parent"]
+        return None if parent is None else box[parent]
     boxes: set[str] = set()
     for key in placed:
         while key is not None and key not in boxes:
             boxes.add(key)
-            key = table[key]["parent"]
+            key = up(key)
     children: dict[str | None, list[str]] = {}
     for key in sorted(boxes, key=lambda k: int(k[1:])):
-        children.setdefault(table[key]["parent"], []).append(key)
+        children.setdefault(up(key), []).append(key)
 
     def fill(graph: graphviz.Digraph, key: str | None) -> None:
         for n, style in placed.get(key, []):
@@ -168,33 +137,30 @@ def _emit(dot: graphviz.Digraph, table: dict[str, dict[str, Any]],
         for child in children.get(key, []):
             with graph.subgraph(name=f"cluster_{child}") as c:
                 c.attr(label=label([scope_title(table[child])]), style="rounded,dashed", color="#999999",
-                       fontcolor="#333333")
+                       fontcolor=styles.TEXT)
                 fill(c, child)
     fill(dot, None)
 
 
-def _legend(report: NoiseReport | None, heat: tuple[float, float] | None, nonfinite: bool) -> graphviz.Digraph:
-    """One compact row of swatches, each naming its colour's meaning."""
-    legend = graphviz.Digraph("cluster_legend", graph_attr=dict(label="legend", style="rounded", color="#bbbbbb",
-                                                                fontsize="9", rank="same"),
-                              node_attr=dict(shape="box", style="rounded,filled", fontsize="9", height="0.2",
-                                             margin="0.06,0.02"))
+def _caption(message: str | None, warnings: list[str], report: NoiseReport | None,
+             heat: tuple[float, float] | None, nonfinite: bool) -> str:
+    """The caption under the picture (a Graphviz HTML table): what was folded, warnings in red, and the legend:
+    a swatch naming each colour's meaning and the heat's ramp labelled with its range."""
     rows = []
     if report is not None:
-        rows = [(f"legend_{key}", words, dict(fillcolor=light, color=colour, penwidth=PEN))
-                for key, (colour, light, words) in NOISE.items()]
+        rows = [(f'BGCOLOR="{light}" COLOR="{colour}"', words) for colour, light, words in NOISE.values()]
         if not report.entries and not report.warnings:
-            rows.append(("legend_none", "no batch noise enters this graph", dict(style="solid", color="white")))
+            rows.append(('BGCOLOR="white" COLOR="white"', "no batch noise enters this graph"))
     if heat:
         lo, hi = heat
-        words = f"gradient norm (fill, log scale): light = small (<= {10 ** lo:.2g}), dark = large ({10 ** hi:.2g})"
-        ramp = f"{styles.heat(10 ** lo, heat)}:{styles.heat(10 ** (lo + (hi - lo) / 2), heat)}"
-        rows.append(("legend_grad", words, dict(fillcolor=ramp)))
+        ramp = ":".join(styles.heat(10 ** (lo + (hi - lo) * t / 4), heat) for t in range(5))
+        rows.append((f'BGCOLOR="{ramp}" COLOR="{styles.LINE}"',
+                     f"gradient norm, log scale: {10 ** lo:.2g} (light) to {10 ** hi:.2g} (dark)"))
     if nonfinite:
-        rows.append(("legend_nonfinite", "red border: value or gradient holds nan or inf",
-                     dict(fillcolor="white", color=styles.WARN, penwidth=PEN)))
-    for name, words, style in rows:
-        legend.node(name, label=label([words]), **style)
-    for (a, _, _), (b, _, _) in zip(rows, rows[1:]):
-        legend.edge(a, b, style="invis")
-    return legend
+        rows.append((f'BGCOLOR="white" COLOR="{styles.WARN}"', "red border: value or gradient holds nan or inf"))
+    cells = [f'<TR><TD COLSPAN="4" ALIGN="LEFT">{html_text(message)}</TD></TR>'] if message else []
+    cells += [f'<TR><TD COLSPAN="4" ALIGN="LEFT"><FONT COLOR="{styles.WARN}">warning: {html_text(w)}</FONT></TD></TR>'
+              for w in warnings]
+    swatches = [f'<TD {cell} BORDER="2" WIDTH="40"> </TD><TD ALIGN="LEFT">{words}</TD>' for cell, words in rows]
+    cells += ["<TR>" + "".join(swatches[k:k + 2]) + "</TR>" for k in range(0, len(swatches), 2)]
+    return f'<<TABLE BORDER="0" CELLSPACING="3" CELLPADDING="1">{"".join(cells)}</TABLE>>' if cells else ""

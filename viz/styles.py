@@ -1,10 +1,13 @@
-"""Colours and label text of the picture: colour-blind-safe noise colours, a grey gradient heat, escaping.
+"""Colours, node styles and label text of the picture: colour-blind-safe noise colours, a grey heat, escaping.
 
 The noise kinds take three Okabe–Ito colours (distinguishable with the common colour-vision
-deficiencies); the gradient heat is a sequential grey scale (light = small), which shares no hue
-with them. Text reaches Graphviz as a plain (non-HTML) label in which nothing is markup: ``&`` is
-written as ``&amp;`` so entity text like ``&amp;`` or ``&#65;`` is shown as typed, and control
-characters, which XML cannot hold, are shown as their Unicode control pictures (U+2400 + code).
+deficiencies) for lines, with light tints of them for fills; the gradient heat is a sequential
+grey scale on a log axis (light = small), which shares no hue with them. Every fill is light
+enough that the one dark text colour meets WCAG AA contrast (4.5:1, see :func:`contrast`).
+
+Text reaches Graphviz as a plain (non-HTML) label in which nothing is markup: ``&`` is written
+as ``&amp;`` so entity text like ``&amp;`` or ``&#65;`` is shown as typed, and control characters,
+which XML cannot hold, are shown as their Unicode control pictures (U+2400 + code).
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ NOISE = {  # key: (colour, light fill, legend words)
 }
 ROLE_FILL = {"input": "#fff7bc", "parameter": "#ffffff", "constant": "#ffffff", "intermediate": "#ffffff",
              "output": "#fff7bc"}
-HEAT_LIGHT, HEAT_DARK = (0.97, 0.97, 0.97), (0.42, 0.42, 0.42)  # greys: light = small gradient, dark = large
+HEAT_LIGHT, HEAT_DARK = (0.97, 0.97, 0.97), (0.6, 0.6, 0.6)  # greys: light = small gradient, dark = large
 HEAT_DECADES = 6  # the heat scale spans at most this many powers of ten below the largest gradient norm
 PEN = "2.5"
 WARN = "#b30000"
+TEXT = "#222222"
+OP_FILL, BOX_FILL, LINE = "#eeeeee", "#f7f7f7", "#666666"
 
 
 def heat_scale(norms: list[float]) -> tuple[float, float] | None:
@@ -42,18 +47,76 @@ def heat(norm: float | None, scale: tuple[float, float]) -> str:
     return "#" + "".join(f"{round(255 * (a + (b - a) * t)):02x}" for a, b in zip(HEAT_LIGHT, HEAT_DARK))
 
 
-def font_for(fill: str) -> str:
-    """Black text on light fills, white on dark ones."""
-    r, g, b = (int(fill[i:i + 2], 16) for i in (1, 3, 5))
-    return "#ffffff" if 0.299 * r + 0.587 * g + 0.114 * b < 110 else "#000000"
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two ``#rrggbb`` colours (1 to 21; AA asks 4.5 for text)."""
+    def lum(c: str) -> float:
+        lin = [(v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4)
+               for v in (int(c[i:i + 2], 16) / 255 for i in (1, 3, 5))]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
 
 
-_LITERAL = {**{c: chr(0x2400 + c) for c in range(0x20)}, 0x7F: "\u2421", ord("&"): "&amp;"}
+def node_style(d: dict[str, Any], mark: str | None, entry: str | None, scale: tuple[float, float] | None,
+               show_values: bool | None) -> dict[str, Any]:
+    """Label ``rows`` and Graphviz attributes of one op or tensor node ``d`` of a captured graph: ``mark`` is
+    the noise colour key of the path it is on, ``entry`` that of the noise entering at it, ``scale`` the heat's;
+    value statistics on every tensor (``show_values`` True), on all but intermediates (None) or on none."""
+    if d["kind"] == "op":
+        rows = [d["op"], *op_attrs(d["attrs"])]
+        style = dict(shape="ellipse", style="filled", fillcolor=NOISE[entry][1] if entry else OP_FILL, color=LINE,
+                     margin="0.05,0.02")
+    else:
+        rows = [tensor_head(d)]
+        if (show_values or (show_values is None and d["role"] != "intermediate")) and d["mean"] is not None:
+            rows.append(f"mean {d['mean']:.3g}  std {d['std']:.3g}  [{d['min']:.3g}, {d['max']:.3g}]")
+        fill = ROLE_FILL[d["role"]]
+        if scale and d["grad_norm"] is not None:
+            rows.append(f"grad norm {d['grad_norm']:.3g}" + (f"  mean |g| {d['grad_mean_abs']:.3g}" if show_values
+                                                             else ""))
+            fill = heat(d["grad_norm"], scale)
+        style = dict(shape="box", style="rounded,filled", fillcolor=fill, color=LINE)
+    if mark:
+        style.update(color=NOISE[mark][0], penwidth=PEN)
+    if d.get("nonfinite"):
+        rows.append(f"non-finite {d['nonfinite']}")
+        style.update(color=WARN, penwidth=PEN)
+    return dict(rows=rows, **style)
+
+
+def box_style(kinds: list[str], norm: float | None, scale: tuple[float, float] | None) -> dict[str, Any]:
+    """Graphviz attributes of a node standing for many: filled by the heat of its largest gradient ``norm``,
+    with one stripe per noise kind inside (``kinds``) and the first kind's border."""
+    fill = heat(norm, scale) if scale and norm is not None else BOX_FILL
+    style: dict[str, Any] = dict(shape="box", style="filled", fillcolor=fill, color=LINE)
+    if kinds:
+        stripe = 0.08
+        style.update(style="striped", color=NOISE[kinds[0]][0], penwidth=PEN, fillcolor=":".join(
+            [f"{fill};{1 - stripe * len(kinds):.2f}", *(f"{NOISE[k][1]};{stripe}" for k in kinds)]))
+    return style
+
+
+def tensor_head(d: dict[str, Any]) -> str:
+    """``name · role`` of a tensor node, ``shape dtype`` after it (an unnamed intermediate: the shape only)."""
+    where = f"{d['shape']} {d['dtype']}"
+    if not d["name"]:
+        return where if d["role"] == "intermediate" else f"{d['role']} {where}"
+    return f"{d['name']} · {d['role']} {where}"
+
+
+_CONTROL = {**{c: chr(0x2400 + c) for c in range(0x20)}, 0x7F: "\u2421"}
+_LITERAL = {**_CONTROL, ord("&"): "&amp;"}
 
 
 def text(s: object) -> str:
     """``s`` as label text Graphviz shows literally (see the module docstring)."""
     return str(s).translate(_LITERAL)
+
+
+def html_text(s: object) -> str:
+    """``s`` as text inside a Graphviz HTML label, shown literally (markup escaped, control characters pictured)."""
+    import html
+    return html.escape(str(s).translate(_CONTROL))
 
 
 def label(rows: list[object]) -> str:
@@ -99,6 +162,14 @@ def op_attrs(attrs: dict[str, Any]) -> list[str]:
                 isinstance(v, tuple) and len(v) <= 6 and all(isinstance(x, int | float) for x in v)):
             out.append(f"{k}={v}")
     return out
+
+
+def scope_rows(s: dict[str, Any]) -> list[str]:
+    """``["1 · BatchNorm1d", "32, eps=1e-05, …", "(32, 16) → (32, 16)"]``: a collapsed scope's head rows."""
+    head = " · ".join(dict.fromkeys(p for p in (s["path"], s["name"] or "module") if p))
+    rows = [head, short(s["extra_repr"])] if s["extra_repr"] else [head]
+    return [*rows, f"{shapes(s['input_shapes'][:1] if s['kind'] == 'function' else s['input_shapes'])} → "
+                   f"{shapes(s['output_shapes'])}"]
 
 
 def scope_title(s: dict[str, Any]) -> str:
