@@ -11,7 +11,7 @@ import networkx as nx
 from . import styles
 from .fold import Data, Group, Plan, first
 from .noise import NoiseReport, unrecorded_warnings
-from .styles import NOISE, PEN, html_text, label, node_style, noise_marks, scope_rows, scope_title
+from .styles import NOISE, PEN, label, node_style, noise_marks, scope_rows, scope_title
 
 HUB, HUB_EDGES = 12, 3
 
@@ -43,10 +43,15 @@ def build(g: nx.DiGraph, plan: Plan, report: NoiseReport | None, show_grads: boo
     _emit(dot, table, plan.box, placed)
     for (ru, rv), key in edges.items():
         dot.edge(ru, rv, **(dict(color=NOISE[key][0], penwidth=PEN) if key else {}))
+    warnings = unrecorded_warnings(g)
+    if warnings:
+        dot.attr(label=label(warnings), fontcolor=styles.WARN)
     nonfinite = any(d.get("nonfinite") for d in data.values())
-    caption = _caption(plan.message, unrecorded_warnings(g), report, heat, nonfinite)
-    if caption:
-        dot.attr(label=caption, labelloc="b", labeljust="l")
+    if report or heat or nonfinite:
+        users = {u for u, _ in edges}
+        _legend(dot, plan.message, report, heat, nonfinite, [n for n in plan.home if n not in users][-2:])
+    elif plan.message:
+        dot.attr(label=label([plan.message, *warnings]))
     return dot
 
 
@@ -84,9 +89,11 @@ def _group_style(data: Data, table: dict[str, dict[str, Any]], group: Group, mar
         rows = scope_rows(table[group.scopes[0]])
     elif group.kind == "roll":
         first, last = table[group.scopes[0]], table[group.scopes[-1]]
-        heads = [" · ".join(p for p in (s["path"], s["name"]) if p) for s in (table[k] for k in group.scopes)]
-        rows = [f"×{group.count}: " + " → ".join(heads) + (" …" if group.count > 1 else ""),
-                f"{styles.shapes(first['input_shapes'])} → {styles.shapes(last['output_shapes'])}",
+        heads = [f"{s['name']}({styles.short(s['extra_repr'], 20)})" if s["extra_repr"] else s["name"]
+                 for s in (table[k] for k in group.scopes)]
+        rows = [f"×{group.count}: " + " → ".join(heads),
+                f"from {first['path'] or first['name']}, each {styles.shapes(first['input_shapes'][:1])} → "
+                f"{styles.shapes(last['output_shapes'])}",
                 f"{kinds['op']} ops, {kinds['tensor']} tensors in all"]
     elif group.kind == "chain":
         rows = [f"{kinds['op']} ops folded: {_op_list(members, data)}"]
@@ -142,25 +149,35 @@ def _emit(dot: graphviz.Digraph, table: dict[str, dict[str, Any]], box: dict[str
     fill(dot, None)
 
 
-def _caption(message: str | None, warnings: list[str], report: NoiseReport | None,
-             heat: tuple[float, float] | None, nonfinite: bool) -> str:
-    """The caption under the picture (a Graphviz HTML table): what was folded, warnings in red, and the legend:
-    a swatch naming each colour's meaning and the heat's ramp labelled with its range."""
+def _legend(dot: graphviz.Digraph, message: str | None, report: NoiseReport | None,
+            heat: tuple[float, float] | None, nonfinite: bool, last: list[str]) -> None:
+    """Swatches naming each colour's meaning and the heat's ramp labelled with its range, two to a row, under
+    the ``last`` drawn nodes, titled by ``message`` (plain labels: the WebAssembly Graphviz has no HTML labels)."""
     rows = []
     if report is not None:
-        rows = [(f'BGCOLOR="{light}" COLOR="{colour}"', words) for colour, light, words in NOISE.values()]
+        rows = [(f"legend_{key}", words, dict(fillcolor=light, color=colour, penwidth=PEN))
+                for key, (colour, light, words) in NOISE.items()]
         if not report.entries and not report.warnings:
-            rows.append(('BGCOLOR="white" COLOR="white"', "no batch noise enters this graph"))
+            rows.append(("legend_none", "no batch noise enters this graph", dict(style="solid", color="white")))
     if heat:
         lo, hi = heat
-        ramp = ":".join(styles.heat(10 ** (lo + (hi - lo) * t / 4), heat) for t in range(5))
-        rows.append((f'BGCOLOR="{ramp}" COLOR="{styles.LINE}"',
-                     f"gradient norm, log scale: {10 ** lo:.2g} (light) to {10 ** hi:.2g} (dark)"))
+        ramp = f"{styles.heat(10 ** lo, heat)}:{styles.heat(10 ** hi, heat)}"
+        rows.append(("legend_grad", f"gradient norm, log scale: {10 ** lo:.2g} (light) to {10 ** hi:.2g} (dark)",
+                     dict(fillcolor=ramp, style="filled", gradientangle="0")))
     if nonfinite:
-        rows.append((f'BGCOLOR="white" COLOR="{styles.WARN}"', "red border: value or gradient holds nan or inf"))
-    cells = [f'<TR><TD COLSPAN="4" ALIGN="LEFT">{html_text(message)}</TD></TR>'] if message else []
-    cells += [f'<TR><TD COLSPAN="4" ALIGN="LEFT"><FONT COLOR="{styles.WARN}">warning: {html_text(w)}</FONT></TD></TR>'
-              for w in warnings]
-    swatches = [f'<TD {cell} BORDER="2" WIDTH="40"> </TD><TD ALIGN="LEFT">{words}</TD>' for cell, words in rows]
-    cells += ["<TR>" + "".join(swatches[k:k + 2]) + "</TR>" for k in range(0, len(swatches), 2)]
-    return f'<<TABLE BORDER="0" CELLSPACING="3" CELLPADDING="1">{"".join(cells)}</TABLE>>' if cells else ""
+        rows.append(("legend_nonfinite", "red border: value or gradient holds nan or inf",
+                     dict(fillcolor="white", color=styles.WARN, penwidth=PEN)))
+    with dot.subgraph(name="cluster_legend") as box:
+        box.attr(label=label([message or "legend"]), style="rounded", color="#bbbbbb", fontsize="9",
+                 fontcolor=styles.TEXT)
+        box.attr("node", shape="box", style="rounded,filled", fontsize="9", height="0.2", margin="0.06,0.02")
+        for k in range(0, len(rows), 2):
+            with box.subgraph() as row:
+                row.attr(rank="same")
+                for name, words, style in rows[k:k + 2]:
+                    row.node(name, label=label([words]), **style)
+    for (a, _, _), (b, _, _) in zip(rows, rows[2:]):
+        dot.edge(a, b, style="invis")
+    for n in last:
+        for name, _, _ in rows[:2]:
+            dot.edge(n, name, style="invis")

@@ -63,7 +63,8 @@ def node_style(d: dict[str, Any], mark: str | None, entry: str | None, scale: tu
     the noise colour key of the path it is on, ``entry`` that of the noise entering at it, ``scale`` the heat's;
     value statistics on every tensor (``show_values`` True), on all but intermediates (None) or on none."""
     if d["kind"] == "op":
-        rows = [d["op"], *op_attrs(d["attrs"])]
+        attrs = op_attrs(d["attrs"])
+        rows = [d["op"], *(" ".join(attrs[k:k + 2]) for k in range(0, len(attrs), 2))]
         style = dict(shape="ellipse", style="filled", fillcolor=NOISE[entry][1] if entry else OP_FILL, color=LINE,
                      margin="0.05,0.02")
     else:
@@ -104,19 +105,12 @@ def tensor_head(d: dict[str, Any]) -> str:
     return f"{d['name']} · {d['role']} {where}"
 
 
-_CONTROL = {**{c: chr(0x2400 + c) for c in range(0x20)}, 0x7F: "\u2421"}
-_LITERAL = {**_CONTROL, ord("&"): "&amp;"}
+_LITERAL = {**{c: chr(0x2400 + c) for c in range(0x20)}, 0x7F: "\u2421", ord("&"): "&amp;"}
 
 
 def text(s: object) -> str:
     """``s`` as label text Graphviz shows literally (see the module docstring)."""
     return str(s).translate(_LITERAL)
-
-
-def html_text(s: object) -> str:
-    """``s`` as text inside a Graphviz HTML label, shown literally (markup escaped, control characters pictured)."""
-    import html
-    return html.escape(str(s).translate(_CONTROL))
 
 
 def label(rows: list[object]) -> str:
@@ -165,10 +159,11 @@ def op_attrs(attrs: dict[str, Any]) -> list[str]:
 
 
 def scope_rows(s: dict[str, Any]) -> list[str]:
-    """``["1 · BatchNorm1d", "32, eps=1e-05, …", "(32, 16) → (32, 16)"]``: a collapsed scope's head rows."""
+    """``["1 · BatchNorm1d(32, eps=1e-05, …)", "(32, 16) → (32, 16)"]``: a collapsed scope's head rows."""
     head = " · ".join(dict.fromkeys(p for p in (s["path"], s["name"] or "module") if p))
-    rows = [head, short(s["extra_repr"])] if s["extra_repr"] else [head]
-    return [*rows, f"{shapes(s['input_shapes'][:1] if s['kind'] == 'function' else s['input_shapes'])} → "
+    if s["extra_repr"]:
+        head += f"({short(s['extra_repr'], 20)})"
+    return [head, f"{shapes(s['input_shapes'][:1] if s['kind'] == 'function' else s['input_shapes'])} → "
                    f"{shapes(s['output_shapes'])}"]
 
 
