@@ -270,7 +270,7 @@ def _chains(g: nx.DiGraph, data: Data, rep: dict[str, str], groups: dict[str, Gr
     for d in plain:
         if not pred[d] and len(succ[d]) == 1 and data[d]["kind"] == "tensor":
             (user,) = succ[d]
-            if user in plain and data[d]["role"] in ("parameter", "constant"):
+            if user in plain and data[d]["role"] in ("parameter", "constant", "buffer"):
                 absorbed[d] = user
     core = {d: None for d in plain if d not in absorbed}
     leaves_of: dict[str, list[str]] = {}

@@ -23,8 +23,8 @@ NOISE = {  # key: (colour, light fill, legend words)
     "multiplicative": ("#0072b2", "#b3d4e8", "multiplicative noise (batch std)"),
     "dropout": ("#009e73", "#b3e2d5", "dropout mask (random source)"),
 }
-ROLE_FILL = {"input": "#fff7bc", "parameter": "#ffffff", "constant": "#ffffff", "intermediate": "#ffffff",
-             "output": "#fff7bc"}
+ROLE_FILL = {"input": "#fff7bc", "parameter": "#ffffff", "constant": "#ffffff", "buffer": "#ffffff",
+             "intermediate": "#ffffff", "output": "#fff7bc"}
 HEAT_LIGHT, HEAT_DARK = (0.97, 0.97, 0.97), (0.6, 0.6, 0.6)  # greys: light = small gradient, dark = large
 HEAT_DECADES = 6  # the heat scale spans at most this many powers of ten below the largest gradient norm
 PEN = "2.5"
@@ -102,7 +102,7 @@ def tensor_head(d: dict[str, Any]) -> str:
     where = f"{d['shape']} {d['dtype']}"
     if not d["name"]:
         return where if d["role"] == "intermediate" else f"{d['role']} {where}"
-    return f"{d['name']} · {d['role']} {where}"
+    return f"{d['name']} ({d['role']}) {where}"
 
 
 _LITERAL = {**{c: chr(0x2400 + c) for c in range(0x20)}, 0x7F: "\u2421", ord("&"): "&amp;"}
