@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import graphviz
 import networkx as nx
 
 from . import styles
-from .fold import Data, Group, Plan, first
+from .fold import Data, Plan, first
 from .noise import NoiseReport, unrecorded_warnings
-from .styles import NOISE, PEN, label, node_style, noise_marks, scope_rows, scope_title
+from .styles import NOISE, PEN, group_style, label, node_style, noise_marks, scope_title
 
 HUB, HUB_EDGES = 12, 3
 
@@ -33,7 +32,7 @@ def build(g: nx.DiGraph, plan: Plan, report: NoiseReport | None, show_grads: boo
     for drawn in sorted(dict.fromkeys(plan.rep.values()), key=lambda d: first(data, d, plan.groups)):
         group = plan.groups.get(drawn)
         style = (node_style(data[drawn], marks.get(drawn), marks.get((drawn, "entry")), heat, show_values)
-                 if group is None else _group_style(data, table, group, marks, heat))
+                 if group is None else group_style(data, table, group, marks, heat))
         if drawn in hidden:
             style["label"] = label([*style.pop("rows"), f"used by {hidden[drawn]:,} nodes: edges to the first "
                                                         f"{HUB_EDGES} are drawn"])
@@ -77,48 +76,6 @@ def _edges(g: nx.DiGraph, data: Data, plan: Plan,
                 if edges[(ru, rv)] is None:  # noise paths are always drawn
                     del edges[(ru, rv)]
     return edges, hidden
-
-
-# ----- nodes --------------------------------------------------------------------------------
-
-def _group_style(data: Data, table: dict[str, dict[str, Any]], group: Group, marks: dict[Any, str],
-                 heat: tuple[float, float] | None) -> dict[str, Any]:
-    members = group.members
-    kinds = Counter(data[n]["kind"] for n in members)
-    if group.kind == "scope":
-        rows = scope_rows(table[group.scopes[0]])
-    elif group.kind == "roll":
-        first, last = table[group.scopes[0]], table[group.scopes[-1]]
-        heads = [f"{s['name']}({styles.short(s['extra_repr'], 20)})" if s["extra_repr"] else s["name"]
-                 for s in (table[k] for k in group.scopes)]
-        rows = [f"×{group.count}: " + " → ".join(heads),
-                f"from {first['path'] or first['name']}, each {styles.shapes(first['input_shapes'][:1])} → "
-                f"{styles.shapes(last['output_shapes'])}",
-                f"{kinds['op']} ops, {kinds['tensor']} tensors in all"]
-    elif group.kind == "chain":
-        rows = [f"{kinds['op']} ops folded: {_op_list(members, data)}"]
-    else:
-        rows = [f"segment of {kinds['op']} ops, {kinds['tensor']} tensors", _op_list(members, data)]
-    inside = sorted({marks[(n, "entry")] for n in members if (n, "entry") in marks})
-    if inside:
-        rows.append("noise inside: " + ", ".join(inside))
-    norms = [data[n]["grad_norm"] for n in members if data[n].get("grad_norm") is not None]
-    if heat and norms:
-        rows.append(f"max grad norm {max(norms):.3g}")
-    return dict(rows=rows, **styles.box_style(inside, max(norms) if norms else None, heat))
-
-
-def _op_list(members: list[str], data: Data, limit: int = 6) -> str:
-    """``exp → log → mul ×3 → …``: consecutive repeats counted, at most ``limit`` items."""
-    ops = [data[n]["op"] for n in sorted(members, key=lambda n: data[n]["order"]) if data[n]["kind"] == "op"]
-    runs: list[list[Any]] = []
-    for op in ops:
-        if runs and runs[-1][0] == op:
-            runs[-1][1] += 1
-        else:
-            runs.append([op, 1])
-    items = [f"{op} ×{k}" if k > 1 else op for op, k in runs]
-    return " → ".join(items[:limit]) + (" → …" if len(items) > limit else "")
 
 
 # ----- boxes and legend ---------------------------------------------------------------------

@@ -35,15 +35,16 @@ AUTO = "auto"
 
 @dataclass
 class Group:
-    """A drawn node that stands for ``members`` (graph nodes): a collapsed ``scope``, a ``roll`` of
-    ``count`` repeated blocks of ``scopes``, a folded ``chain`` or a ``segment``; ``start`` is the smallest
-    ``order`` among the members (its place in data-flow order)."""
+    """A drawn node that stands for ``members`` (graph nodes): a collapsed ``scope``, a ``roll`` of ``count``
+    repeats of a pattern of ``period`` sibling ``scopes``, a folded ``chain`` or a ``segment``; ``start`` is the
+    smallest ``order`` among the members (its place in data-flow order)."""
 
     kind: str
     members: list[str]
     scopes: list[str] = field(default_factory=list)
     count: int = 1
     start: int = 0
+    period: int = 1
 
 
 @dataclass
@@ -221,8 +222,7 @@ def _roll(data: Data, table: Table, size: dict[str, int], rep: dict[str, str], g
         for i, p, r in _runs(sig):
             gid = f"r{len(groups)}_{ids[i]}"
             _merge(data, gid, ids[i:i + p * r], rep, groups, home, "roll")
-            groups[gid].count = r
-            groups[gid].scopes = groups[gid].scopes[:p]
+            groups[gid].count, groups[gid].period = r, p
             rolled += 1
     return f"{_count(rolled, 'run')} of repeated blocks drawn once with ×k (roll=False draws each)" if rolled else None
 

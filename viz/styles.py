@@ -13,9 +13,11 @@ which XML cannot hold, are shown as their Unicode control pictures (U+2400 + cod
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .fold import Group
     from .noise import NoiseReport
 
 NOISE = {  # key: (colour, light fill, legend words)
@@ -95,6 +97,49 @@ def box_style(kinds: list[str], norm: float | None, scale: tuple[float, float] |
         style.update(style="striped", color=NOISE[kinds[0]][0], penwidth=PEN, fillcolor=":".join(
             [f"{fill};{1 - stripe * len(kinds):.2f}", *(f"{NOISE[k][1]};{stripe}" for k in kinds)]))
     return style
+
+
+def group_style(data: dict[str, dict[str, Any]], table: dict[str, dict[str, Any]], group: Group, marks: dict[Any, str],
+                heat: tuple[float, float] | None) -> dict[str, Any]:
+    """Label ``rows`` and Graphviz attributes of a drawn node standing for a ``group`` of nodes (see
+    :class:`viz.fold.Group`): its title, shapes, the noise kinds entering inside it and its largest gradient norm."""
+    members = group.members
+    kinds = Counter(data[n]["kind"] for n in members)
+    if group.kind == "scope":
+        rows = scope_rows(table[group.scopes[0]])
+    elif group.kind == "roll":
+        pattern = group.scopes[:group.period]
+        first, last = table[pattern[0]], table[pattern[-1]]
+        heads = [f"{s['name']}({short(s['extra_repr'], 20)})" if s["extra_repr"] else s["name"]
+                 for s in (table[k] for k in pattern)]
+        rows = [f"×{group.count}: " + " → ".join(heads),
+                f"from {first['path'] or first['name']}, each {shapes(first['input_shapes'][:1])} → "
+                f"{shapes(last['output_shapes'])}",
+                f"{kinds['op']} ops, {kinds['tensor']} tensors in all"]
+    elif group.kind == "chain":
+        rows = [f"{kinds['op']} ops folded: {_op_list(members, data)}"]
+    else:
+        rows = [f"segment of {kinds['op']} ops, {kinds['tensor']} tensors", _op_list(members, data)]
+    inside = sorted({marks[(n, "entry")] for n in members if (n, "entry") in marks})
+    if inside:
+        rows.append("noise inside: " + ", ".join(inside))
+    norms = [data[n]["grad_norm"] for n in members if data[n].get("grad_norm") is not None]
+    if heat and norms:
+        rows.append(f"max grad norm {max(norms):.3g}")
+    return dict(rows=rows, **box_style(inside, max(norms) if norms else None, heat))
+
+
+def _op_list(members: list[str], data: dict[str, dict[str, Any]], limit: int = 6) -> str:
+    """``exp → log → mul ×3 → …``: consecutive repeats counted, at most ``limit`` items."""
+    ops = [data[n]["op"] for n in sorted(members, key=lambda n: data[n]["order"]) if data[n]["kind"] == "op"]
+    runs: list[list[Any]] = []
+    for op in ops:
+        if runs and runs[-1][0] == op:
+            runs[-1][1] += 1
+        else:
+            runs.append([op, 1])
+    items = [f"{op} ×{k}" if k > 1 else op for op, k in runs]
+    return " → ".join(items[:limit]) + (" → …" if len(items) > limit else "")
 
 
 def tensor_head(d: dict[str, Any]) -> str:
