@@ -40,6 +40,18 @@ def plain_graph(nodes: int, seed: int = 0) -> Tensor:
     return loss
 
 
+def random_graph(nodes: int, seed: int = 0) -> Tensor:
+    """The scalar sum of a random DAG of plain ops (add, sub, mul, tanh) of about ``nodes`` graph nodes: each op
+    takes a recent tensor and one drawn uniformly from all before it, so edges span the whole graph."""
+    rng = np.random.default_rng(seed)
+    ts = [Tensor(rng.standard_normal((4, 3)), requires_grad=True, name=f"x{i}") for i in range(4)]
+    ops = (lambda a, b: a + b, lambda a, b: a * b.tanh(), lambda a, b: a.tanh(), lambda a, b: a - b)
+    while len(ts) < nodes:  # about half the ops end up unused by the sum, so out of the graph
+        a, b = ts[max(0, len(ts) - 1 - int(rng.geometric(0.01)))], ts[int(rng.integers(len(ts)))]
+        ts.append(ops[int(rng.integers(4))](a, b))
+    return sum(ts[-5:], ts[-6]).sum()
+
+
 def measure(nodes: int, every_node: bool, engine: str = "auto") -> dict[str, Any]:
     """Seconds of capturing a ``nodes``-node graph and of each stage of its default render
     (``Rendering.seconds``), and of drawing every node if asked."""

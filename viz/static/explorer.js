@@ -392,6 +392,7 @@ window.TinygradExplorer = (() => {
       copy.setAttribute("viewBox", this.base.join(" "));
       copy.setAttribute("preserveAspectRatio", "xMidYMid meet");
       for (const t of copy.querySelectorAll("text")) t.remove();
+      for (const e of copy.querySelectorAll("[id]")) e.removeAttribute("id");
       this.lens = svgEl("rect", { class: "lens" });
       copy.append(this.lens);
       this.minimap.replaceChildren(copy);

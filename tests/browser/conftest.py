@@ -1,4 +1,6 @@
-"""Shared fixtures: one headless Debian Chromium per test session, driven by Playwright (never downloaded)."""
+"""Browser fixtures: one headless Debian Chromium per test session, driven by Playwright (never downloaded).
+
+Only the tests in this folder import Playwright, so the rest of the suite collects without it."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ class Offline:
     ``check()`` fails the test if any were.
     """
 
-    def __init__(self, browser: Browser, width: int = 1200, height: int = 800) -> None:
+    def __init__(self, browser: Browser, width: int = 1400, height: int = 900) -> None:
         self.context = browser.new_context(viewport={"width": width, "height": height})
         self.allowed: set[str] = set()
         self.blocked: list[str] = []
