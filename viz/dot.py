@@ -8,11 +8,10 @@ import graphviz
 import networkx as nx
 
 from . import styles
-from .fold import Data, Plan, first
+from .fold import HUB, HUB_EDGES, Data, Plan, first
 from .noise import NoiseReport, unrecorded_warnings
 from .styles import NOISE, PEN, group_style, label, node_style, noise_marks, scope_title
 
-HUB, HUB_EDGES = 12, 3
 
 
 def build(g: nx.DiGraph, plan: Plan, report: NoiseReport | None, show_grads: bool, show_values: bool | None,

@@ -40,7 +40,7 @@ from tinygrad_bn import Tensor, nn
 
 from . import styles
 from .capture import capture
-from .fold import AUTO, MAX_NODES, Group, Plan, check_depth, level, plan
+from .fold import AUTO, HUB, HUB_EDGES, MAX_NODES, Group, Plan, check_depth, level, plan
 from .noise import NoiseReport, noise_paths
 from .styles import NOISE, ROLE_FILL, group_style, scope_title, tensor_head
 from .styles import heat as _heat
@@ -230,7 +230,7 @@ def explore(what: Target, path: str | Path | None = None, *, input: Any = None, 
                    edges={f"{k[0]}-{k[1]}": v for k, v in marks.items() if isinstance(k, tuple) and k[1] != "entry"}),
         colours={key: list(v) for key, v in NOISE.items()},
         options=dict(focus=by_path.get(focus, focus), depth=depth if isinstance(depth, int) else None,
-                     max_nodes=max_nodes, collapsed=_collapsed(drawn, scopes)),
+                     max_nodes=max_nodes, collapsed=_collapsed(drawn, scopes), hub=[HUB, HUB_EDGES]),
     )
     scale = _scale(graphs)
     data["heat"] = _legend(scale)

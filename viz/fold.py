@@ -27,6 +27,9 @@ Table = dict[str, dict[str, Any]]  # scope key -> its record (g.graph["scopes"])
 
 MAX_NODES = 300
 """The default overview of a graph with more drawn nodes than this is reduced further (chains, segments)."""
+HUB, HUB_EDGES = 12, 3
+"""A drawn node feeding more than ``HUB`` others (a weight shared by every layer, a segment of a random graph) keeps
+edges to its first ``HUB_EDGES`` only (and every noise-path edge): long edges to everything make the layout crawl."""
 SEGMENTS = 40
 """At most this many segments are drawn when nothing else makes a graph fit."""
 AUTO = "auto"

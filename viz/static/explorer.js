@@ -202,6 +202,23 @@ window.TinygradExplorer = (() => {
         if (!children.has(p)) children.set(p, []);
         children.get(p).push(sid);
       }
+      this.drawnEdges = new Map(); // edge id -> [a, b]
+      const users = new Map(), marked = new Set();
+      for (const [u, v] of d.edges) {
+        const a = this.rep(u), b = this.rep(v), id = `e-${a}-${b}`;
+        if (d.marks.edges[u + "-" + v]) marked.add(id);
+        if (a === b || this.drawnEdges.has(id)) continue;
+        this.drawnEdges.set(id, [a, b]);
+        if (!users.has(a)) users.set(a, []);
+        users.get(a).push(id);
+      }
+      const [hub, kept] = d.options.hub; // as viz.fold: a node feeding many keeps edges to its first few only
+      this.hubs = new Map();
+      for (const [a, ids] of users) {
+        if (ids.length <= hub) continue;
+        this.hubs.set(a, ids.length);
+        for (const id of ids.slice(kept)) if (!marked.has(id)) this.drawnEdges.delete(id);
+      }
       const out = ["digraph G {", 'graph [rankdir=TB, fontname=Helvetica, fontsize=11, newrank=true, ranksep=0.25, nodesep=0.2];',
         `node [fontname=Helvetica, fontsize=10, fontcolor="${TEXT}"];`, `edge [color="${EDGE}", arrowsize=0.6];`];
       const emit = (frame, indent) => {
@@ -214,14 +231,7 @@ window.TinygradExplorer = (() => {
         }
       };
       emit("", "");
-      this.drawnEdges = new Map(); // edge id -> [a, b]
-      for (const [u, v] of d.edges) {
-        const a = this.rep(u), b = this.rep(v), id = `e-${a}-${b}`;
-        if (a !== b && !this.drawnEdges.has(id)) {
-          this.drawnEdges.set(id, [a, b]);
-          out.push(`"${a}" -> "${b}" [id="${id}"];`);
-        }
-      }
+      for (const [id, [a, b]] of this.drawnEdges) out.push(`"${a}" -> "${b}" [id="${id}"];`);
       out.push("}");
       return out.join("\n");
     }
@@ -230,7 +240,7 @@ window.TinygradExplorer = (() => {
       const d = this.data;
       if (this.isBox(key)) {
         const box = d.rolls[key] || d.scopes[key];
-        const rows = [...(box.rows || box.head), ...this.gradRow(key)];
+        const rows = [...(box.rows || box.head), ...this.hubRow(key), ...this.gradRow(key)];
         const pad = box.noise.length ? 0.12 + 0.12 * box.noise.length : 0.1; // room for the noise badges
         return `"${key}" [id="n-${key}", class="group${key in d.rolls ? " roll" : ""}", shape=box, style=filled, ` +
           `margin="${pad.toFixed(2)},0.05", ${key in d.rolls ? "peripheries=2, " : ""}label=${quote(rows)}];`;
@@ -238,12 +248,19 @@ window.TinygradExplorer = (() => {
       const n = d.nodes[key];
       if (n.kind === "op") {
         return `"${key}" [id="n-${key}", class="op", shape=ellipse, style=filled, margin="0.05,0.02", ` +
-          `label=${quote(n.rows)}];`;
+          `label=${quote([...n.rows, ...this.hubRow(key)])}];`;
       }
       const widest = (row) => d.steps.map((s) => this.valueRows(s, key)[row]).reduce((a, b) => (b.length > a.length ? b : a));
       const head = d.steps.map((s) => s.heads[key] || n.rows[0]).reduce((a, b) => (b.length > a.length ? b : a));
-      const rows = [head, ...n.rows.slice(1), ...(d.steps[0].values[key].length ? [widest(0), widest(1)] : [])];
+      const rows = [head, ...n.rows.slice(1), ...(d.steps[0].values[key].length ? [widest(0), widest(1)] : []),
+        ...this.hubRow(key)];
       return `"${key}" [id="n-${key}", class="tensor", shape=box, style="rounded,filled", label=${quote(rows)}];`;
+    }
+
+    /* A node feeding many others says so: only the edges to the first few are drawn. */
+    hubRow(key) {
+      const n = this.hubs.get(key);
+      return n ? [`used by ${n} nodes: edges to the first ${this.data.options.hub[1]} are drawn`] : [];
     }
 
     /* The largest gradient norm inside a box at the step shown (one row, or none). */
