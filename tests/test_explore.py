@@ -91,7 +91,7 @@ def test_bad_arguments_say_what_is_wrong():
     loss = _loss()
     with pytest.raises(ValueError, match="focus 'nope' is neither a scope path"):
         viz.explore(loss, focus="nope")
-    with pytest.raises(ValueError, match="depth must be >= 0"):
+    with pytest.raises(ValueError, match="depth must be .auto., None or an integer >= 0"):
         viz.explore(loss, depth=-1)
     with pytest.raises(ValueError, match="no snapshots"):
         viz.explore(viz.Timeline())

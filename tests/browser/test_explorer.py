@@ -86,6 +86,7 @@ def test_side_panel_shows_a_tensors_grad_norm(opened, graph, tmp_path):
     page, _ = opened
     t = next(n for n, d in graph.nodes(data=True) if d["kind"] == "tensor" and d["role"] == "parameter"
              and d["module"] == "1" and d["name"] == "weight")
+    page.click("button.refit")
     page.click(f"#n-{t}")
     shown = page.text_content(".panel [data-field=grad_norm]")
     assert float(shown) == pytest.approx(graph.nodes[t]["grad_norm"], rel=5e-3)
