@@ -13,7 +13,6 @@ from .noise import NoiseReport, unrecorded_warnings
 from .styles import NOISE, PEN, group_style, label, node_style, noise_marks, scope_title
 
 
-
 def build(g: nx.DiGraph, plan: Plan, report: NoiseReport | None, show_grads: bool, show_values: bool | None,
           cluster_modules: bool, rankdir: str) -> graphviz.Digraph:
     """The DOT graph of ``g`` drawn as ``plan`` says."""

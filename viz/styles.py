@@ -92,10 +92,11 @@ def box_style(kinds: list[str], norm: float | None, scale: tuple[float, float] |
     with one stripe per noise kind inside (``kinds``) and the first kind's border."""
     fill = heat(norm, scale) if scale and norm is not None else BOX_FILL
     style: dict[str, Any] = dict(shape="box", style="filled", fillcolor=fill, color=LINE)
-    if kinds:
-        stripe = 0.08
-        style.update(style="striped", color=NOISE[kinds[0]][0], penwidth=PEN, fillcolor=":".join(
-            [f"{fill};{1 - stripe * len(kinds):.2f}", *(f"{NOISE[k][1]};{stripe}" for k in kinds)]))
+    if kinds:  # stripes of 6% of the width each, at the right; the wider margin keeps the text off them
+        stripes = [f"{NOISE[k][1]};0.06" for k in kinds]
+        style.update(style="striped", color=NOISE[kinds[0]][0], penwidth=PEN,
+                     margin=f"{0.1 + 0.15 * len(kinds):.2f},0.05",
+                     fillcolor=":".join([f"{fill};{1 - 0.06 * len(kinds):.2f}", *stripes]))
     return style
 
 
