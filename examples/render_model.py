@@ -9,6 +9,7 @@ Writes (default into docs/, PNG, small enough to commit) and prints the noise an
   first normalizer open;
 - viz_mlp_bn.png: an MLP with BatchNorm1d first: the batch statistics of a raw input that needs no
   gradient, which only ``viz.capture(model, input=x)`` (recording every op) can see;
+- explorer_cnn.html: the CNN's explorer, embedded live in the "Seeing noise" guide;
 - explorer.png (PNG only, needs Chromium and Playwright): the explorer's first view of the CNN at
   1400x900 with its first noise entry lit.
 
@@ -51,6 +52,8 @@ def main(out: Path, fmt: str) -> None:
         if fmt == "png":
             _shrink(path)
         print(f"wrote {path}")
+    page = viz.explore(cnn, title="a CNN with BatchNorm2d first and dropout")
+    print(f"wrote {page.save(out / 'explorer_cnn.html')}")
     if fmt == "png":
         print(f"wrote {explorer_view(cnn, out / 'explorer.png')}")
 

@@ -98,7 +98,7 @@ def _emit(dot: graphviz.Digraph, table: dict[str, dict[str, Any]], box: dict[str
             graph.node(n, **style)
         for child in children.get(key, []):
             with graph.subgraph(name=f"cluster_{child}") as c:
-                c.attr(label=label([scope_title(table[child])]), style="rounded,dashed", color="#999999",
+                c.attr(label=label([scope_title(table[child])]), style="rounded,dashed", color="#999999", labeljust="l",
                        fontcolor=styles.TEXT)
                 fill(c, child)
     fill(dot, None)

@@ -40,7 +40,7 @@ from tinygrad_bn import Tensor, nn
 
 from . import styles
 from .capture import capture
-from .fold import AUTO, HUB, HUB_EDGES, MAX_NODES, Group, Plan, check_depth, level, plan
+from .fold import AUTO, HUB, HUB_EDGES, MAX_NODES, SEGMENTS, Group, Plan, check_depth, level, plan
 from .noise import NoiseReport, noise_paths
 from .styles import NOISE, ROLE_FILL, group_style, scope_title, tensor_head
 from .styles import heat as _heat
@@ -50,6 +50,8 @@ from .styles import op_attrs as _op_attrs
 STATIC = Path(__file__).with_name("static")
 HEIGHT = 640
 """Height in pixels of an explorer embedded in a notebook cell or the report."""
+SEGMENT_OPEN = 200
+"""A segment of more plain ops than this opens into smaller segments, not into its ops."""
 LEVEL_FOLDED = 1000
 """The ``level`` of a chain or segment box: deeper than any scope, so "collapse to depth" keeps it closed."""
 
@@ -295,12 +297,28 @@ def _scopes(g: nx.DiGraph, report: NoiseReport, marks: dict[Any, str],
     node_scope = {n: (d.get("scopes") or (None,))[-1] for n, d in data.items()}
     for gid, grp in drawn.groups.items():
         if grp.kind in ("chain", "segment") and not grp.scopes:  # folded plain ops: a box the page can open
-            scopes[gid] = _box(data, table, grp, marks, path="", kind=grp.kind, parent=drawn.home[gid],
-                               level=LEVEL_FOLDED, box=gid, info=[("kind", grp.kind), ("nodes", str(len(grp.members)))])
-            scopes[gid]["title"] = scopes[gid]["head"][0]
-            for n in grp.members:
-                node_scope[n] = gid
+            _fold_box(data, table, gid, grp, drawn.home[gid], marks, scopes, node_scope)
     return scopes, node_scope
+
+
+def _fold_box(data: dict[str, dict[str, Any]], table: dict[str, dict[str, Any]], gid: str, group: Group,
+              parent: str | None, marks: dict[Any, str], scopes: dict[str, dict[str, Any]],
+              node_scope: dict[str, str | None]) -> None:
+    """A chain or segment of plain ops as a box of the page; a segment of more than ``SEGMENT_OPEN`` nodes
+    holds at most ``SEGMENTS`` smaller segments in data-flow order, so opening it lays out a few hundred
+    nodes, never thousands."""
+    scopes[gid] = _box(data, table, group, marks, path="", kind=group.kind, parent=parent, level=LEVEL_FOLDED,
+                       box=gid, info=[("kind", group.kind), ("nodes", str(len(group.members)))])
+    scopes[gid]["title"] = scopes[gid]["head"][0]
+    if group.kind == "chain" or len(group.members) <= SEGMENT_OPEN:
+        for n in group.members:
+            node_scope[n] = gid
+        return
+    members = sorted(group.members, key=lambda n: data[n]["order"])
+    size = math.ceil(len(members) / SEGMENTS)
+    for k in range(0, len(members), size):
+        _fold_box(data, table, f"{gid}_{k // size}", Group("segment", members[k:k + size]), gid, marks, scopes,
+                  node_scope)
 
 
 def _box(data: dict[str, dict[str, Any]], table: dict[str, dict[str, Any]], group: Group, marks: dict[Any, str],
@@ -319,11 +337,13 @@ def _roll(g: nx.DiGraph, group: Group, marks: dict[Any, str]) -> dict[str, Any]:
 
 
 def _collapsed(drawn: Plan, scopes: dict[str, dict[str, Any]]) -> list[str]:
-    """The boxes collapsed when the page opens: those the plan drew as one node (rolls' scopes too)."""
+    """The boxes collapsed when the page opens: those the plan drew as one node (rolls' scopes too), and the
+    segments inside segments."""
     out = []
     for gid, grp in drawn.groups.items():
         out += grp.scopes if grp.scopes else [gid] if gid in scopes else []
-    return out
+    return out + [k for k, s in scopes.items() if s["kind"] == "segment" and s["parent"] in scopes
+                  and scopes[s["parent"]]["kind"] == "segment"]
 
 
 def _node(g: nx.DiGraph, n: str, scope: str | None, scopes: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -376,12 +396,19 @@ def _step(g: nx.DiGraph, label: str, scale: tuple[float, float] | None, first: n
         if d["shape"] != first.nodes[n]["shape"]:  # a timeline whose batch size changes: this step's shapes
             heads[n] = tensor_head(d)
         values[n] = [_finite(d[k]) for k in ("mean", "std", "min", "max", "grad_norm", "grad_mean_abs")]
-        hist[n] = dict(value=d.get("hist"), grad=d.get("grad_hist"))
+        hist[n] = dict(value=_bins(d.get("hist")), grad=_bins(d.get("grad_hist")))
         if scale and d["grad_norm"] is not None:
             heat[n] = _heat(d["grad_norm"], scale)
     return dict(label=label, values=values, heads=heads, hist=hist, heat=heat)
 
 
 def _finite(x: float | None) -> float | str | None:
-    """JSON has no NaN or infinity: they reach the page as the strings "nan", "inf", "-inf"."""
-    return x if x is None or math.isfinite(x) else str(x)
+    """JSON has no NaN or infinity: they reach the page as the strings "nan", "inf", "-inf"; numbers keep 6
+    significant digits (the page shows 3), which keeps a 100,000-node page small."""
+    return x if x is None else float(f"{x:.6g}") if math.isfinite(x) else str(x)
+
+
+def _bins(hist: dict[str, list] | None) -> dict[str, list] | None:
+    """A histogram of equal bins as its counts and the ``range`` of its edges (the page spaces the edges evenly)."""
+    return None if hist is None else dict(counts=hist["counts"], range=[_finite(hist["edges"][0]),
+                                                                        _finite(hist["edges"][-1])])

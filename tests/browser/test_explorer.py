@@ -211,6 +211,7 @@ def test_executed_notebook_shows_the_explorer_inline_at_cell_width(offline, tmp_
                                   "e.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight); }")
     assert iframe["l"] >= cell["l"] - 0.5 and iframe["r"] <= cell["r"] + 0.5
     assert iframe["r"] - iframe["l"] == pytest.approx(inner, abs=1)  # the output area's whole width
-    heights = frame.eval_on_selector_all(".pane > svg g.node text", "ts => ts.map(t => t.getBoundingClientRect().height)")
+    heights = frame.eval_on_selector_all(".pane > svg g.node text",
+                                         "ts => ts.map(t => t.getBoundingClientRect().height)")
     assert sorted(heights)[len(heights) // 2] >= 10  # readable in the cell, as in a page
     page.screenshot(path=tmp_path / "notebook.png")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import viz
+from bench.render_graphs import cnn, resnet20
 from bench.render_scaling import random_graph
-from tinygrad_bn import Tensor, manual_seed, nn
+from tinygrad_bn import Tensor, nn
 from viz import styles
 
 VISIBLE = """pane => {
@@ -26,57 +27,6 @@ def mlp():
     x = Tensor(np.random.default_rng(0).standard_normal((64, 20)).astype(np.float32))
     model = nn.Sequential(nn.Linear(20, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 3))
     return viz.capture(model, input=x, target=np.arange(64) % 3)
-
-
-def cnn():
-    manual_seed(0)
-    model = nn.Sequential(nn.BatchNorm2d(1), nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Dropout(0.3, generator=0), nn.Linear(4 * 4 * 4, 10))
-    x = Tensor(np.random.default_rng(0).standard_normal((16, 1, 8, 8)).astype(np.float32))
-    return viz.capture(model, input=x, target=np.arange(16) % 10)
-
-
-class Block(nn.Module):
-    """ResNet's basic block: two 3x3 convolutions with BatchNorm, a shortcut (1x1 convolution when the shape changes)."""
-
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.short = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
-                      if stride != 1 or cin != cout else None)
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.bn2(self.conv2(self.bn1(self.conv1(x)).relu()))
-        return (out + (self.short(x) if self.short is not None else x)).relu()
-
-
-class ResNet20(nn.Module):
-    """The CIFAR ResNet-20 layout (three stages of three blocks), narrow so the test is quick."""
-
-    def __init__(self, width: int = 4) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, width, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        stages, cin = [], width
-        for i, cout in enumerate((width, 2 * width, 4 * width)):
-            stages.append(nn.Sequential(*[Block(cin if k == 0 else cout, cout, 2 if i and not k else 1)
-                                          for k in range(3)]))
-            cin = cout
-        self.layer1, self.layer2, self.layer3 = stages
-        self.linear = nn.Linear(4 * width, 10)
-
-    def forward(self, x: Tensor) -> Tensor:
-        out = self.layer3(self.layer2(self.layer1(self.bn1(self.conv1(x)).relu())))
-        return self.linear(out.mean(axis=(2, 3)))
-
-
-def resnet20():
-    manual_seed(0)
-    x = Tensor(np.random.default_rng(0).standard_normal((4, 3, 8, 8)).astype(np.float32))
-    return viz.capture(ResNet20(), input=x, target=np.arange(4) % 10)
 
 
 def mlp60():
@@ -145,8 +95,9 @@ def test_a_lit_noise_path_keeps_its_colour_and_stays_in_the_window(offline, page
         page.wait_for_function(f"document.querySelector('button[data-entry=\"{k}\"]').classList.contains('on')")
         page.wait_for_function("document.querySelector('.tgbn-x').dataset.ready === '1'")
         colour = data["colours"][entry["colour"]][0]
-        edges = page.eval_on_selector_all(".pane > svg g.edge.hl > path", "ps => ps.map(p => [p.getAttribute('stroke'), "
-                                          "p.getBoundingClientRect().toJSON(), getComputedStyle(p.parentNode).opacity])")
+        edges = page.eval_on_selector_all(".pane > svg g.edge.hl > path",
+                                          "ps => ps.map(p => [p.getAttribute('stroke'), p.getBoundingClientRect()"
+                                          ".toJSON(), getComputedStyle(p.parentNode).opacity])")
         assert edges and all(stroke == colour and opacity == "1" for stroke, _, opacity in edges)
         for _, box, _ in edges:
             assert pane["left"] - 1 <= box["left"] and box["right"] <= pane["right"] + 1

@@ -225,7 +225,7 @@ window.TinygradExplorer = (() => {
         for (const key of placed.get(frame) || []) out.push(indent + this.nodeDot(key));
         for (const sid of children.get(frame) || []) {
           out.push(`${indent}subgraph "cluster_${sid}" { id="c-${sid}"; class="scope"; label=${quote([d.scopes[sid].title])}; ` +
-            `style="rounded,dashed"; color="#999999"; fontcolor="${TEXT}";`);
+            `style="rounded,dashed"; color="#999999"; labeljust="l"; fontcolor="${TEXT}";`);
           emit(sid, indent + "  ");
           out.push(indent + "}");
         }
@@ -712,8 +712,9 @@ window.TinygradExplorer = (() => {
     }
   }
 
-  /* A small bar chart of a histogram computed in Python: {counts: [...], edges: [lo, ..., hi]}. */
-  function histogram(label, { counts, edges }) {
+  /* A small bar chart of a histogram of equal bins computed in Python: {counts: [...], range: [lo, hi]}. */
+  function histogram(label, { counts, range: [lo, hi] }) {
+    const edges = counts.map((_, i) => lo + ((hi - lo) * i) / counts.length).concat([hi]);
     const W = 240, H = 60, top = Math.max(1, ...counts), bw = W / counts.length;
     const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, class: "hist" });
     counts.forEach((c, i) => {
