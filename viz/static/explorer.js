@@ -188,8 +188,9 @@ window.TinygradExplorer = (() => {
       const d = this.data;
       const placed = new Map(); // frame id or "" -> drawn keys directly inside it
       const used = new Set(); // frames holding something
-      const drawn = new Set();
-      for (const id of Object.keys(d.nodes)) drawn.add(this.rep(id));
+      const rep = {}; // node id -> what is drawn for it, once per layout
+      for (const id of Object.keys(d.nodes)) rep[id] = this.rep(id);
+      const drawn = new Set(Object.values(rep));
       for (const key of drawn) {
         const f = this.up(key);
         if (!placed.has(f)) placed.set(f, []);
@@ -204,10 +205,13 @@ window.TinygradExplorer = (() => {
       }
       this.drawnEdges = new Map(); // edge id -> [a, b]
       const users = new Map(), marked = new Set();
+      const anyMarks = Object.keys(d.marks.edges).length > 0;
       for (const [u, v] of d.edges) {
-        const a = this.rep(u), b = this.rep(v), id = `e-${a}-${b}`;
-        if (d.marks.edges[u + "-" + v]) marked.add(id);
-        if (a === b || this.drawnEdges.has(id)) continue;
+        const a = rep[u], b = rep[v];
+        if (a === b) continue;
+        const id = `e-${a}-${b}`;
+        if (anyMarks && d.marks.edges[u + "-" + v]) marked.add(id);
+        if (this.drawnEdges.has(id)) continue;
         this.drawnEdges.set(id, [a, b]);
         if (!users.has(a)) users.set(a, []);
         users.get(a).push(id);
