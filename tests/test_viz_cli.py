@@ -112,7 +112,7 @@ def test_example_writes_both_pictures(tmp_path, capsys):
     pictures = runpy.run_path(str(ROOT / "examples" / "render_model.py"))
     pictures["main"](tmp_path, "svg")
     overview = texts(tmp_path / "viz_cnn_overview.svg")
-    assert "0 · BatchNorm2d(1, eps=1e-05, …)" in overview and "cross_entropy" in overview
+    assert "0 · BatchNorm2d(1, eps=1e-05, momentum=0.1, …)" in overview and "cross_entropy" in overview
     assert "(16, 10) → ()" in overview
     assert {"viz_mlp_bn.svg", "batchnorm.svg"} <= {p.name for p in tmp_path.iterdir()}
     capsys.readouterr()

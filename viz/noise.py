@@ -102,7 +102,14 @@ class NoiseReport:
         return "\n".join(lines)
 
     def describe(self, e: Entry) -> str:
-        """One entry in words: ``layer1.0.bn1 · BatchNorm2d — additive at sub: batch mean over (N, H, W)``."""
+        """One entry in words.
+
+        Args:
+            e: one of :attr:`entries`.
+
+        Returns:
+            e.g. ``layer1.0.bn1 · BatchNorm2d — additive at sub: batch mean over (N, H, W)``.
+        """
         return f"{where(self.graph, e['node'])} — {e['kind']} at {e['op']}: {self._source(e)}"
 
     def _source(self, e: Entry) -> str:
