@@ -74,7 +74,7 @@ def test_a_model_from_a_file_on_a_random_input(tmp_path, capsys):
     assert run("--model", f"{src}:make_model", "--input-shape", "4,1,8,8", "--classes", "3", "-o", out) == 0
     text = texts(out)
     assert "0 · BatchNorm2d(1, eps=1e-05, momentum=0.1, …) · (4, 1, 8, 8) → (4, 1, 8, 8)" in text
-    assert "Conv2d" in text and "cross_entropy · (4, 3) → ()" in text and "grad norm" in text
+    assert "Conv2d" in text and "cross_entropy" in text and "(4, 3) → ()" in text and "grad norm" in text
     assert "2 noise entry point(s)" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="--model needs --input-shape"):
         run("--model", f"{src}:make_model", "-o", out)
