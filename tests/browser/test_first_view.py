@@ -4,6 +4,8 @@ out, and text contrast. Each check saves a screenshot in the test's temporary fo
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -176,3 +178,12 @@ def test_names_are_shown_exactly_as_typed_and_each_step_keeps_its_shapes(offline
     assert page.text_content(f"#n-{x} text").startswith("a &amp; b &#65; (input) (4, 3)")
     page.eval_on_selector("input.timeline", "s => { s.value = 1; s.dispatchEvent(new Event('input')); }")
     assert page.text_content(f"#n-{x} text").startswith("a &amp; b &#65; (input) (6, 3)")
+
+
+@pytest.mark.parametrize("depth", ["auto", 0, 1])
+def test_depth_means_the_same_in_the_page_and_the_picture(offline, pages, depth, tmp_path):
+    g = pages["resnet20"][2]
+    drawn = re.findall(r'<g id="node\d+" class="node">\s*<title>([^<]+)</title>', viz.render(g, depth=depth).svg)
+    viz.explore(g, tmp_path / "page.html", depth=depth)
+    page = offline.open(tmp_path / "page.html")
+    assert page.locator(".pane > svg g.node").count() == len([d for d in drawn if not d.startswith("legend_")])

@@ -245,7 +245,7 @@ window.TinygradExplorer = (() => {
       if (this.isBox(key)) {
         const box = d.rolls[key] || d.scopes[key];
         const rows = [...(box.rows || box.head), ...this.hubRow(key), ...this.gradRow(key)];
-        const pad = box.noise.length ? 0.12 + 0.12 * box.noise.length : 0.1; // room for the noise badges
+        const pad = box.noise.length ? 0.15 + 0.15 * box.noise.length : 0.1; // room for the noise badges
         return `"${key}" [id="n-${key}", class="group${key in d.rolls ? " roll" : ""}", shape=box, style=filled, ` +
           `margin="${pad.toFixed(2)},0.05", ${key in d.rolls ? "peripheries=2, " : ""}label=${quote(rows)}];`;
       }
