@@ -10,13 +10,14 @@ histograms with a fixed number of bins, noise paths and colours, gradient heat.
 ``viz/static/explorer.js`` only draws and reacts.
 
 The data handed to the page (JSON) holds ``nodes`` (per node: ``kind``, innermost ``scope``, label
-``rows``, panel ``title`` and ``info`` rows, ``search`` text, ``fill``), ``edges``, ``scopes`` (the
+``rows`` and panel ``info`` rows, from which the page takes its title and search text), ``edges``, ``scopes`` (the
 boxes: every module and function call, and the chains and segments that stand for many plain ops;
 per box: ``path``, ``title``, ``head`` rows when collapsed, ``kind``, ``parent``, ``level``, ``box``
 (the box that draws it: a function scope that is its module's only content is drawn as the
 module), ``noise`` kinds entering inside, ``info``), ``rolls`` (runs of repeated boxes drawn as one:
 ``scopes``, ``rows``, ``noise``), noise ``entries`` with their ``title`` and ``path``, ``marks``
-(noise colour keys of nodes, entry ops and edges), ``colours``, ``heat`` (legend), ``options`` (the
+(noise colour keys of nodes, entry ops and edges), ``colours``, ``role_fill`` (a tensor's fill by role),
+``heat`` (legend), ``options`` (the
 boxes ``collapsed`` at first) and ``steps``: per step its ``label``, ``values`` (per tensor: mean,
 std, min, max, grad norm, mean absolute grad), ``heads`` (tensor rows whose shape differs from the
 first step's), ``hist`` and ``heat`` colours. Several steps share one structure.
@@ -231,6 +232,7 @@ def explore(what: Target, path: str | Path | None = None, *, input: Any = None, 
                    entry={k[0]: v for k, v in marks.items() if isinstance(k, tuple) and k[1] == "entry"},
                    edges={f"{k[0]}-{k[1]}": v for k, v in marks.items() if isinstance(k, tuple) and k[1] != "entry"}),
         colours={key: list(v) for key, v in NOISE.items()},
+        role_fill=ROLE_FILL,
         options=dict(focus=by_path.get(focus, focus), depth=depth if isinstance(depth, int) else None,
                      max_nodes=max_nodes, collapsed=_collapsed(drawn, scopes), hub=[HUB, HUB_EDGES]),
     )
@@ -356,13 +358,10 @@ def _node(g: nx.DiGraph, n: str, scope: str | None, scopes: dict[str, dict[str, 
         info = [("op", d["op"]), *((k, repr(v)) for k, v in d["attrs"].items()), ("module", where),
                 ("random", "yes" if d["random"] else "no"), ("inputs", ", ".join(names)),
                 ("output", g.nodes[d["output"]]["name"] or d["output"])]
-        return dict(kind="op", scope=scope, rows=rows, title=f"{d['op']} ({n})", info=info, fill="#eeeeee",
-                    search=" ".join([n, d["op"], where]).lower())
-    rows = [tensor_head(d)]
+        return dict(kind="op", scope=scope, rows=rows, info=info)
     info = [("name", d["name"] or "—"), ("role", d["role"]), ("shape", str(d["shape"])), ("dtype", d["dtype"]),
             ("module", where), ("requires grad", "yes" if d["requires_grad"] else "no")]
-    return dict(kind="tensor", scope=scope, rows=rows, title=f"{d['name'] or d['role']} ({n})", info=info,
-                fill=ROLE_FILL[d["role"]], search=" ".join([n, d["name"] or "", d["role"], where]).lower())
+    return dict(kind="tensor", scope=scope, rows=[tensor_head(d)], info=info)
 
 
 def _entry(report: NoiseReport, e: dict[str, Any]) -> dict[str, Any]:

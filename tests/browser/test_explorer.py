@@ -142,7 +142,7 @@ def test_toggles_switch_noise_colours_and_heat(opened, graph):
     hot = next(iter(data["steps"][0]["heat"]))
     assert page.get_attribute(f"#n-{hot} path", "fill") == data["steps"][0]["heat"][hot]
     page.click("input.heatOn")
-    assert page.get_attribute(f"#n-{hot} path", "fill") == data["nodes"][hot]["fill"]
+    assert page.get_attribute(f"#n-{hot} path", "fill") == data["role_fill"][graph.nodes[hot]["role"]]
     page.click("input.noiseOn")
     page.click("input.heatOn")
     assert page.get_attribute(fill, "fill") == data["colours"][data["entries"][0]["colour"]][1]

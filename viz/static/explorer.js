@@ -100,6 +100,13 @@ window.TinygradExplorer = (() => {
       this.layout().then(() => this.firstView());
     }
 
+    /* What the search box matches a node by: its id, op or name and role, and module path. */
+    searchText(id) {
+      const n = this.data.nodes[id];
+      const words = n.kind === "op" ? [n.rows[0]] : [field(n, "name"), field(n, "role")];
+      return [id, ...words.filter((w) => w !== "—"), field(n, "module")].join(" ").toLowerCase();
+    }
+
     /* ----- page skeleton ----- */
     build() {
       const d = this.data;
@@ -538,8 +545,10 @@ window.TinygradExplorer = (() => {
       if (!q) return;
       if (q !== this.query) {
         this.query = q;
-        const words = (id) => this.data.nodes[id].search.split(" ");
-        const ids = Object.keys(this.data.nodes).filter((id) => this.data.nodes[id].search.includes(q));
+        const text = {};
+        for (const id of Object.keys(this.data.nodes)) text[id] = this.searchText(id);
+        const words = (id) => text[id].split(" ");
+        const ids = Object.keys(text).filter((id) => text[id].includes(q));
         this.matches = [...ids.filter((id) => words(id).includes(q)), ...ids.filter((id) => !words(id).includes(q))];
         this.at = -1;
       }
@@ -627,7 +636,7 @@ window.TinygradExplorer = (() => {
       }
       const n = d.nodes[key], entry = d.marks.entry[key];
       if (n.kind === "op") return this.noiseOn && entry ? d.colours[entry][1] : OP_FILL;
-      return this.heatOn && step.heat[key] ? step.heat[key] : n.fill;
+      return this.heatOn && step.heat[key] ? step.heat[key] : d.role_fill[field(n, "role")];
     }
 
     paint() {
@@ -700,7 +709,7 @@ window.TinygradExplorer = (() => {
         if (grad) rows.push(row("max grad norm", grad.replace("max grad norm ", ""), "grad_norm"));
       } else {
         const n = d.nodes[key];
-        title = n.title;
+        title = n.kind === "op" ? `${n.rows[0]} (${key})` : `${[field(n, "name"), field(n, "role")].find((w) => w !== "—")} (${key})`;
         rows = n.info.map(([k, v]) => row(k, k === "shape" && step.heads[key] ? step.heads[key] : v));
         if (n.kind === "tensor" && step.values[key].length) {
           const [mean, std, lo, hi, gn, gm] = step.values[key];
@@ -715,6 +724,9 @@ window.TinygradExplorer = (() => {
       this.panel.dataset.node = key;
     }
   }
+
+  /* A panel row of a node's data: ``field(node, "role")``. */
+  const field = (n, key) => n.info.find(([k]) => k === key)?.[1];
 
   /* A small bar chart of a histogram of equal bins computed in Python: {counts: [...], range: [lo, hi]}. */
   function histogram(label, { counts, range: [lo, hi] }) {
