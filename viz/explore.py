@@ -90,7 +90,7 @@ class Explorer:
         return (f'<div class="tgbn-x" id="{key}" style="height:{size}"></div>'
                 f'<script type="application/json" id="{key}-data">{blob}</script>'
                 f"<script>TinygradExplorer.mount(document.getElementById('{key}'), "
-                f"JSON.parse(document.getElementById('{key}-data').textContent));</script>")
+                f"document.getElementById('{key}-data').textContent);</script>")
 
     def page(self) -> str:
         """Return the whole self-contained HTML file: no request leaves it."""

@@ -97,7 +97,7 @@ window.TinygradExplorer = (() => {
       }
       for (const [id, r] of Object.entries(data.rolls)) this.inside[id] = r.scopes.flatMap((s) => this.inside[s] || []);
       this.build();
-      this.layout().then(() => this.firstView());
+      setTimeout(() => this.layout().then(() => this.firstView())); // a task of its own: the page answers meanwhile
     }
 
     /* What the search box matches a node by: its id, op or name and role, and module path. */
@@ -745,5 +745,11 @@ window.TinygradExplorer = (() => {
       `${counts.length} bins`), svg, h("div", { class: "range" }, h("span", {}, fmt(edges[0])), h("span", {}, fmt(edges[edges.length - 1]))));
   }
 
-  return { mount: (root, data) => (root.explorer = new Explorer(root, data)), Explorer };
+  /* The page's data is parsed, the explorer built and the first layout asked for in three tasks, so that a
+   * large graph never holds the page for all three at once. */
+  const mount = (root, text) => setTimeout(() => {
+    const data = JSON.parse(text);
+    setTimeout(() => (root.explorer = new Explorer(root, data)));
+  });
+  return { mount, Explorer };
 })();
