@@ -76,6 +76,8 @@ def test_repeated_blocks_are_rolled_and_unroll_on_click(offline, pages, name, tm
     page = offline.open(path)
     rolls = page.eval_on_selector_all(".pane > svg g.node.roll", "gs => gs.map(g => [g.id.slice(2), g.textContent])")
     assert rolls and all("×" in text for _, text in rolls)
+    # a collapsed box shows every noise kind inside (one badge each) and its largest gradient norm
+    assert page.locator(f"#n-{rolls[0][0]} rect.badge").count() == 2 and "max grad norm" in rolls[0][1]
     before = page.locator(".pane > svg g.node").count()
     page.eval_on_selector(f"#n-{rolls[0][0]}", "g => g.dispatchEvent(new MouseEvent('click', {bubbles: true}))")
     page.wait_for_function("document.querySelector('.tgbn-x').dataset.ready === '1'")
