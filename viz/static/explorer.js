@@ -357,14 +357,17 @@ window.TinygradExplorer = (() => {
     /* The first view: everything if that is readable, else readable and starting at the input end (the top). */
     firstView() {
       const focus = this.data.options.focus;
-      if (focus) return this.reveal(focus).then(() => this.fitTo(this.svg.querySelector(`#c-${focus}, #n-${focus}`)));
-      const [x, y, w, hgt] = this.base;
-      if (this.scaleFor(w, hgt) >= READABLE) return this.fit();
-      const r = this.pane.getBoundingClientRect();
+      if (focus) return this.reveal(focus).then(() => this.readable(this.boxOf(this.svg.querySelector(`#c-${focus}, #n-${focus}`))));
       const top = [...this.nodes.values()].map((g) => this.boxOf(g)).sort((a, b) => a[1] - b[1])[0];
-      const vw = r.width / READABLE, vh = r.height / READABLE;
-      const cx = Math.min(Math.max(top[0] + top[2] / 2, x + vw / 2), x + w - vw / 2);
-      this.viewAt(cx, y + vh / 2, READABLE);
+      this.readable(this.base, top[0] + top[2] / 2);
+    }
+
+    /* Box [x, y, w, h] fitted in the window if that is readable, else at a readable zoom from its top, centred
+     * on ``cx`` (default: the box's centre) as far as the box allows. */
+    readable([x, y, w, hgt], cx = x + w / 2) {
+      if (this.scaleFor(w * 1.1, hgt * 1.1) >= READABLE) return this.viewAt(x + w / 2, y + hgt / 2, this.scaleFor(w * 1.1, hgt * 1.1));
+      const r = this.pane.getBoundingClientRect(), vw = r.width / READABLE, vh = r.height / READABLE;
+      this.viewAt(vw >= w ? x + w / 2 : Math.min(Math.max(cx, x + vw / 2), x + w - vw / 2), y + vh / 2, READABLE);
     }
 
     /* After opening or closing a box: keep the view if it still shows something, else fit it readably. */
