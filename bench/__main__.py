@@ -196,7 +196,7 @@ def memory_section(batches: tuple[int, ...], steps: int) -> list[str]:
 def render_section(depths: tuple[int, ...]) -> list[str]:
     lines = ["## Rendering", "",
              "Capture (viz.capture), noise analysis (viz.noise_paths) and SVG rendering of every node "
-             "(viz.render, max_nodes=None) of an MLP of Linear -> BatchNorm1d -> ReLU blocks after "
+             "(viz.render, depth=None) of an MLP of Linear -> BatchNorm1d -> ReLU blocks after "
              "backward(retain_grads=True), with the system `dot` when present and with Graphviz in WebAssembly.", "",
              "| blocks | graph nodes | noise entries | capture | analyse | render | total | Graphviz |",
              "|---|---|---|---|---|---|---|---|"]

@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", default="out/graph.svg",
                         help="file to write; .html writes the interactive explorer (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32, help="built-in network's batch size")
-    parser.add_argument("--depth", type=int, default=None, help="collapse scopes nested deeper than this")
+    parser.add_argument("--depth", type=int, default=None,
+                        help="collapse scopes nested deeper than this (default: the module-level overview)")
     parser.add_argument("--max-nodes", type=int, default=viz.MAX_NODES,
                         help="reduce larger graphs by default (default: %(default)s; 0 = never)")
     parser.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"], help="layout direction")
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"render: unknown format {fmt!r} (from {args.output!r}); choose one of "
                          f"{', '.join(FORMATS)}, html")
     what, step = _what(args)
-    options = dict(depth=args.depth, max_nodes=args.max_nodes or None, rankdir=args.rankdir, engine=args.engine,
+    depth = "auto" if args.depth is None else args.depth
+    options = dict(depth=depth, max_nodes=args.max_nodes or None, rankdir=args.rankdir, engine=args.engine,
                    format=fmt)
     if not step:
         g = viz.capture(what)
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                              f"{type(e).__name__}: {e}") from None
     print(viz.noise_paths(g).summary())
     if fmt == "html":
-        viz.explore(g, args.output, depth=args.depth, max_nodes=args.max_nodes or None)
+        viz.explore(g, args.output, depth=depth, max_nodes=args.max_nodes or None)
         print(f"wrote {args.output} (interactive explorer)")
         return 0
     try:

@@ -1,13 +1,17 @@
-"""Draw one training step of models whose first layer is BatchNorm: the pictures in the README.
+"""Draw one training step of models whose first layer is BatchNorm: the pictures in the README and the docs.
 
 Writes (default into docs/, PNG, small enough to commit) and prints the noise analysis:
-- viz_cnn_overview.png: a small CNN on the 8x8 digits, every module and the loss collapsed to one
-  titled node each (``depth=0``): class, description, shapes, the noise kinds inside and the largest
-  gradient norm;
-- batchnorm.png: Linear then BatchNorm1d after backward, every op drawn (the README's first picture);
-- viz_mlp_bn.png: an MLP with BatchNorm1d first, every op drawn: the batch mean enters additively
-  (orange) and the batch std multiplicatively (blue), from a raw input that needs no gradient, which
-  only ``viz.capture(model, input=x)`` (recording every op) can see; the loss is one box.
+- batchnorm.png: Linear then BatchNorm1d after backward, as ``viz.render`` draws it by default: the
+  BatchNorm's primitive ops with the batch mean entering additively (orange) and the batch std
+  multiplicatively (blue), the Linear layer and the loss one box each (the README's first picture);
+- viz_cnn_overview.png: a small CNN on the 8x8 digits by default: every module and the loss one titled
+  box (class, arguments, shapes, the noise kinds inside as badges, the largest gradient norm), the
+  first normalizer open;
+- viz_mlp_bn.png: an MLP with BatchNorm1d first: the batch statistics of a raw input that needs no
+  gradient, which only ``viz.capture(model, input=x)`` (recording every op) can see;
+- explorer_cnn.html: the CNN's explorer, embedded live in the "Seeing noise" guide;
+- explorer.png (PNG only, needs Chromium and Playwright): the explorer's first view of the CNN at
+  1400x900 with its first noise entry lit.
 
     python examples/render_model.py [--out DIR] [--format png|svg]
 """
@@ -42,21 +46,46 @@ def main(out: Path, fmt: str) -> None:
     print("viz_mlp_bn:", viz.noise_paths(g), sep="\n")
     layer = viz.capture(nn.Sequential(nn.Linear(64, 10, generator=0), nn.BatchNorm1d(10)), input=pixels,
                         target=y[rows])
-    for name, graph, depth in (("viz_cnn_overview", cnn, 0), ("viz_mlp_bn", g, None), ("batchnorm", layer, None)):
+    for name, graph in (("viz_cnn_overview", cnn), ("viz_mlp_bn", g), ("batchnorm", layer)):
         path = out / f"{name}.{fmt}"
-        viz.render(graph, path, depth=depth, format=fmt, show_values=False)
+        viz.render(graph, path, format=fmt, show_values=False)
         if fmt == "png":
             _shrink(path)
         print(f"wrote {path}")
+    page = viz.explore(cnn, title="a CNN with BatchNorm2d first and dropout")
+    print(f"wrote {page.save(out / 'explorer_cnn.html')}")
+    if fmt == "png":
+        print(f"wrote {explorer_view(cnn, out / 'explorer.png')}")
 
 
 def _shrink(path: Path) -> None:
-    """Scale a PNG to 3/4 and reduce it to 256 colours, so it is small enough to commit (Pillow, via matplotlib)."""
+    """Reduce a PNG to 256 colours, so it is small enough to commit (Pillow, via matplotlib)."""
     from PIL import Image
 
     with Image.open(path) as im:
-        small = im.convert("RGB").resize((im.width * 3 // 4, im.height * 3 // 4), Image.LANCZOS)
-    small.quantize(256, method=Image.Quantize.MAXCOVERAGE).save(path, optimize=True)
+        im.convert("RGB").quantize(256, method=Image.Quantize.MAXCOVERAGE).save(path, optimize=True)
+
+
+def explorer_view(graph, path: Path) -> Path:
+    """A screenshot of the explorer's first view of ``graph`` at 1400x900 with its first noise entry lit."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        page_file = viz.explore(graph, Path(tmp) / "graph.html").save(Path(tmp) / "graph.html")
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(page_file.as_uri())
+        page.wait_for_selector(".tgbn-x[data-ready='1']")
+        page.click("button[data-entry='0']")
+        page.wait_for_function("document.querySelector('button.entry.on') !== null")
+        page.wait_for_selector(".tgbn-x[data-ready='1']")
+        page.screenshot(path=path)
+        browser.close()
+    _shrink(path)
+    return path
 
 
 if __name__ == "__main__":

@@ -95,7 +95,8 @@ def _capture_step(model: nn.Module, x: Any, target: Any, mode: str) -> nx.DiGrap
                 p.grad = None
             x.grad = None
             loss.backward(retain_grads=True)
-        return _graph(roots, [x])
+        return _graph(roots, [x], {id(b): name.rsplit(".", 1)[-1].replace("_", " ")
+                                   for name, b in model.named_buffers()})
 
 
 def _loss(out: Any, target: Any) -> Tensor:
@@ -115,7 +116,7 @@ def _loss(out: Any, target: Any) -> Tensor:
 # ----- the graph -----------------------------------------------------------------------------
 
 @paused_gc()
-def _graph(roots: list[Tensor], inputs: Sequence[Tensor] | None) -> nx.DiGraph:
+def _graph(roots: list[Tensor], inputs: Sequence[Tensor] | None, buffers: dict[int, str] | None = None) -> nx.DiGraph:
     order = inputs_first(roots)
     tid = {id(t): f"t{k}" for k, t in enumerate(order)}
     unknown = [t for t in (inputs or ()) if id(t) not in tid]
@@ -136,10 +137,12 @@ def _graph(roots: list[Tensor], inputs: Sequence[Tensor] | None) -> nx.DiGraph:
         role = "constant" if key in made_inside and key not in chosen else _role(t, key in chosen, key in outputs)
         out = tid[key]
         attrs = _tensor_attrs(t, role)
+        if buffers and key in buffers and role == "constant":  # a module's buffer read as is (eval running stats)
+            attrs.update(role="buffer", name=t.name or buffers[key])
         attrs["order"] = 2 * k + 1
         nodes.append((out, attrs))  # a tensor before the op that made it, so edges list in the order they had
         tensors.append(attrs)
-        if role in ("parameter", "constant"):
+        if attrs["role"] in ("parameter", "constant", "buffer"):
             leaves[out] = set()
         node = t.node
         if node is not None:

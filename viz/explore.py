@@ -1,17 +1,26 @@
 """An interactive page for a captured graph: one self-contained HTML file that works offline.
 
-The page lays the graph out in the browser with Graphviz compiled to WebAssembly
-(``@hpcc-js/wasm-graphviz``, vendored in ``viz/static/`` with its licence), so collapsing a scope
-re-lays the graph out the same way the static SVG is laid out. Everything the page shows is
-computed here, at capture time: value and gradient statistics, histograms with a fixed number of
-bins, noise paths and colours, gradient heat. ``viz/static/explorer.js`` only draws and reacts.
+The page opens on the same picture :func:`viz.render` draws by default (:mod:`viz.fold` decides it:
+a module-level overview with the first normalizer open and repeated blocks rolled ×k) at a
+readable zoom, starting at the input end. It lays out only what is shown, with Graphviz compiled
+to WebAssembly (``@hpcc-js/wasm-graphviz``, vendored in ``viz/static/`` with its licence) running
+in a Web Worker, so the page stays responsive while a large box that was opened is laid out.
+Everything the page shows is computed here, at capture time: value and gradient statistics,
+histograms with a fixed number of bins, noise paths and colours, gradient heat.
+``viz/static/explorer.js`` only draws and reacts.
 
 The data handed to the page (JSON) holds ``nodes`` (per node: ``kind``, innermost ``scope``, label
-``rows``, panel ``title`` and ``info`` rows, ``search`` text, ``fill``), ``edges``, ``scopes`` (per
-scope: ``path``, ``title``, ``kind``, ``parent``, ``depth``, ``info``), noise ``entries`` with their
-``path``, ``marks`` (noise colour keys of nodes, entry ops and edges), ``colours``, ``heat`` (legend)
-and ``steps``: per step its ``label``, ``values`` (per tensor: mean, std, min, max, grad norm, mean
-absolute grad), ``hist`` and ``heat`` colours. Several steps share one structure.
+``rows`` and panel ``info`` rows, from which the page takes its title and search text), ``edges``, ``scopes`` (the
+boxes: every module and function call, and the chains and segments that stand for many plain ops;
+per box: ``path``, ``title``, ``head`` rows when collapsed, ``kind``, ``parent``, ``level``, ``box``
+(the box that draws it: a function scope that is its module's only content is drawn as the
+module), ``noise`` kinds entering inside, ``info``), ``rolls`` (runs of repeated boxes drawn as one:
+``scopes``, ``rows``, ``noise``), noise ``entries`` with their ``title`` and ``path``, ``marks``
+(noise colour keys of nodes, entry ops and edges), ``colours``, ``role_fill`` (a tensor's fill by role),
+``heat`` (legend), ``options`` (the
+boxes ``collapsed`` at first) and ``steps``: per step its ``label``, ``values`` (per tensor: mean,
+std, min, max, grad norm, mean absolute grad), ``heads`` (tensor rows whose shape differs from the
+first step's), ``hist`` and ``heat`` colours. Several steps share one structure.
 """
 
 from __future__ import annotations
@@ -32,9 +41,9 @@ from tinygrad_bn import Tensor, nn
 
 from . import styles
 from .capture import capture, is_model
-from .fold import MAX_NODES
-from .noise import noise_paths
-from .styles import NOISE, ROLE_FILL, scope_title
+from .fold import AUTO, HUB, HUB_EDGES, MAX_NODES, SEGMENTS, Group, Plan, check_depth, level, plan
+from .noise import NoiseReport, noise_paths
+from .styles import NOISE, ROLE_FILL, group_style, scope_title, tensor_head
 from .styles import heat as _heat
 from .styles import noise_marks as _noise_marks
 from .styles import op_attrs as _op_attrs
@@ -42,6 +51,10 @@ from .styles import op_attrs as _op_attrs
 STATIC = Path(__file__).with_name("static")
 HEIGHT = 640
 """Height in pixels of an explorer embedded in a notebook cell or the report."""
+SEGMENT_OPEN = 200
+"""A segment of more plain ops than this opens into smaller segments, not into its ops."""
+LEVEL_FOLDED = 1000
+"""The ``level`` of a chain or segment box: deeper than any scope, so "collapse to depth" keeps it closed."""
 
 
 @dataclass
@@ -77,7 +90,7 @@ class Explorer:
         return (f'<div class="tgbn-x" id="{key}" style="height:{size}"></div>'
                 f'<script type="application/json" id="{key}-data">{blob}</script>'
                 f"<script>TinygradExplorer.mount(document.getElementById('{key}'), "
-                f"JSON.parse(document.getElementById('{key}-data').textContent));</script>")
+                f"document.getElementById('{key}-data').textContent);</script>")
 
     def page(self) -> str:
         """Return the whole self-contained HTML file: no request leaves it."""
@@ -156,7 +169,7 @@ Target = Tensor | Sequence[Tensor] | nn.Module | nx.DiGraph | Sequence[nx.DiGrap
 
 
 def explore(what: Target, path: str | Path | None = None, *, input: Any = None, target: Any = None,
-            mode: str = "train", focus: str | None = None, depth: int | None = None,
+            mode: str = "train", focus: str | None = None, depth: int | str | None = AUTO, roll: bool = True,
             max_nodes: int | None = MAX_NODES, title: str | None = None,
             labels: Sequence[str] | None = None) -> Explorer:
     """An interactive page for the graph of ``what``; writes it to ``path`` when given.
@@ -172,9 +185,11 @@ def explore(what: Target, path: str | Path | None = None, *, input: Any = None, 
         mode: for a module: "train" or "eval".
         focus: a scope path (e.g. ``"1"`` for the second layer of a Sequential) or node id the page
             opens zoomed onto.
-        depth: collapse scopes nested deeper than this on load (0: every top-level scope is one node).
-            By default a graph of more than ``max_nodes`` nodes opens at the deepest depth that fits.
-        max_nodes: see ``depth`` (None: never collapse on load).
+        depth: what the page opens on, as for :func:`viz.render`: "auto" (the module-level overview), k
+            (every scope nested deeper than k collapsed) or None (every node: slow for large graphs).
+        roll: draw runs of repeated blocks once with ×k (a click unrolls them).
+        max_nodes: as for :func:`viz.render`: an overview larger than this (a graph without modules) opens
+            with chains of ops and then segments folded into boxes.
         title: the page's title.
         labels: the timeline steps' names (default: the Timeline's, else ``"step <k>"``).
 
@@ -194,33 +209,36 @@ def explore(what: Target, path: str | Path | None = None, *, input: Any = None, 
         if len(labels) != len(graphs):
             raise ValueError(f"explore: {len(labels)} labels for {len(graphs)} steps")
         names = list(labels)
-    if depth is not None and depth < 0:
-        raise ValueError(f"explore: depth must be >= 0 or None, got {depth}")
+    check_depth("explore", depth)
     g = graphs[0]
-    scopes, node_scope = _scopes(g)
+    report = noise_paths(g)
+    marks = _noise_marks(report)
+    drawn = plan(g, depth, max_nodes, roll, keep=report.entries[0]["nodes"] if report.entries else ())
+    scopes, node_scope = _scopes(g, report, marks, drawn)
     by_path: dict[str, str] = {}
     for sid, s in scopes.items():
         by_path.setdefault(s["path"], sid)  # a module called twice: its first call
     if focus is not None and focus not in by_path and focus not in g:
         raise ValueError(f"explore: focus {focus!r} is neither a scope path ({', '.join(sorted(by_path)) or 'none'}) "
                          "nor a node id of the graph")
-    report = noise_paths(g)
-    marks = _noise_marks(report)
     data = dict(
         title=title or f"tinygrad_bn graph: {g.number_of_nodes()} nodes",
         nodes={n: _node(g, n, node_scope[n], scopes) for n in nx.topological_sort(g)},
         edges=[[u, v] for u, v in g.edges],
         scopes=scopes,
-        entries=[_entry(g, e) for e in report.entries],
+        rolls={gid: _roll(g, grp, marks) for gid, grp in drawn.groups.items() if grp.kind == "roll"},
+        entries=[_entry(report, e) for e in report.entries],
         marks=dict(nodes={k: v for k, v in marks.items() if isinstance(k, str)},
                    entry={k[0]: v for k, v in marks.items() if isinstance(k, tuple) and k[1] == "entry"},
                    edges={f"{k[0]}-{k[1]}": v for k, v in marks.items() if isinstance(k, tuple) and k[1] != "entry"}),
         colours={key: list(v) for key, v in NOISE.items()},
-        options=dict(focus=by_path.get(focus, focus), depth=depth, max_nodes=max_nodes),
+        role_fill=ROLE_FILL,
+        options=dict(focus=by_path.get(focus, focus), depth=depth if isinstance(depth, int) else None,
+                     max_nodes=max_nodes, collapsed=_collapsed(drawn, scopes), hub=[HUB, HUB_EDGES]),
     )
     scale = _scale(graphs)
     data["heat"] = _legend(scale)
-    data["steps"] = [_step(gi, name, scale) for gi, name in zip(graphs, names)]
+    data["steps"] = [_step(gi, name, scale, g) for gi, name in zip(graphs, names)]
     out = Explorer(data)
     if path is not None:
         out.save(path)
@@ -256,10 +274,18 @@ def _same_structure(g0: nx.DiGraph, g: nx.DiGraph, k: int) -> None:
                          f"0's ({g0.number_of_nodes()} nodes); a timeline needs the same model and forward pass")
 
 
-def _scopes(g: nx.DiGraph) -> tuple[dict[str, dict[str, Any]], dict[str, str | None]]:
-    """The page's boxes: every module and function call the capture recorded, and each node's innermost one."""
+def _scopes(g: nx.DiGraph, report: NoiseReport, marks: dict[Any, str],
+            drawn: Plan) -> tuple[dict[str, dict[str, Any]], dict[str, str | None]]:
+    """The page's boxes: every module and function call the capture recorded, the chains and segments of
+    plain ops the plan folded, and each node's innermost box."""
+    table = g.graph.get("scopes", {})
+    data = dict(g.nodes(data=True))
+    members: dict[str, list[str]] = {}
+    for n, d in data.items():
+        for k in d.get("scopes", ()):
+            members.setdefault(k, []).append(n)
     scopes: dict[str, dict[str, Any]] = {}
-    for sid, s in g.graph.get("scopes", {}).items():  # numbered outer first: a parent comes before its children
+    for sid, s in table.items():  # numbered outer first: a parent comes before its children
         info = [("module" if s["kind"] == "module" else "function", s["name"] or "—"),
                 ("input shapes", styles.shapes(s["input_shapes"])),
                 ("output shapes", styles.shapes(s["output_shapes"]))]
@@ -267,35 +293,82 @@ def _scopes(g: nx.DiGraph) -> tuple[dict[str, dict[str, Any]], dict[str, str | N
             info.insert(1, ("arguments", s["extra_repr"]))
         if s["training"] is not None:
             info.append(("mode", "train" if s["training"] else "eval"))
-        scopes[sid] = dict(path=s["path"], title=scope_title(s), kind=s["kind"], parent=s["parent"],
-                           depth=scopes[s["parent"]]["depth"] + 1 if s["parent"] else 0, info=info)
-    return scopes, {n: (d.get("scopes") or (None,))[-1] for n, d in g.nodes(data=True)}
+        scopes[sid] = _box(data, table, Group("scope", members.get(sid, []), [sid]), marks, path=s["path"],
+                           title=scope_title(s), kind=s["kind"], parent=s["parent"], level=level(table, sid),
+                           box=drawn.box[sid], info=info)
+    node_scope = {n: (d.get("scopes") or (None,))[-1] for n, d in data.items()}
+    for gid, grp in drawn.groups.items():
+        if grp.kind in ("chain", "segment") and not grp.scopes:  # folded plain ops: a box the page can open
+            _fold_box(data, table, gid, grp, drawn.home[gid], marks, scopes, node_scope)
+    return scopes, node_scope
+
+
+def _fold_box(data: dict[str, dict[str, Any]], table: dict[str, dict[str, Any]], gid: str, group: Group,
+              parent: str | None, marks: dict[Any, str], scopes: dict[str, dict[str, Any]],
+              node_scope: dict[str, str | None]) -> None:
+    """A chain or segment of plain ops as a box of the page; a segment of more than ``SEGMENT_OPEN`` nodes
+    holds at most ``SEGMENTS`` smaller segments in data-flow order, so opening it lays out a few hundred
+    nodes, never thousands."""
+    scopes[gid] = _box(data, table, group, marks, path="", kind=group.kind, parent=parent, level=LEVEL_FOLDED,
+                       box=gid, info=[("kind", group.kind), ("nodes", str(len(group.members)))])
+    scopes[gid]["title"] = scopes[gid]["head"][0]
+    if group.kind == "chain" or len(group.members) <= SEGMENT_OPEN:
+        for n in group.members:
+            node_scope[n] = gid
+        return
+    members = sorted(group.members, key=lambda n: data[n]["order"])
+    size = math.ceil(len(members) / SEGMENTS)
+    for k in range(0, len(members), size):
+        _fold_box(data, table, f"{gid}_{k // size}", Group("segment", members[k:k + size]), gid, marks, scopes,
+                  node_scope)
+
+
+def _box(data: dict[str, dict[str, Any]], table: dict[str, dict[str, Any]], group: Group, marks: dict[Any, str],
+         **fields: Any) -> dict[str, Any]:
+    """A box of the page: ``fields`` and, for when it is collapsed, its ``head`` rows and the ``noise`` kinds
+    entering inside it (the page adds the largest gradient norm of the step shown)."""
+    noise = sorted({marks[(n, "entry")] for n in group.members if (n, "entry") in marks})
+    return dict(fields, head=group_style(data, table, group, marks, None)["rows"], noise=noise)
+
+
+def _roll(g: nx.DiGraph, group: Group, marks: dict[Any, str]) -> dict[str, Any]:
+    """A run of repeated boxes drawn as one: the scopes it stands for, its rows and the noise kinds inside."""
+    data = dict(g.nodes(data=True))
+    box = _box(data, g.graph["scopes"], group, marks)
+    return dict(scopes=group.scopes, rows=box["head"], noise=box["noise"])
+
+
+def _collapsed(drawn: Plan, scopes: dict[str, dict[str, Any]]) -> list[str]:
+    """The boxes collapsed when the page opens: those the plan drew as one node (rolls' scopes too), and the
+    segments inside segments."""
+    out = []
+    for gid, grp in drawn.groups.items():
+        out += grp.scopes if grp.scopes else [gid] if gid in scopes else []
+    return out + [k for k, s in scopes.items() if s["kind"] == "segment" and s["parent"] in scopes
+                  and scopes[s["parent"]]["kind"] == "segment"]
 
 
 def _node(g: nx.DiGraph, n: str, scope: str | None, scopes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     d = g.nodes[n]
-    where = scopes[scope]["path"] if scope else "(top level)"
+    real = (d.get("scopes") or (None,))[-1]
+    where = scopes[real]["path"] if real else "(top level)"
     if d["kind"] == "op":
         rows = [d["op"], *_op_attrs(d["attrs"])]
         names = [g.nodes[i]["name"] or i for i in d["inputs"]]
         info = [("op", d["op"]), *((k, repr(v)) for k, v in d["attrs"].items()), ("module", where),
                 ("random", "yes" if d["random"] else "no"), ("inputs", ", ".join(names)),
                 ("output", g.nodes[d["output"]]["name"] or d["output"])]
-        return dict(kind="op", scope=scope, rows=rows, title=f"{d['op']} ({n})", info=info, fill="#eeeeee",
-                    search=" ".join([n, d["op"], where]).lower())
-    rows = [f"{d['name']} · {d['role']}" if d["name"] else d["role"], f"{d['shape']} {d['dtype']}"]
+        return dict(kind="op", scope=scope, rows=rows, info=info)
     info = [("name", d["name"] or "—"), ("role", d["role"]), ("shape", str(d["shape"])), ("dtype", d["dtype"]),
             ("module", where), ("requires grad", "yes" if d["requires_grad"] else "no")]
-    return dict(kind="tensor", scope=scope, rows=rows, title=f"{d['name'] or d['role']} ({n})", info=info,
-                fill=ROLE_FILL[d["role"]], search=" ".join([n, d["name"] or "", d["role"], where]).lower())
+    return dict(kind="tensor", scope=scope, rows=[tensor_head(d)], info=info)
 
 
-def _entry(g: nx.DiGraph, e: dict[str, Any]) -> dict[str, Any]:
-    src = g.nodes[e["source_op"]]
-    axis = src["attrs"].get("axis")
+def _entry(report: NoiseReport, e: dict[str, Any]) -> dict[str, Any]:
+    g = report.graph
     return dict(kind=e["kind"], op=e["op"], module=e["module"], node=e["node"], source=e["source"],
                 source_kind=e["source_kind"], colour="dropout" if e["source_kind"] == "random" else e["kind"],
-                source_desc=f"{src['op']} over axis {axis}" if axis is not None else src["op"],
+                title=report.describe(e),
                 path=sorted({*e["nodes"], e["source_op"]}, key=lambda n: g.nodes[n]["order"]))
 
 
@@ -305,26 +378,36 @@ def _scale(graphs: list[nx.DiGraph]) -> tuple[float, float] | None:
 
 
 def _legend(scale: tuple[float, float] | None) -> list[str] | None:
+    """The heat legend: words, the CSS ramp (log scale, as the nodes are filled) and its two ends' labels."""
     if scale is None:
         return None
     lo, hi = scale
-    words = f"gradient norm (fill, log scale): light = small (<= {10 ** lo:.2g}), dark = large ({10 ** hi:.2g})"
     stops = ", ".join(_heat(10 ** (lo + (hi - lo) * t / 4), scale) for t in range(5))
-    return [words, f"linear-gradient(to right, {stops})"]
+    return ["gradient norm (fill, log scale, the same at every step)", f"linear-gradient(to right, {stops})",
+            f"{10 ** lo:.2g}", f"{10 ** hi:.2g}"]
 
 
-def _step(g: nx.DiGraph, label: str, scale: tuple[float, float] | None) -> dict[str, Any]:
-    values, hist, heat = {}, {}, {}
+def _step(g: nx.DiGraph, label: str, scale: tuple[float, float] | None, first: nx.DiGraph) -> dict[str, Any]:
+    values, hist, heat, heads = {}, {}, {}, {}
     for n, d in g.nodes(data=True):
         if d["kind"] != "tensor":
             continue
+        if d["shape"] != first.nodes[n]["shape"]:  # a timeline whose batch size changes: this step's shapes
+            heads[n] = tensor_head(d)
         values[n] = [_finite(d[k]) for k in ("mean", "std", "min", "max", "grad_norm", "grad_mean_abs")]
-        hist[n] = dict(value=d.get("hist"), grad=d.get("grad_hist"))
+        hist[n] = dict(value=_bins(d.get("hist")), grad=_bins(d.get("grad_hist")))
         if scale and d["grad_norm"] is not None:
             heat[n] = _heat(d["grad_norm"], scale)
-    return dict(label=label, values=values, hist=hist, heat=heat)
+    return dict(label=label, values=values, heads=heads, hist=hist, heat=heat)
 
 
 def _finite(x: float | None) -> float | str | None:
-    """JSON has no NaN or infinity: they reach the page as the strings "nan", "inf", "-inf"."""
-    return x if x is None or math.isfinite(x) else str(x)
+    """JSON has no NaN or infinity: they reach the page as the strings "nan", "inf", "-inf"; numbers keep 6
+    significant digits (the page shows 3), which keeps a 100,000-node page small."""
+    return x if x is None else float(f"{x:.6g}") if math.isfinite(x) else str(x)
+
+
+def _bins(hist: dict[str, list] | None) -> dict[str, list] | None:
+    """A histogram of equal bins as its counts and the ``range`` of its edges (the page spaces the edges evenly)."""
+    return None if hist is None else dict(counts=hist["counts"], range=[_finite(hist["edges"][0]),
+                                                                        _finite(hist["edges"][-1])])

@@ -1,4 +1,5 @@
-"""Where mini-batch noise enters a captured graph: the generic rules of DESIGN.md, no op sequence special-cased.
+"""Where mini-batch noise enters a captured graph: generic rules (docs/guides/seeing-noise.md), no op sequence
+special-cased.
 
 One pass in data-flow order gives every tensor three facts:
 
@@ -29,6 +30,9 @@ import networkx as nx
 from .batch_axes import Parts, batch_axes, batch_parts, known
 
 ADDITIVE = frozenset({"add", "sub"})
+STATISTIC = {"mean": "mean", "var": "variance", "sum": "sum", "max": "maximum", "min": "minimum", "matmul": "product"}
+AXES = {2: ("N", "C"), 3: ("N", "C", "L"), 4: ("N", "C", "H", "W"), 5: ("N", "C", "D", "H", "W")}
+"""Names of a tensor's axes by rank, PyTorch's convention (axis 0 is the batch)."""
 MULTIPLICATIVE = frozenset({"mul", "div", "matmul"})
 
 
@@ -84,18 +88,49 @@ class NoiseReport:
         return unrecorded_warnings(self.graph)
 
     def summary(self) -> str:
-        """Return a short text: how many sources and entries, one line per entry, and any unrecorded-call warning."""
-        lines = [f"{len(self.batch_statistics)} batch statistic(s), {len(self.random_sources)} random source(s), "
-                 f"{len(self.entries)} noise entry point(s)"]
-        lines += [f"  {e['kind']} at {e['node']} ({e['op']}){_where(e)} <- {e['source_kind']} {e['source']} "
-                  f"({self._source(e)})" for e in self.entries]
+        """Return a short text: how many entries and the sources feeding them, one line per entry (see
+        :meth:`describe`), what else was found, and any unrecorded-call warning."""
+        feeding = {e["source"] for e in self.entries}
+        stats = [n for n in self.batch_statistics if n in feeding]
+        randoms = [n for n in self.random_sources if n in feeding]
+        lines = [f"{len(self.entries)} noise entry point(s), fed by {len(stats)} batch statistic(s) and "
+                 f"{len(randoms)} random source(s)"]
+        lines += [f"  {self.describe(e)}  [{e['node']} <- {e['source']}]" for e in self.entries]
+        other = len(self.batch_statistics) - len(stats) + len(self.random_sources) - len(randoms)
+        if other:
+            lines.append(f"also found: {other} batch statistic(s) or random source(s) feeding no entry (e.g. a "
+                         "loss's mean over the batch)")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
+    def describe(self, e: Entry) -> str:
+        """One entry in words.
+
+        Args:
+            e: one of :attr:`entries`.
+
+        Returns:
+            e.g. ``layer1.0.bn1 · BatchNorm2d — additive at sub: batch mean over (N, H, W)``.
+        """
+        return f"{where(self.graph, e['node'])} — {e['kind']} at {e['op']}: {self._source(e)}"
+
     def _source(self, e: Entry) -> str:
-        src = self.graph.nodes[e["source_op"]]
+        g = self.graph
+        src = g.nodes[e["source_op"]]
         axis = src["attrs"].get("axis")
-        return f"{src['op']} over axis {axis}" if axis is not None else src["op"]
+        if e["source_kind"] == "random":
+            keep = src["attrs"].get("p")
+            table = g.graph.get("scopes", {})
+            module = next((table[k] for k in reversed(src.get("scopes") or ()) if table[k]["kind"] == "module"), None)
+            head = f"{module['name']}({module['extra_repr']})" if module else src["op"]
+            return f"{head}: keep mask" + (f", keep probability {keep:.3g}" if isinstance(keep, float) else "")
+        word = STATISTIC.get(src["op"], src["op"])
+        if axis is None:
+            return f"batch {word}"
+        rank = len(g.nodes[src["inputs"][0]]["shape"])
+        names = AXES.get(rank, tuple(f"axis {k}" for k in range(rank)))
+        axes = axis if isinstance(axis, tuple) else (axis,)
+        return f"batch {word} over ({', '.join(names[a % rank] for a in axes)})"
 
     def __str__(self) -> str:
         return self.summary()
@@ -199,8 +234,15 @@ def _path(g: nx.DiGraph, entry: str, operand: str, source: str, signal: dict[str
     return sorted(nodes, key=order), sorted(edges, key=lambda e: (order(e[0]), order(e[1])))
 
 
-def _where(e: Entry) -> str:
-    return f" in module {e['module']!r}" if e["module"] else ""
+def where(g: nx.DiGraph, node: str) -> str:
+    """``layer1.0.bn1 · BatchNorm2d``: the path and class of the innermost module that ran ``node``
+    (``(top level)`` outside every module)."""
+    table = g.graph.get("scopes", {})
+    for key in reversed(g.nodes[node].get("scopes") or ()):
+        s = table[key]
+        if s["kind"] == "module":
+            return " · ".join(p for p in (s["path"], s["name"]) if p)
+    return "(top level)"
 
 
 def unrecorded_warnings(g: nx.DiGraph) -> list[str]:

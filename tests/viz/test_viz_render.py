@@ -51,12 +51,12 @@ def parse(svg):
 @pytest.mark.parametrize("engine", ENGINES)
 def test_noise_colours_legend_and_gradients(engine):
     loss = network()
-    before = viz.render(loss, engine=engine)
+    before = viz.render(loss, engine=engine, depth=None)
     assert before.engine == engine
     _, _, text = parse(before.svg)
     assert "grad norm" not in text
     loss.backward(retain_grads=True)
-    out = viz.render(loss, engine=engine)
+    out = viz.render(loss, engine=engine, depth=None, show_values=True)
     root, items, text = parse(out.svg)
     assert root.tag == f"{SVG}svg"
     for words in LEGEND:
@@ -136,10 +136,11 @@ def test_palette_is_colour_blind_safe_and_heat_shares_no_hue():
 
 def test_scope_boxes_are_titled_by_class_and_shapes():
     loss = network()
-    _, items, text = parse(viz.render(loss).svg)
+    _, items, text = parse(viz.render(loss, depth=None).svg)
     clusters = [k for k, (cls, _) in items.items() if cls == "cluster" and k != "cluster_legend"]
-    # the Sequential, its 5 modules, batch_norm and dropout inside them, cross_entropy and its log_softmax
-    assert len(clusters) == 10
+    # the Sequential, its 5 modules (BatchNorm1d and Dropout each one box with the function that is all they
+    # hold), cross_entropy and its log_softmax
+    assert len(clusters) == 8 and "batch_norm · (16, 8) → (16, 8)" not in text
     assert "1 · BatchNorm1d(8, eps=1e-05, momentum=0.1, …) · (16, 8) → (16, 8)" in text
     assert "Sequential() · (16, 6) → (16, 3)" in text and "0 · Linear(in_features=6, out_features=8, …)" in text
     assert "cross_entropy · (16, 3) → ()" in text and "log_softmax · (16, 3) → (16, 3)" in text
@@ -148,16 +149,16 @@ def test_scope_boxes_are_titled_by_class_and_shapes():
 def test_depth_collapses_modules_and_scopes_and_the_loss_is_one_box():
     loss = network()
     loss.backward(retain_grads=True)
-    full = sum(cls == "node" for cls, _ in parse(viz.render(loss).svg)[1].values())
+    full = sum(cls == "node" for cls, _ in parse(viz.render(loss, depth=None).svg)[1].values())
     _, items0, text0 = parse(viz.render(loss, depth=0).svg)
     collapsed = [k for k, (cls, _) in items0.items() if cls == "node" and k.startswith("m")]
     assert len(collapsed) == 6  # 5 modules and the loss
     assert sum(cls == "node" for cls, _ in items0.values()) < full / 3
-    assert "additive + multiplicative noise inside" in text0 and "max grad norm" in text0
-    assert "1 · BatchNorm1d(8, eps=1e-05, momentum=0.1, …) · (16, 8) → (16, 8)" in text0
-    assert "cross_entropy · (16, 3) → ()" in text0 and "exp" not in text0.split()
+    assert "noise inside: additive, multiplicative" in text0 and "max grad norm" in text0
+    assert "1 · BatchNorm1d(8, eps=1e-05, …)" in text0 and "(16, 8) → (16, 8)" in text0
+    assert "cross_entropy" in text0 and "(16, 3) → ()" in text0 and "exp" not in text0.split()
     _, items1, text1 = parse(viz.render(loss, depth=1).svg)  # the function scopes inside modules collapse
-    assert "batch_norm · (16, 8) → (16, 8)" in text1 and "log_softmax · (16, 3) → (16, 3)" in text1
+    assert "1.batch_norm · batch_norm" in text1 and "cross_entropy.log_softmax · log_softmax" in text1
     assert "var" not in text1.split() and "cluster_s1" in items1
     _, items_flat, _ = parse(viz.render(loss, cluster_modules=False).svg)
     assert [k for k, (cls, _) in items_flat.items() if cls == "cluster"] == ["cluster_legend"]
@@ -175,21 +176,55 @@ def test_nested_modules_collapse_below_depth():
     model = nn.Sequential(Block(), Block())
     loss = model(Tensor(np.random.default_rng(0).standard_normal((8, 4)), dtype=np.float32)).sum()
     _, items, text = parse(viz.render(loss, depth=1).svg)
-    assert "0.bn · BatchNorm1d" in text and "1.lin · Linear" in text
+    assert "0.bn · BatchNorm1d(4, eps=1e-05, …)" in text and "1.lin · Linear(in_features=4, …)" in text
     clusters = [k for k, (cls, _) in items.items() if cls == "cluster" and k != "cluster_legend"]
     assert len(clusters) == 3  # the Sequential and the two blocks stay boxes, their children are single nodes
 
 
-def test_large_graphs_are_reduced_by_default_with_a_message():
+def test_the_default_is_an_overview_with_the_first_normalizer_open_and_depth_none_draws_everything():
     loss = network()
+    loss.backward(retain_grads=True)
     g = viz.capture(loss)
-    small = viz.render(g, max_nodes=20)
-    assert small.message and "max_nodes=20" in small.message and "depth=1" in small.message
-    _, items, text = parse(small.svg)
-    assert "max_nodes=20" in text and any(k.startswith("m") for k in items)
-    full = viz.render(g, max_nodes=None)
+    out = viz.render(g)
+    assert out.message and "overview" in out.message and "depth=None" in out.message
+    _, items, text = parse(out.svg)
+    boxes = {k for k, (c, _) in items.items() if c == "node" and k.startswith("m")}
+    assert len(boxes) == 5  # Linear, ReLU, Dropout, Linear and the loss; the BatchNorm is open:
+    assert {"sub", "div", "var", "mean"} <= set(text.split()) and "noise inside: dropout" in text
+    assert "exp" not in text.split()  # the loss is one box
+    full = viz.render(g, depth=None)
     assert full.message is None
     assert not any(k.startswith("m") and c == "node" for k, (c, _) in parse(full.svg)[1].items())
+
+
+def test_the_readme_model_fits_a_page_by_default():
+    x = Tensor(np.random.default_rng(0).standard_normal((64, 20)).astype(np.float32))
+    model = nn.Sequential(nn.Linear(20, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 3))
+    svg = viz.render(model, input=x, target=np.arange(64) % 3).svg
+    width, height = (float(v) for v in re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"', svg).groups())
+    assert width <= 800 and height <= 1100, (width, height)
+    text = parse(svg)[2].split()
+    assert "sub" in text and "div" in text  # the additive and multiplicative paths, op by op
+
+
+def test_every_fill_and_text_pair_meets_wcag_aa_contrast():
+    loss = network()
+    loss.backward(retain_grads=True)
+    pairs = set()
+    for kw in ({}, {"depth": None, "show_values": True}, {"depth": 0}):
+        root = ET.fromstring(viz.render(loss, **kw).svg)
+        for grp in root.iter(f"{SVG}g"):
+            if grp.get("class") not in ("node", "cluster", "graph"):
+                continue
+            fills = {e.get("fill") for e in grp if e.tag in (f"{SVG}ellipse", f"{SVG}path", f"{SVG}polygon")}
+            fills = {f for f in fills if f and f.startswith("#")} or {"#ffffff"}
+            texts = {t.get("fill") or "#000000" for t in grp if t.tag == f"{SVG}text"}
+            pairs |= {(f, t) for f in fills for t in texts}
+    gradients = [styles.heat(10.0 ** e, (-6.0, 0.0)) for e in np.linspace(-6, 0, 13)]
+    pairs |= {(f, styles.TEXT) for f in [*gradients, *(light for _, light, _ in NOISE.values()), styles.OP_FILL,
+                                         styles.BOX_FILL, *styles.ROLE_FILL.values()]}
+    low = {(f, t): round(styles.contrast(f, t), 2) for f, t in pairs if styles.contrast(f, t) < 4.5}
+    assert len(pairs) > 10 and not low, low
 
 
 def test_fifty_layer_bn_mlp_renders_collapsed():
@@ -200,11 +235,13 @@ def test_fifty_layer_bn_mlp_renders_collapsed():
     x = Tensor(np.random.default_rng(0).standard_normal((16, 8)), name="x", dtype=np.float32)
     loss = model(x).cross_entropy(np.arange(16) % 3)
     loss.backward(retain_grads=True)
-    out = viz.render(loss)
+    out = viz.render(loss, depth=0, roll=False)
     assert out.message and "depth 0" in out.message
     _, items, text = parse(out.svg)
     assert sum(k.startswith("m") and cls == "node" for k, (cls, _) in items.items()) == 152
     assert "max grad norm" in text
+    _, items, text = parse(viz.render(loss).svg)
+    assert sum(cls == "node" for cls, _ in items.values()) < 50 and "×49: " in text
 
 
 def test_repeated_blocks_are_drawn_once_with_a_count():
@@ -214,9 +251,12 @@ def test_repeated_blocks_are_drawn_once_with_a_count():
     model = nn.Sequential(*layers)
     out = viz.render(model, input=Tensor(np.random.default_rng(0).standard_normal((8, 4)), dtype=np.float32))
     _, items, text = parse(out.svg)
-    assert "×120: Linear(in_features=4, out_features=4, …) → BatchNorm1d(4, eps=1e-05, momentum=0.1, …) → " \
-           "ReLU()" in text
-    assert "1 run of repeated blocks" in out.message and sum(c == "node" for c, _ in items.values()) < 20
+    # the first block's BatchNorm is open (the first noise entry), the rest is one box
+    assert "×119: ReLU → Linear(in_features=4, …) → BatchNorm1d(4, eps=1e-05, …)" in text
+    assert "1 run of repeated blocks" in out.message and sum(c == "node" for c, _ in items.values()) < 40
+    assert "noise inside: additive, multiplicative" in text
+    unrolled = viz.render(model, input=Tensor(np.ones((8, 4)), dtype=np.float32), depth=0, roll=False)
+    assert "×" not in parse(unrolled.svg)[2] and "repeated" not in unrolled.message
 
 
 def test_a_deep_plain_op_graph_renders_by_default_with_folding():
@@ -230,7 +270,7 @@ def test_a_deep_plain_op_graph_renders_by_default_with_folding():
     assert g.number_of_nodes() > 5000 and not g.graph["scopes"]
     out = viz.render(g)
     # chains alone cannot fit 5,000 nodes, and segments would hide them: the title does not claim any
-    assert "segments" in out.message and "chain" not in out.message and "max_nodes=None" in out.message
+    assert "segments" in out.message and "chain" not in out.message and "depth=None" not in out.message
     _, items, text = parse(out.svg)
     assert 1 < sum(c == "node" for c, _ in items.values()) <= viz.MAX_NODES and "segment of" in text
     assert "used by" in text  # w feeds every layer: only its first edges are drawn
@@ -251,17 +291,17 @@ def test_every_node_drawn_warns_for_huge_graphs_and_layout_times_out(monkeypatch
     render_module = sys.modules["viz.render"]
     loss = network()
     monkeypatch.setattr(render_module, "LARGE", 10)
-    with pytest.warns(UserWarning, match="max_nodes=None lays out all"):
-        viz.to_dot(loss, max_nodes=None)
+    with pytest.warns(UserWarning, match="depth=None lays out all"):
+        viz.to_dot(loss, depth=None)
     if shutil.which("dot"):
         with pytest.raises(RuntimeError, match="took longer than timeout=1e-06 s"):
-            viz.render(loss, engine="dot", timeout=1e-6)
+            viz.render(loss, engine="dot", timeout=1e-6, depth=None)
 
 
 def test_the_webassembly_layout_times_out_too_and_its_worker_restarts():
     loss = network()
     with pytest.raises(RuntimeError, match="took longer than timeout=1e-06 s"):
-        viz.render(loss, engine="wasm", timeout=1e-6)
+        viz.render(loss, engine="wasm", timeout=1e-6, depth=None)
     out = viz.render(loss, engine="wasm")
     assert out.engine == "wasm" and ET.fromstring(out.svg) is not None
     assert set(out.seconds) == {"capture", "fold", "analyse", "dot", "layout"}
