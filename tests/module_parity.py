@@ -24,9 +24,10 @@ def _flat(out):
 
 
 def assert_same(ours, theirs, inputs, run_ours, run_theirs, seed=0):
-    """Run ``run_ours(ours, *tensors)`` and ``run_theirs(theirs, *tensors)`` on the float64 arrays ``inputs`` and
-    compare every output (``ours``/``theirs`` may be None for a function) (nested tuples; None must match None), then back-propagate one random weighting of the
-    outputs through both and compare the gradients of the inputs and of every parameter, by name.
+    """Run ``run_ours(ours, *tensors)`` and ``run_theirs(theirs, *tensors)`` on the float64 arrays ``inputs``;
+    compare every output (nested tuples; None must match None; ``ours``/``theirs`` may be None for a function),
+    then back-propagate one random weighting of the outputs through both and compare the gradients of the
+    inputs and of every parameter, by name.
 
     Returns:
         The largest absolute difference seen (outputs and gradients).
