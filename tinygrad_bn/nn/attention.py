@@ -65,18 +65,12 @@ def _attend(q: Tensor, k: Tensor, v: Tensor, biases: list[Tensor], dropout_p: fl
     PyTorch's ``scaled_dot_product_attention`` does (its safe softmax), instead of NaN.
     """
     scores = (q @ k.transpose(-2, -1)) * scale
-    dead = None
-    if biases:
+    if biases:  # the same ops whether or not a row is fully masked, so a jit replay stays right
         bias = functools.reduce(lambda a, b: a + b, biases)
         dead = constant(_dead_rows, bias, name="fully masked rows")
-        if dead.data.any():
-            bias = where(dead, 0.0, bias)
-        else:
-            dead = None
-        scores = scores + bias
-    weights = softmax(scores, axis=-1)
-    if dead is not None:
-        weights = where(dead, 0.0, weights)
+        weights = where(dead, 0.0, softmax(scores + where(dead, 0.0, bias), axis=-1))
+    else:
+        weights = softmax(scores, axis=-1)
     weights = dropout(weights, dropout_p, True, generator)
     return weights @ v, weights
 

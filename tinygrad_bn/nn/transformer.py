@@ -102,7 +102,9 @@ class TransformerEncoderLayer(Module):
 
 class TransformerEncoder(Module):
     """A stack of ``num_layers`` deep copies of ``encoder_layer`` (``layers.0``, ``layers.1``, ...; each starts
-    with the same weights, as in PyTorch), then an optional final ``norm``.
+    with the same weights, as in PyTorch), then an optional final ``norm``. A layer made with a seeded
+    ``generator`` is copied with its generator's state, so its copies draw the same dropout masks; make the layer
+    without one (the library's generator) for independent masks.
 
     Args:
         encoder_layer: the layer to copy, e.g. a :class:`TransformerEncoderLayer`.
