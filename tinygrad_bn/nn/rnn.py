@@ -104,8 +104,8 @@ class LSTM(Module):
             outs = []
             for d, suffix in enumerate(self._suffixes()):
                 i = layer * len(self._suffixes()) + d
-                with scope(f"l{layer}{suffix}"):
-                    out, h, c = self._direction(x, h0[i], c0[i], f"l{layer}{suffix}", reverse=d == 1)
+                key = f"l{layer}{suffix}"
+                out, h, c = scope(key)(self._direction)(x, h0[i], c0[i], key, d == 1)
                 outs.append(out)
                 hs.append(h)
                 cs.append(c)
@@ -137,16 +137,21 @@ class LSTM(Module):
         if self.bias:
             xw = xw + getattr(self, f"bias_ih_{key}")
         b_hh = getattr(self, f"bias_hh_{key}") if self.bias else None
-        hid = self.hidden_size
         outs = []
         for t in reversed(range(x.shape[0])) if reverse else range(x.shape[0]):
-            with scope("lstm_cell"):
-                gates = xw[t] + h @ w_hh.T
-                if b_hh is not None:
-                    gates = gates + b_hh
-                i, f = gates[:, :hid].sigmoid(), gates[:, hid:2 * hid].sigmoid()
-                g, o = gates[:, 2 * hid:3 * hid].tanh(), gates[:, 3 * hid:].sigmoid()
-                c = f * c + i * g
-                h = o * c.tanh()
+            h, c = _cell(xw[t], h, c, w_hh, b_hh)
             outs.append(h)
         return stack(outs[::-1] if reverse else outs), h, c
+
+
+@scope("lstm_cell")
+def _cell(xw: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> tuple[Tensor, Tensor]:
+    """One step: the gates from the input's part ``xw`` and ``h``, then the new ``(h, c)``."""
+    gates = xw + h @ w_hh.T
+    if b_hh is not None:
+        gates = gates + b_hh
+    hid = h.shape[-1]
+    i, f = gates[:, :hid].sigmoid(), gates[:, hid:2 * hid].sigmoid()
+    g, o = gates[:, 2 * hid:3 * hid].tanh(), gates[:, 3 * hid:].sigmoid()
+    c = f * c + i * g
+    return o * c.tanh(), c
