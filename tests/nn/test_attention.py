@@ -125,6 +125,19 @@ def test_mha_matches_torch(batch_first, masks, weights):
                 lambda m, *t: m(*t, attn_mask=as_torch(attn_mask), key_padding_mask=as_torch(padding), **kw))
 
 
+@settings(max_examples=15, deadline=None)
+@given(n=st.integers(1, 3), length=st.integers(1, 4), s=st.integers(1, 4), heads=st.integers(1, 3),
+       head_dim=st.integers(1, 3), kdim=st.integers(1, 4), batch_first=st.booleans(), same_dims=st.booleans())
+def test_mha_shapes_match_torch(n, length, s, heads, head_dim, kdim, batch_first, same_dims):
+    e = heads * head_dim
+    kdim = e if same_dims else kdim
+    ours, theirs = twin_mha(e, heads, kdim=kdim, vdim=kdim, batch_first=batch_first)
+    lay = (lambda a, b, c: (a, b, c)) if not batch_first else (lambda a, b, c: (b, a, c))
+    assert_same(ours, theirs, [rand(*lay(length, n, e)), rand(*lay(s, n, kdim), seed=1),
+                               rand(*lay(s, n, kdim), seed=2)],
+                lambda m, *t: m(*t, average_attn_weights=False), lambda m, *t: m(*t, average_attn_weights=False))
+
+
 @pytest.mark.parametrize("kw", [{"kdim": 3, "vdim": 5}, {"bias": False}, {"kdim": 3}])
 def test_mha_options_match_torch(kw):
     ours, theirs = twin_mha(6, 3, batch_first=True, **kw)
@@ -217,6 +230,7 @@ def test_encoder_layer_without_bias_and_eps():
                               batch_first=True)
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert_same(ours, theirs, [rand(3, 4, 6)], lambda m, x: m(x), lambda m, x: m(x))
+    assert_same(ours, theirs, [rand(4, 6)], lambda m, x: m(x), lambda m, x: m(x))  # unbatched (L, E)
 
 
 def test_encoder_stack_matches_torch():
@@ -247,6 +261,18 @@ def test_encoder_layer_dropout_random_in_training_identity_in_eval():
     plain.load_state_dict(layer.state_dict())
     layer.eval()
     np.testing.assert_array_equal(layer(x).numpy(), plain(x).numpy())
+
+
+def test_encoder_copies_draw_their_own_seeded_dropout_masks():
+    def run(seed):
+        layer = nn.TransformerEncoderLayer(4, 2, 8, dropout=0.5, batch_first=True, dtype=f64, generator=seed)
+        encoder = nn.TransformerEncoder(layer, 2)
+        x = Tensor(rand(2, 3, 4))
+        return [copy.self_attn(x, x, x)[1].numpy() for copy in encoder.layers]
+
+    first, second = run(0)
+    assert not np.allclose(first, second)
+    np.testing.assert_array_equal(run(0), run(0))  # reproducible
 
 
 def test_encoder_layer_refuses_unknown_activation():

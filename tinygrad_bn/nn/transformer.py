@@ -103,8 +103,8 @@ class TransformerEncoderLayer(Module):
 class TransformerEncoder(Module):
     """A stack of ``num_layers`` deep copies of ``encoder_layer`` (``layers.0``, ``layers.1``, ...; each starts
     with the same weights, as in PyTorch), then an optional final ``norm``. A layer made with a seeded
-    ``generator`` is copied with its generator's state, so its copies draw the same dropout masks; make the layer
-    without one (the library's generator) for independent masks.
+    ``generator`` gives each copy a child of it (``Generator.spawn``), so the copies draw independent dropout
+    masks, reproducibly.
 
     Args:
         encoder_layer: the layer to copy, e.g. a :class:`TransformerEncoderLayer`.
@@ -118,7 +118,8 @@ class TransformerEncoder(Module):
     def __init__(self, encoder_layer: Module, num_layers: int, norm: Module | None = None,
                  enable_nested_tensor: bool = True, mask_check: bool = True) -> None:
         super().__init__()
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.layers = ModuleList([copy.deepcopy(encoder_layer, _child_generators(encoder_layer))
+                                  for _ in range(num_layers)])
         self.num_layers = num_layers
         self.norm = norm
 
@@ -139,3 +140,9 @@ class TransformerEncoder(Module):
         for layer in self.layers:
             x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
         return x if self.norm is None else self.norm(x)
+
+
+def _child_generators(module: Module) -> dict[int, np.random.Generator]:
+    """A deepcopy memo that replaces each numpy Generator held by ``module``'s tree by a fresh child of it."""
+    found = {id(v): v for m in module.modules() for v in vars(m).values() if isinstance(v, np.random.Generator)}
+    return {k: g.spawn(1)[0] for k, g in found.items()}
