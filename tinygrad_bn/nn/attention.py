@@ -66,7 +66,7 @@ def _attend(q: Tensor, k: Tensor, v: Tensor, biases: list[Tensor], dropout_p: fl
     """
     scores = (q @ k.transpose(-2, -1)) * scale
     if biases:  # the same ops whether or not a row is fully masked, so a jit replay stays right
-        bias = functools.reduce(lambda a, b: a + b, biases)
+        bias = sum(biases[1:], biases[0])
         dead = constant(_dead_rows, bias, name="fully masked rows")
         weights = where(dead, 0.0, softmax(scores + where(dead, 0.0, bias), axis=-1))
     else:
@@ -198,11 +198,10 @@ class MultiheadAttention(Module):
         def weight(shape: tuple[int, int]) -> Parameter:
             return init.xavier_uniform_(Parameter(np.zeros(shape), dtype=dtype), generator=g)
 
-        if self.kdim == e and self.vdim == e:
-            self.in_proj_weight = weight((3 * e, e))
-        else:
-            self.q_proj_weight, self.k_proj_weight, self.v_proj_weight = (
-                weight((e, e)), weight((e, self.kdim)), weight((e, self.vdim)))
+        same = self.kdim == e and self.vdim == e  # the unused names are None, as in PyTorch
+        self.in_proj_weight = weight((3 * e, e)) if same else None
+        self.q_proj_weight, self.k_proj_weight, self.v_proj_weight = (None, None, None) if same else (
+            weight((e, e)), weight((e, self.kdim)), weight((e, self.vdim)))
         self.in_proj_bias = Parameter(np.zeros(3 * e), dtype=dtype) if bias else None
         self.out_proj = Linear(e, e, bias=bias, dtype=dtype, generator=g)
         if bias:
@@ -214,7 +213,7 @@ class MultiheadAttention(Module):
                f"batch_first={self.batch_first}"
 
     def _projections(self) -> list[Tensor]:
-        if "in_proj_weight" in self._parameters:
+        if self.in_proj_weight is not None:
             e = self.embed_dim
             return [self.in_proj_weight[i * e:(i + 1) * e] for i in range(3)]
         return [self.q_proj_weight, self.k_proj_weight, self.v_proj_weight]
