@@ -248,6 +248,16 @@ class Module:
             if not self._hooks:
                 object.__setattr__(self, "_hooks", None)
 
+    def _hooks_copy(self) -> hooks.Hooks | None:
+        """A copy of this module's hook tables (None without hooks), for :meth:`_restore_hooks`."""
+        return None if self._hooks is None else hooks.Hooks(*(dict(t) for t in vars(self._hooks).values()))
+
+    def _restore_hooks(self, saved: hooks.Hooks | None) -> None:
+        """Put back the hooks of :meth:`_hooks_copy` (a new version if they differ from the current ones)."""
+        if saved != self._hooks:
+            object.__setattr__(self, "_hooks", saved)
+            self._changed(False)
+
     # ----- the tree -------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """Yield this module and every descendant, each once, as ``(dotted path, module)``, depth first.
