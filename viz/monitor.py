@@ -16,7 +16,8 @@ percentiles across channels:
 
 and, as scalars, ``grad_output_norm`` (the gradient arriving at the layer's output) and ``grad_input_norm``
 (the gradient the layer sends to its input). A step is each training-mode forward call of the model, or,
-once :meth:`Monitor.step` has been called, what lies between two ``step()`` calls.
+once :meth:`Monitor.step` has been called (or with ``count_forward=False``), what lies between two ``step()``
+calls.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class Monitor:
             ``"block.bn"``) or classes, one or a list.
         histograms: also write the per-channel vectors as TensorBoard histograms.
         timeline: keep each recorded step's batch and parameters, for :meth:`timeline` (tinygrad_bn models).
+        count_forward: each training-mode forward call of the model starts a step (until :meth:`step` is first
+            called); False: only :meth:`step` does.
 
     Raises:
         ValueError: ``every`` is not a positive int or None, a named layer does not exist, or nothing is watched.
@@ -64,14 +67,14 @@ class Monitor:
 
     def __init__(self, model: Any, every: int | None = 10, logdir: str | Path | None = None, *,
                  layers: str | type | Iterable[str | type] | None = None, histograms: bool = True,
-                 timeline: bool = False) -> None:
+                 timeline: bool = False, count_forward: bool = True) -> None:
         if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
             raise ValueError(f"Monitor: every must be a positive int or None, got {every!r}")
         self.model, self.every, self.histograms = model, every, histograms
         self._torch = _is_torch(model)
         self.layers = _select(model, layers)
         self.steps = 0  # the current step
-        self._counted = self._manual = False
+        self._counted, self._manual = False, not count_forward
         self._forced = 0
         self._values: dict[tuple[int, str, str], float] = {}
         self._channels: dict[tuple[int, str, str], np.ndarray] = {}
