@@ -22,7 +22,7 @@ calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -231,38 +231,39 @@ class Monitor:
                            f"{', '.join(self.layers)}; statistics: {', '.join(CHANNEL_STATS)})")
         return steps, np.stack([self._channels[s, layer, statistic] for s in steps])
 
-    def plot(self, path: str | Path | None = None, statistics: tuple[str, ...] = ("input_mean", "input_std")
-             ) -> matplotlib.figure.Figure:
+    def plot(self, path: str | Path | None = None, statistics: Sequence[str] = ("input_mean", "input_std"),
+             layers: Sequence[str] | None = None) -> matplotlib.figure.Figure:
         """Percentile bands over steps, one row per layer and one column per statistic: the 15-85th percentile
         across channels shaded, the median drawn (Ioffe & Szegedy's Fig. 1, for every layer).
 
         Args:
             path: also save the figure here (PNG, SVG or PDF by the suffix).
             statistics: the per-channel statistics to draw (see :data:`CHANNEL_STATS`).
+            layers: the layers to draw (names as in :attr:`layers`; default all).
 
         Returns:
             The matplotlib Figure.
 
         Raises:
-            ValueError: nothing has been recorded yet.
+            ValueError: nothing has been recorded yet, or an unknown layer or statistic.
         """
         from matplotlib.figure import Figure
 
         self._summarise()
         if not self._values:
             raise ValueError("Monitor.plot: nothing recorded yet (train a step with the monitor attached)")
-        names = list(self.layers)
+        names = list(self.layers if layers is None else layers)
+        unknown = [n for n in names if n not in self.layers] + [s for s in statistics if s not in CHANNEL_STATS]
+        if unknown:
+            raise ValueError(f"Monitor.plot: unknown layer or statistic {unknown[0]!r} (layers: "
+                             f"{', '.join(self.layers)}; statistics: {', '.join(CHANNEL_STATS)})")
         fig = Figure(figsize=(4.2 * len(statistics) + 0.6, 2.4 * len(names) + 0.8), layout="constrained")
         axes = fig.subplots(len(names), len(statistics), squeeze=False, sharex=True)
         for r, name in enumerate(names):
             for c, stat in enumerate(statistics):
                 ax = axes[r][c]
-                steps = sorted(s for s, n, st in self._values if n == name and st == f"{stat}_p50")
-                lo, mid, hi = ([self._values[s, name, f"{stat}_p{p}"] for s in steps] for p in PERCENTILES)
-                ax.fill_between(steps, lo, hi, color="#4477aa", alpha=0.3, linewidth=0, label="15-85th pct")
-                ax.plot(steps, mid, color="#4477aa", linewidth=1.8, label="median")
+                self.band(ax, name, stat)
                 ax.set_title(f"{name} ({type(self.layers[name]).__name__}): {stat.replace('_', ' ')}", fontsize=10)
-                ax.grid(alpha=0.3)
                 if r == len(names) - 1:
                     ax.set_xlabel("step")
         axes[0][0].legend(fontsize=8, loc="best")
@@ -271,6 +272,24 @@ class Monitor:
         if path is not None:
             fig.savefig(path, dpi=120)
         return fig
+
+    def band(self, ax: Any, layer: str, statistic: str, color: str = "#4477aa", label: str = "") -> None:
+        """Draw one layer's statistic on the matplotlib Axes ``ax``: the 15-85th percentile band across channels
+        over the recorded steps, and the median (to put several monitors' bands side by side).
+
+        Args:
+            ax: the Axes.
+            layer: the layer's name.
+            statistic: a per-channel statistic (see :data:`CHANNEL_STATS`).
+            color: the band's and line's colour.
+            label: a prefix for the legend entries.
+        """
+        self._summarise()
+        steps = sorted(s for s, n, st in self._values if n == layer and st == f"{statistic}_p50")
+        lo, mid, hi = ([self._values[s, layer, f"{statistic}_p{p}"] for s in steps] for p in PERCENTILES)
+        ax.fill_between(steps, lo, hi, color=color, alpha=0.3, linewidth=0, label=f"{label}15-85th pct")
+        ax.plot(steps, mid, color=color, linewidth=1.8, label=f"{label}median")
+        ax.grid(alpha=0.3)
 
     def timeline(self, target: Any = None) -> Timeline:
         """A :class:`viz.Timeline` of the recorded steps: each step's graph on its batch with its parameters
