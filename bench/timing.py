@@ -14,16 +14,13 @@ import numpy as np
 K = TypeVar("K")
 
 
-def blocks(fns: dict[K, Callable[[], object]], repeats: int, seconds: float = 0.05, warmup: int = 2,
-           clock: Callable[[], float] = time.perf_counter) -> dict[K, float]:
+def blocks(fns: dict[K, Callable[[], object]], repeats: int, seconds: float = 0.05, warmup: int = 2) -> dict[K, float]:
     """Median seconds per call of each function, timed in blocks of consecutive calls, the blocks rotating.
 
     A block is ``warmup`` untimed calls, then enough timed calls to last about ``seconds`` (counted once,
     up front), so thread pools and caches are as warm as for a user running that system alone. Each
     repeat runs one block of every function; the order rotates from one repeat to the next, so no
     system always runs right after another and a burst of load on the machine spreads over all of them.
-    ``clock``: wall time by default; ``time.process_time`` counts this process's CPU time only, which other
-    processes on a shared machine disturb less.
     """
     names = list(fns)
     calls = {}
@@ -41,10 +38,10 @@ def blocks(fns: dict[K, Callable[[], object]], repeats: int, seconds: float = 0.
             fn, n = fns[name], calls[name]
             for _ in range(warmup):
                 fn()
-            start = clock()
+            start = time.perf_counter()
             for _ in range(n):
                 fn()
-            times[name].append((clock() - start) / n)
+            times[name].append((time.perf_counter() - start) / n)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 

@@ -88,3 +88,11 @@ def test_scaling_section_writes_the_plot(tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert any(line.startswith("| 8 | 256 |") for line in lines)
     assert any("tinygrad_bn over batch size" in line for line in lines)
+
+
+def test_monitor_overhead_report_runs(capsys):
+    from bench import monitor
+
+    assert monitor.main(["--repeats", "1", "--batch", "8", "--logdir"]) == 0
+    report = capsys.readouterr().out
+    assert "| eager |" in report and "| jit |" in report and "TensorBoard files: written" in report

@@ -110,7 +110,11 @@ class Monitor:
 
     @contextmanager
     def record(self) -> Iterator[Monitor]:
-        """Context manager: record the calls inside the block, in any mode, as the current step (a probe batch)."""
+        """Context manager: record the calls inside the block, in any mode, as the current step (a probe batch).
+
+        Yields:
+            The monitor.
+        """
         self._forced += 1
         try:
             yield self
@@ -328,22 +332,26 @@ class Monitor:
     # ----- the end --------------------------------------------------------------------------------------------------
     def _write(self) -> None:
         """Write the finished steps' records to the event files: one event per step holding every scalar and
-        histogram (one protobuf, not one per value: a tenth of the cost)."""
+        histogram (30 equal bins), made as TensorBoard's protobufs directly (a tenth of the cost of one
+        ``add_scalar`` per value)."""
         self._summarise()
         if self._writer is not None:
-            from tensorboardX import summary
-            from tensorboardX.proto.summary_pb2 import Summary
+            from tensorboardX.proto.summary_pb2 import HistogramProto, Summary
 
             found: dict[int, list] = {}
             for key in dict.fromkeys(self._unwritten):
-                found.setdefault(key[0], []).extend(summary.scalar(f"{key[1]}/{key[2]}", self._values[key]).value)
+                found.setdefault(key[0], []).append(Summary.Value(tag=f"{key[1]}/{key[2]}",
+                                                                  simple_value=self._values[key]))
             for key in dict.fromkeys(self._unwritten_vectors) if self.histograms else ():
                 if key[2] in HISTOGRAMS:
                     v = self._channels[key]
-                    counts, edges = np.histogram(v, bins=HISTOGRAM_BINS)
-                    found.setdefault(key[0], []).extend(summary.histogram_raw(
-                        f"{key[1]}/{key[2]}", v.min(), v.max(), v.size, v.sum(), v @ v, edges[1:].tolist(),
-                        counts.tolist()).value)
+                    lo, hi = float(v.min()), float(v.max())
+                    at = ((v - lo) * (HISTOGRAM_BINS / (hi - lo)) if hi > lo else np.zeros(v.size)).astype(np.intp)
+                    counts = np.bincount(np.minimum(at, HISTOGRAM_BINS - 1), minlength=HISTOGRAM_BINS)
+                    histo = HistogramProto(min=lo, max=hi, num=v.size, sum=float(v.sum()), sum_squares=float(v @ v),
+                                           bucket_limit=np.linspace(lo, hi, HISTOGRAM_BINS + 1)[1:].tolist(),
+                                           bucket=counts.tolist())
+                    found.setdefault(key[0], []).append(Summary.Value(tag=f"{key[1]}/{key[2]}", histo=histo))
             for s, values in sorted(found.items()):
                 self._writer.add_summary(Summary(value=values), s)
         self._unwritten.clear()

@@ -156,6 +156,8 @@ def test_the_event_files_hold_the_expected_tags_and_steps(tmp_path):
     assert {"1/input_mean", "1/gamma", "4/output_std"} <= histograms
     assert [e.step for e in acc.Scalars("1/input_std_p50")] == [0, 4, 8]
     assert [e.step for e in acc.Histograms("4/input_mean")] == [0, 4, 8]
+    histogram = acc.Histograms("4/input_mean")[0].histogram_value
+    assert sum(histogram.bucket) == histogram.num == 8 and len(histogram.bucket) == 30
     df = mon.frame()
     want = df[(df.layer == "1") & (df.statistic == "input_std_p50")].value.tolist()
     np.testing.assert_allclose([e.value for e in acc.Scalars("1/input_std_p50")], want, rtol=1e-6)

@@ -103,7 +103,7 @@ def call(module: Module, args: tuple, kwargs: dict) -> Any:
         else:
             args = got if isinstance(got, tuple) else (got,)
     if recording is not None and hooks.forward_pre:
-        _replayed(recording, module, "forward pre-hooks", args, kwargs, None)
+        _replayed(recording, module, False, args, kwargs, None)
     backward = (hooks.backward or hooks.backward_pre) and is_grad_enabled()
     state = _Backward(module, hooks) if backward else None
     if state is not None:
@@ -123,7 +123,7 @@ def call(module: Module, args: tuple, kwargs: dict) -> Any:
                 fn(module, args, kwargs, result) if with_kwargs else fn(module, args, result)
         raise
     if recording is not None and hooks.forward:
-        _replayed(recording, module, "forward hooks", args, kwargs, result)
+        _replayed(recording, module, True, args, kwargs, result)
     if state is not None:
         result = state.tie_outputs(result)
     return result
@@ -136,13 +136,13 @@ def _no_replacement(recording: tape.Tape | None, module: Module, kind: str, fn: 
                             "forward, or call the model outside the jit")
 
 
-def _replayed(recording: tape.Tape, module: Module, kind: str, args: tuple, kwargs: dict, result: Any) -> None:
-    """Note on the tape that ``module``'s ``kind`` run here, on these tensors, so a replay calls them again."""
-    flat = [*args, *kwargs.values(), *(result if isinstance(result, tuple) else (result,))]
+def _replayed(recording: tape.Tape, module: Module, after: bool, args: tuple, kwargs: dict, result: Any) -> None:
+    """Note on the tape that ``module``'s forward pre-hooks (or, ``after`` forward, its forward hooks) ran here on
+    these tensors, so a replay calls them again with its own values."""
+    flat = [*args, *kwargs.values(), *((result if isinstance(result, tuple) else (result,)) if after else ())]
     where = [i for i, a in enumerate(flat) if isinstance(a, Tensor)]
     n, names = len(args), list(kwargs)
-    table = module._hooks.forward_pre if result is None else module._hooks.forward
-    hooks = list(table.values())
+    hooks = list((module._hooks.forward if after else module._hooks.forward_pre).values())
 
     def replay(*arrays: np.ndarray) -> None:
         values = list(flat)
@@ -150,13 +150,14 @@ def _replayed(recording: tape.Tape, module: Module, kind: str, args: tuple, kwar
             values[i] = _result(a)
         a, kw = tuple(values[:n]), dict(zip(names, values[n:n + len(names)]))
         out = values[n + len(names):]
-        out = tuple(out) if isinstance(result, tuple) else out[0]
+        out = tuple(out) if isinstance(result, tuple) else out[0] if out else None
         for fn, with_kwargs, _ in hooks:
-            if result is None:
+            if not after:
                 fn(module, a, kw) if with_kwargs else fn(module, a)
             else:
                 fn(module, a, kw, out) if with_kwargs else fn(module, a, out)
 
+    kind = "forward hooks" if after else "forward pre-hooks"
     recording.effect(replay, tuple(flat[i] for i in where), f"the {kind} of {_name(module)}")
 
 
