@@ -48,18 +48,19 @@ def compare(monitors: dict[str, viz.Monitor], path: Path) -> None:
 
     relus = {label: [n for n, m in mon.layers.items() if isinstance(m, nn.ReLU)] for label, mon in monitors.items()}
     stats = ("input_mean", "input_std")
-    fig = Figure(figsize=(11, 6.5), layout="constrained")
+    fig = Figure(figsize=(10, 7.5), layout="constrained")  # large type: it is shown a page column wide
     axes = fig.subplots(len(relus["plain"]), len(stats), squeeze=False, sharex=True)
     for (label, mon), color in zip(monitors.items(), ("#4477aa", "#ee6677")):
         for r, name in enumerate(relus[label]):
             for c, stat in enumerate(stats):
                 mon.band(axes[r][c], name, stat, color=color, label=f"{label} ")
-                axes[r][c].set_title(f"block {r + 1}: the ReLU's input, per-channel {stat.split('_')[1]}", fontsize=11)
+                axes[r][c].set_title(f"block {r + 1}: ReLU input, per-channel {stat.split('_')[1]}", fontsize=15)
+                axes[r][c].tick_params(labelsize=13)
     for ax in axes[-1]:
-        ax.set_xlabel("training step")
-    axes[0][0].legend(fontsize=9)
-    fig.suptitle("A CNN on 8x8 digits with and without BatchNorm2d: 15th-85th percentile across channels, and "
-                 "the median", fontsize=12)
+        ax.set_xlabel("training step", fontsize=14)
+    axes[0][0].legend(fontsize=12)
+    fig.suptitle("CNN on 8x8 digits, with and without BatchNorm2d\n(band: 15th-85th percentile across channels; "
+                 "line: median)", fontsize=16)
     fig.savefig(path, dpi=110)
 
 
