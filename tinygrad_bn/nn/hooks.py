@@ -103,7 +103,7 @@ def call(module: Module, args: tuple, kwargs: dict) -> Any:
         else:
             args = got if isinstance(got, tuple) else (got,)
     if recording is not None and hooks.forward_pre:
-        _replayed(recording, module, False, args, kwargs, None)
+        _replayed(recording, module, list(hooks.forward_pre.values()), False, args, kwargs, None)
     backward = (hooks.backward or hooks.backward_pre) and is_grad_enabled()
     state = _Backward(module, hooks) if backward else None
     if state is not None:
@@ -123,7 +123,7 @@ def call(module: Module, args: tuple, kwargs: dict) -> Any:
                 fn(module, args, kwargs, result) if with_kwargs else fn(module, args, result)
         raise
     if recording is not None and hooks.forward:
-        _replayed(recording, module, True, args, kwargs, result)
+        _replayed(recording, module, list(hooks.forward.values()), True, args, kwargs, result)
     if state is not None:
         result = state.tie_outputs(result)
     return result
@@ -136,13 +136,13 @@ def _no_replacement(recording: tape.Tape | None, module: Module, kind: str, fn: 
                             "forward, or call the model outside the jit")
 
 
-def _replayed(recording: tape.Tape, module: Module, after: bool, args: tuple, kwargs: dict, result: Any) -> None:
+def _replayed(recording: tape.Tape, module: Module, hooks: list[tuple[Callable, bool, bool]], after: bool,
+              args: tuple, kwargs: dict, result: Any) -> None:
     """Note on the tape that ``module``'s forward pre-hooks (or, ``after`` forward, its forward hooks) ran here on
     these tensors, so a replay calls them again with its own values."""
     flat = [*args, *kwargs.values(), *((result if isinstance(result, tuple) else (result,)) if after else ())]
     where = [i for i, a in enumerate(flat) if isinstance(a, Tensor)]
     n, names = len(args), list(kwargs)
-    hooks = list((module._hooks.forward if after else module._hooks.forward_pre).values())
 
     def replay(*arrays: np.ndarray) -> None:
         values = list(flat)
@@ -165,7 +165,9 @@ class _Backward:
     """One call's backward hooks: ties the inputs and outputs, holds ``grad_output`` until ``grad_input`` is known."""
 
     def __init__(self, module: Module, hooks: Hooks) -> None:
-        self.module, self.hooks = module, hooks
+        self.module = module
+        self.pre_hooks = [fn for fn, _, _ in hooks.backward_pre.values()]  # as registered at the forward (torch)
+        self.hooks = [fn for fn, _, _ in hooks.backward.values()]
         self.n_inputs = 0
         self.inputs: list[int] | None = None  # positions of the tied inputs (None: no input requires grad)
         self.grad_outputs: tuple | None = None
@@ -238,7 +240,7 @@ class _Backward:
         shapes = self.output_shapes
         grads = self._split(g, self.outputs, self.n_outputs, shapes)
         replaced = False
-        for fn, _, _ in list(self.hooks.backward_pre.values()):
+        for fn in self.pre_hooks:
             got = fn(self.module, grads)
             if got is None:
                 continue
@@ -249,7 +251,7 @@ class _Backward:
             grads, replaced = got, True
         if self.inputs is None:  # no input requires grad: the full hooks run now, with grad_input all None
             none = (None,) * self.n_inputs
-            for fn, _, _ in list(self.hooks.backward.values()):
+            for fn in self.hooks:
                 got = fn(self.module, none, grads)
                 if got is not None and not (isinstance(got, tuple) and all(x is None for x in got)):
                     raise RuntimeError(f"{_name(self.module)}: backward hook {_name(fn)} returned a grad_input, but "
@@ -264,7 +266,7 @@ class _Backward:
         shapes = self.input_shapes
         grads = self._split(g, self.inputs, self.n_inputs, shapes)
         replaced = False
-        for fn, _, _ in list(self.hooks.backward.values()):
+        for fn in self.hooks:
             got = fn(self.module, grads, self.grad_outputs)
             if got is None:
                 continue
