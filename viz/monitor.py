@@ -22,6 +22,7 @@ calls.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,8 +88,7 @@ class Monitor:
             raise ValueError("Monitor: timeline=True needs a tinygrad_bn model (viz.Timeline captures its graphs)")
         self._writer = None
         if logdir is not None:
-            from tensorboardX import FileWriter
-
+            FileWriter = _needs("tensorboardX", "logdir=").FileWriter
             self._writer = FileWriter(str(logdir), flush_secs=10)
         self._handles = [model.register_forward_pre_hook(self._count)]
         for name, m in self.layers.items():
@@ -213,8 +213,7 @@ class Monitor:
         Returns:
             A pandas DataFrame with columns ``step``, ``layer``, ``statistic``, ``value``, sorted by step.
         """
-        import pandas as pd
-
+        pd = _needs("pandas", "frame()")
         self._summarise()
         rows = sorted(((s, layer, stat, v) for (s, layer, stat), v in self._values.items()), key=lambda r: r[0])
         return pd.DataFrame(rows, columns=["step", "layer", "statistic", "value"])
@@ -375,6 +374,14 @@ class Monitor:
 
     def __repr__(self) -> str:
         return f"Monitor({len(self.layers)} layers: {', '.join(self.layers)}; every={self.every}, step {self.steps})"
+
+
+def _needs(package: str, what: str) -> Any:
+    """Import an optional dependency of the monitor, or say which extra installs it."""
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise ImportError(f"Monitor: {what} needs {package}: pip install 'tinygrad-bn[monitor]'") from None
 
 
 def _is_torch(model: Any) -> bool:
