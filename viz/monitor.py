@@ -130,8 +130,8 @@ class Monitor:
             if self._counted:
                 self._advance()
             self._counted = True
-        if self._kept is not None and self.active and args:
-            self._kept[self.steps] = (np.array(_array(args[0])), {k: v.copy() for k, v in module.state_dict().items()})
+        if self._kept is not None and args and self._recording(module):
+            self._kept[self.steps] = (np.array(_array(args[0])), module.state_dict())  # state_dict() copies
 
     # ----- the hooks ------------------------------------------------------------------------------------------------
     def _recording(self, module: Any) -> bool:
