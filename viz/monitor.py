@@ -41,6 +41,7 @@ NORMS = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "GhostBat
 PERCENTILES = (15, 50, 85)
 CHANNEL_STATS = ("input_mean", "input_std", "input_q15", "input_q50", "input_q85", "output_mean", "output_std",
                  "mean_gap", "std_ratio", "gamma", "beta")
+_SUMMARIES = {stat: tuple(f"{stat}_p{p}" for p in PERCENTILES) for stat in CHANNEL_STATS}
 GRAD_STATS = ("grad_output_norm", "grad_input_norm")
 MAX_VALUES = 4096  # values per channel the input's percentiles are taken from (evenly spaced beyond)
 HISTOGRAM_BINS = 30
@@ -200,10 +201,10 @@ class Monitor:
             groups.setdefault((key[1], self._channels[key].size), []).append(key)
         for keys in groups.values():
             table = _percentiles(np.stack([self._channels[k] for k in keys]))
-            for (s, name, stat), column in zip(keys, table.T):
-                for p, v in zip(PERCENTILES, column):
-                    self._values[s, name, f"{stat}_p{p}"] = float(v)
-                    self._unwritten.append((s, name, f"{stat}_p{p}"))
+            for (s, name, stat), column in zip(keys, table.T.tolist()):
+                for summary, v in zip(_SUMMARIES[stat], column):
+                    self._values[s, name, summary] = v
+                    self._unwritten.append((s, name, summary))
         self._unsummarised.clear()
 
     # ----- results --------------------------------------------------------------------------------------------------
@@ -332,9 +333,9 @@ class Monitor:
     def _write(self) -> None:
         """Write the finished steps' records to the event files: one event per step holding every scalar and
         histogram (30 equal bins), made as TensorBoard's protobufs directly (a tenth of the cost of one
-        ``add_scalar`` per value)."""
-        self._summarise()
+        ``add_scalar`` per value). Without event files the percentiles wait for :meth:`frame` or :meth:`plot`."""
         if self._writer is not None:
+            self._summarise()
             from tensorboardX.proto.summary_pb2 import HistogramProto, Summary
 
             found: dict[int, list] = {}
