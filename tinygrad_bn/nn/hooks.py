@@ -199,8 +199,8 @@ class _Backward:
             if len(dtypes) > 1:
                 raise TypeError(f"{_name(self.module)}: backward hooks need the Tensors requiring grad to share a "
                                 f"dtype, got {sorted(map(str, dtypes))}")
-            joined = ops.concatenate(*[ops.reshape(t, shape=(t.size,)) for t in tensors])
-            edges = np.cumsum([0] + [t.size for t in tensors])
+            joined = ops.concatenate(*[ops.reshape(t, shape=(t.numel(),)) for t in tensors])
+            edges = np.cumsum([0] + [t.numel() for t in tensors])
             parts = [ops.reshape(ops.getitem(joined, index=slice(lo, hi)), shape=t.shape)
                      for lo, hi, t in zip(edges[:-1], edges[1:], tensors)]
         joined.register_hook(hook)
