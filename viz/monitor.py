@@ -23,6 +23,7 @@ calls.
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,10 +88,10 @@ class Monitor:
         self._kept: dict[int, tuple[np.ndarray, dict[str, np.ndarray]]] | None = {} if timeline else None
         if timeline and self._torch:
             raise ValueError("Monitor: timeline=True needs a tinygrad_bn model (viz.Timeline captures its graphs)")
-        self._writer = None
+        self._writer: _EventWriter | None = None
         if logdir is not None:
-            FileWriter = _needs("tensorboardX", "logdir=").FileWriter
-            self._writer = FileWriter(str(logdir), flush_secs=10)
+            _needs("tensorboardX", "logdir=")
+            self._writer = _EventWriter(str(logdir))
         self._handles = [model.register_forward_pre_hook(self._count)]
         for name, m in self.layers.items():
             self._handles += [m.register_forward_pre_hook(self._pre(name)), m.register_forward_hook(self._post(name))]
@@ -194,17 +195,9 @@ class Monitor:
         self._unwritten_vectors.append(key)
 
     def _summarise(self) -> None:
-        """The 15/50/85th percentiles across channels of the vectors recorded since the last call, one numpy call
-        per layer and channel count."""
-        groups: dict[tuple[str, int], list[tuple[int, str, str]]] = {}
-        for key in dict.fromkeys(self._unsummarised):
-            groups.setdefault((key[1], self._channels[key].size), []).append(key)
-        for keys in groups.values():
-            table = _percentiles(np.stack([self._channels[k] for k in keys]))
-            for (s, name, stat), column in zip(keys, table.T.tolist()):
-                for summary, v in zip(_SUMMARIES[stat], column):
-                    self._values[s, name, summary] = v
-                    self._unwritten.append((s, name, summary))
+        """The 15/50/85th percentiles across channels of the vectors recorded since the last call."""
+        for key, v in _summaries({k: self._channels[k] for k in dict.fromkeys(self._unsummarised)}):
+            self._values[key] = v
         self._unsummarised.clear()
 
     # ----- results --------------------------------------------------------------------------------------------------
@@ -331,29 +324,13 @@ class Monitor:
 
     # ----- the end --------------------------------------------------------------------------------------------------
     def _write(self) -> None:
-        """Write the finished steps' records to the event files: one event per step holding every scalar and
-        histogram (30 equal bins), made as TensorBoard's protobufs directly (a tenth of the cost of one
-        ``add_scalar`` per value). Without event files the percentiles wait for :meth:`frame` or :meth:`plot`."""
-        if self._writer is not None:
-            self._summarise()
-            from tensorboardX.proto.summary_pb2 import HistogramProto, Summary
-
-            found: dict[int, list] = {}
-            for key in dict.fromkeys(self._unwritten):
-                found.setdefault(key[0], []).append(Summary.Value(tag=f"{key[1]}/{key[2]}",
-                                                                  simple_value=self._values[key]))
-            for key in dict.fromkeys(self._unwritten_vectors) if self.histograms else ():
-                if key[2] in HISTOGRAMS:
-                    v = self._channels[key]
-                    lo, hi = float(v.min()), float(v.max())
-                    at = ((v - lo) * (HISTOGRAM_BINS / (hi - lo)) if hi > lo else np.zeros(v.size)).astype(np.intp)
-                    counts = np.bincount(np.minimum(at, HISTOGRAM_BINS - 1), minlength=HISTOGRAM_BINS)
-                    histo = HistogramProto(min=lo, max=hi, num=v.size, sum=float(v.sum()), sum_squares=float(v @ v),
-                                           bucket_limit=np.linspace(lo, hi, HISTOGRAM_BINS + 1)[1:].tolist(),
-                                           bucket=counts.tolist())
-                    found.setdefault(key[0], []).append(Summary.Value(tag=f"{key[1]}/{key[2]}", histo=histo))
-            for s, values in sorted(found.items()):
-                self._writer.add_summary(Summary(value=values), s)
+        """Hand the finished steps' records to the event-file writer: the values and the per-channel vectors (its
+        process makes their percentiles, histograms and TensorBoard's protobufs, so the training process does not
+        pay for them). Without event files the percentiles wait for :meth:`frame` or :meth:`plot`."""
+        if self._writer is not None and (self._unwritten or self._unwritten_vectors):
+            values = [(k, self._values[k]) for k in dict.fromkeys(self._unwritten)]
+            vectors = [(k, self._channels[k]) for k in dict.fromkeys(self._unwritten_vectors)]
+            self._writer.put(values, vectors, self.histograms)
         self._unwritten.clear()
         self._unwritten_vectors.clear()
 
@@ -364,8 +341,8 @@ class Monitor:
             h.remove()
         self._handles = []
         if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            writer.close()
 
     def __enter__(self) -> Monitor:
         return self
@@ -457,3 +434,73 @@ def _percentiles(a: np.ndarray) -> np.ndarray:
     hi = np.minimum(lo + 1, n - 1)
     w = at - lo
     return (ordered[:, lo].astype(np.float64) * (1 - w) + ordered[:, hi].astype(np.float64) * w).T
+
+
+def _summaries(vectors: dict[tuple[int, str, str], np.ndarray]) -> list[tuple[tuple[int, str, str], float]]:
+    """``(step, layer, statistic_pNN)`` and its value for each vector's 15/50/85th percentiles across channels,
+    one numpy call per layer and channel count."""
+    groups: dict[tuple[str, int], list[tuple[int, str, str]]] = {}
+    for key, v in vectors.items():
+        groups.setdefault((key[1], v.size), []).append(key)
+    found = []
+    for keys in groups.values():
+        table = _percentiles(np.stack([vectors[k] for k in keys]))
+        for (s, name, stat), column in zip(keys, table.T.tolist()):
+            found += [((s, name, summary), v) for summary, v in zip(_SUMMARIES[stat], column)]
+    return found
+
+
+class _EventWriter:
+    """TensorBoard event files written by a process of their own: the monitor hands it each finished step's values
+    and vectors (a pickle through a pipe, tens of microseconds) and it makes the percentiles, the histograms and
+    the protobufs on the other core. ``close`` waits for it, so the files are complete when the monitor closes."""
+
+    def __init__(self, logdir: str) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of a process that holds threads
+        self._queue = context.SimpleQueue()
+        self._process = context.Process(target=_write_events, args=(logdir, self._queue), daemon=True,
+                                        name="tinygrad_bn monitor events")
+        self._process.start()
+
+    def put(self, values: list, vectors: list, histograms: bool) -> None:
+        """Queue one batch of records (see :func:`_write_events`)."""
+        self._queue.put((values, vectors, histograms))
+
+    def close(self) -> None:
+        """Let the writer finish the queued records and close its files.
+
+        Raises:
+            RuntimeError: the writer process failed (its exit status is named).
+        """
+        self._queue.put(None)
+        self._process.join(timeout=60)
+        if self._process.is_alive() or self._process.exitcode:
+            self._process.kill()
+            raise RuntimeError(f"Monitor: the TensorBoard event writer failed (exit status {self._process.exitcode})")
+
+
+def _write_events(logdir: str, queue: Any) -> None:
+    """The writer process: one TensorBoard event per step holding every scalar and histogram (30 equal bins),
+    made as TensorBoard's protobufs directly (a tenth of the cost of one ``add_scalar`` per value)."""
+    from tensorboardX import FileWriter
+    from tensorboardX.proto.summary_pb2 import HistogramProto, Summary
+
+    writer = FileWriter(logdir, flush_secs=10)
+    while (item := queue.get()) is not None:
+        values, vectors, histograms = item
+        vectors = dict(vectors)
+        found: dict[int, list] = {}
+        for (s, name, stat), value in values + _summaries(vectors):
+            found.setdefault(s, []).append(Summary.Value(tag=f"{name}/{stat}", simple_value=value))
+        for (s, name, stat), v in vectors.items() if histograms else ():
+            if stat in HISTOGRAMS:
+                lo, hi = float(v.min()), float(v.max())
+                at = ((v - lo) * (HISTOGRAM_BINS / (hi - lo)) if hi > lo else np.zeros(v.size)).astype(np.intp)
+                counts = np.bincount(np.minimum(at, HISTOGRAM_BINS - 1), minlength=HISTOGRAM_BINS)
+                histo = HistogramProto(min=lo, max=hi, num=v.size, sum=float(v.sum()), sum_squares=float(v @ v),
+                                       bucket_limit=np.linspace(lo, hi, HISTOGRAM_BINS + 1)[1:].tolist(),
+                                       bucket=counts.tolist())
+                found.setdefault(s, []).append(Summary.Value(tag=f"{name}/{stat}", histo=histo))
+        for s, summary_values in sorted(found.items()):
+            writer.add_summary(Summary(value=summary_values), s)
+    writer.close()
