@@ -214,7 +214,7 @@ def _diff(ga: nx.DiGraph, gb: nx.DiGraph, labels: tuple[str, str]) -> Diff:
     noise_a, noise_b = _unpaired(ea, eb, ga, gb, box)
     ratios = _ratios(ga, gb, nodes, sa)
     out = Diff(labels, (ga, gb), [(_module(sa, a), _module(sb, b)) for a, b in pairs], how, only_a, only_b, nodes,
-               noise_a, noise_b, ratios, _headline(labels, ea, eb))
+               noise_a, noise_b, ratios, _headline(labels, ea, eb, not (noise_a or noise_b)))
     out.differences = _differences(out)
     return out
 
@@ -363,9 +363,11 @@ def _noise_words(entries: list[NoiseEntry]) -> str:
     return f"{_kinds(entries)} noise in {n} module{'s' if n != 1 else ''}"
 
 
-def _headline(labels: tuple[str, str], ea: list[NoiseEntry], eb: list[NoiseEntry]) -> str:
+def _headline(labels: tuple[str, str], ea: list[NoiseEntry], eb: list[NoiseEntry], same: bool) -> str:
     """The noise entries of both graphs in words: "BatchNorm: additive and multiplicative noise in 1 module;
-    LayerNorm: none"."""
+    LayerNorm: none", or "A and B: the same noise entries (...)"."""
+    if same:
+        return f"{labels[0]} and {labels[1]}: the same noise entries ({_noise_words(ea)})"
     return f"{labels[0]}: {_noise_words(ea)}; {labels[1]}: {_noise_words(eb)}"
 
 
