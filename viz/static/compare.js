@@ -118,7 +118,11 @@ window.TinygradCompare = (() => {
       if (there === null) return;
       this.quiet++;
       try {
-        other.toggle(there).then(() => this.follow(i));
+        other.toggle(there).then(() => { // both laid out (one worker, in order): centre on the box, the match follows
+          const el = me.svg.querySelector(`#c-${CSS.escape(key)}`) || me.nodes.get(key);
+          if (el) me.centreOn(el);
+          else this.follow(i);
+        });
       } finally {
         this.quiet--;
       }
