@@ -26,7 +26,6 @@ import networkx as nx
 from .capture import capture, is_model
 from .explore import HEIGHT, Explorer, Timeline, _static, explore
 from .noise import noise_paths
-from .styles import scope_title
 
 RATIO_TOL = 0.01
 """Ratios within 1% of one are no difference (float rounding of the same computation stays far below)."""
@@ -344,11 +343,20 @@ def _ratios(ga: nx.DiGraph, gb: nx.DiGraph, nodes: dict[str, str], table: dict[s
         da, db = ga.nodes[a], gb.nodes[b]
         if da["kind"] != "tensor":
             continue
-        inner = (da.get("scopes") or (None,))[-1]
-        where = (scope_title(table[inner]).split(" · (")[0] if inner else "(top level)") + \
-            f": {da['name'] or da['role']} {tuple(da['shape'])}"
+        where = f"{_where(table, da.get('scopes') or ())}: {da['name'] or da['role']} {tuple(da['shape'])}"
         out.append(Ratio(a, b, where, ratio(da, db, "std"), ratio(da, db, "grad_norm")))
     return out
+
+
+def _where(table: dict[str, dict[str, Any]], scopes: Sequence[str]) -> str:
+    """Where a tensor is, in words: its innermost module by path and class, and the function inside it
+    (``4 · BatchNorm1d › batch_norm``)."""
+    modules = [table[k] for k in scopes if table[k]["kind"] == "module"]
+    if not modules:  # a function outside every module (the loss): its chain of function names
+        return " › ".join(table[k]["name"] for k in scopes) or "(top level)"
+    inner = table[scopes[-1]]
+    words = f"{modules[-1]['path'] or '(model)'} · {modules[-1]['name']}"
+    return f"{words} › {inner['name']}" if inner["kind"] == "function" else words
 
 
 def _kinds(entries: list[NoiseEntry]) -> str:

@@ -49,7 +49,11 @@ window.TinygradCompare = (() => {
     ready() {
       if (this.started !== undefined || !this.x.every((ex) => ex.root.dataset.ready === "1" && ex.view)) return;
       this.started = false;
-      setTimeout(() => { // after each explorer's own first view
+      setTimeout(async () => { // after each explorer's own first view
+        if (this.openLikeFirst()) {
+          await this.x[1].layout();
+          this.x[1].firstView();
+        }
         const wide = this.x.every((ex) => ex.base[2] > 1.3 * ex.base[3]);
         this.root.classList.toggle("stacked", wide);
         if (wide) for (const ex of this.x) ex.firstView();
@@ -57,6 +61,21 @@ window.TinygradCompare = (() => {
         this.follow(0);
         this.root.dataset.ready = "1";
       });
+    }
+
+    /* The second view opens (and unrolls) the boxes the first view has open, so both start alike; true if
+     * anything changed. */
+    openLikeFirst() {
+      const [a, b] = this.x;
+      let changed = false;
+      for (const [s, m] of Object.entries(this.data.match[0])) {
+        if (!(s in a.data.scopes) || !(m in b.data.scopes) || a.collapsed.has(s) || !b.collapsed.has(m)) continue;
+        if (a.rollOf[s] !== undefined && a.rolled.has(a.rollOf[s])) continue;
+        b.collapsed.delete(m);
+        if (b.rollOf[m] !== undefined) b.rolled.delete(b.rollOf[m]);
+        changed = true;
+      }
+      return changed;
     }
 
     /* What side ``i``'s drawn key stands for in the other graph, as the element drawn there (or null). */
