@@ -94,9 +94,11 @@ class Diff:
         graphs: the two captured graphs.
         pairs: matched boxes (module calls and function scopes), A's then B's.
         how: per pair (by A's scope key), ``"path"`` or ``"structure"``.
-        only_a, only_b: boxes in one graph only.
+        only_a: boxes in A only.
+        only_b: boxes in B only.
         nodes: matched nodes (tensors and ops), A's id -> B's id.
-        noise_only_a, noise_only_b: noise entries with no counterpart in the other graph.
+        noise_only_a: A's noise entries with no counterpart in B.
+        noise_only_b: B's noise entries with no counterpart in A.
         ratios: per matched tensor with statistics, the ratios B/A.
         headline: the noise entries of each graph in words.
         differences: the largest differences first: noise entries in one graph only, boxes in one graph
@@ -149,6 +151,9 @@ def diff(a: Side, b: Side = None, *, input: Any = None, target: Any = None, mode
         mode: "train" or "eval" for both models, or a pair (one per side).
         steps: for a Timeline alone: the two steps (indices; default the first and the last).
         labels: the two graphs' names (default: the modes, the steps' labels, or "A" and "B").
+
+    Returns:
+        The :class:`Diff`.
 
     Raises:
         TypeError: for a side that is none of these, or input= without a model.
@@ -408,8 +413,12 @@ def ratio_colour(value: float) -> str:
 class Comparison:
     """A page with two explorers side by side, moving together, their differences marked.
 
-    ``diff`` is the comparison as data; ``page()`` the whole HTML file, ``save(path)`` writes it, ``embed()``
-    is a piece of a larger page after :meth:`assets`; in Jupyter it shows inline.
+    ``page()`` is the whole HTML file, ``save(path)`` writes it, ``embed()`` a piece of a larger page after
+    :meth:`assets`; in Jupyter it shows inline.
+
+    Attributes:
+        diff: the comparison as data.
+        data: what the page reads: both explorers' data, the matches, marks, ratio fills and table rows.
     """
 
     diff: Diff
@@ -421,7 +430,11 @@ class Comparison:
         return f"{Explorer.assets()}<style>{_static('compare.css')}</style><script>{_static('compare.js')}</script>"
 
     def embed(self, height: int | str = 760) -> str:
-        """Return a ``<div>`` with the comparison, for a page that includes :meth:`assets` before it."""
+        """Return a ``<div>`` with the comparison, for a page that includes :meth:`assets` before it.
+
+        Args:
+            height: its height in pixels, or any CSS length (e.g. ``"100vh"``).
+        """
         size = f"{height}px" if isinstance(height, int) else height
         blob = json.dumps(self.data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
         key = f"tgbn-cmp-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
@@ -439,7 +452,14 @@ class Comparison:
                 f"{self.assets()}</head><body>{self.embed('100vh')}</body></html>\n")
 
     def save(self, path: str | Path) -> Path:
-        """Write :meth:`page` to ``path`` (parent folders are created)."""
+        """Write :meth:`page` to ``path`` (parent folders are created).
+
+        Args:
+            path: the HTML file to write.
+
+        Returns:
+            ``path`` as a Path.
+        """
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(self.page(), encoding="utf-8")
@@ -462,8 +482,13 @@ def compare(a: Side, b: Side = None, path: str | Path | None = None, *, labels: 
     table lists the largest differences (a click centres both views on the pair).
 
     Args:
-        a, b, input, target, mode, steps: as for :func:`diff`.
+        a: the first graph, as for :func:`diff`.
+        b: the second graph (None: ``a`` in two modes or at two steps), as for :func:`diff`.
         path: the HTML file to write (optional).
+        input: for models: the batch, the same for both.
+        target: for models: labels, a target array or a loss callable.
+        mode: "train" or "eval" for both models, or a pair (one per side).
+        steps: for a Timeline alone: the two steps.
         labels: the two graphs' names (default as for :func:`diff`).
         title: the page's title.
 
