@@ -10,21 +10,18 @@ and source; tensors by the ratio (B over A) of their value std and gradient norm
 
 from __future__ import annotations
 
-import hashlib
-import html
-import json
 import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import networkx as nx
 
 from .capture import capture, is_model
-from .explore import HEIGHT, Explorer, Timeline, _static, explore
+from .explore import Page, Timeline, _static, explore
 from .noise import noise_paths
 
 RATIO_TOL = 0.01
@@ -410,11 +407,9 @@ def ratio_colour(value: float) -> str:
 
 
 @dataclass
-class Comparison:
-    """A page with two explorers side by side, moving together, their differences marked.
-
-    ``page()`` is the whole HTML file, ``save(path)`` writes it, ``embed()`` a piece of a larger page after
-    :meth:`assets`; in Jupyter it shows inline.
+class Comparison(Page):
+    """A page with two explorers side by side, moving together, their differences marked (see
+    :class:`viz.explore.Page` for ``page()``, ``save(path)``, ``embed()``, inline in Jupyter).
 
     Attributes:
         diff: the comparison as data.
@@ -423,51 +418,15 @@ class Comparison:
 
     diff: Diff
     data: dict[str, Any]
+    ROOT: ClassVar[str] = "tgbn-cmp"
+    KEY: ClassVar[str] = "tgbn-cmp"
+    SCRIPT: ClassVar[str] = "TinygradCompare"
+    EMBED: ClassVar[int] = 760
 
     @staticmethod
     def assets() -> str:
         """Return what every page with comparisons needs once: the explorer's assets and the comparison's."""
-        return f"{Explorer.assets()}<style>{_static('compare.css')}</style><script>{_static('compare.js')}</script>"
-
-    def embed(self, height: int | str = 760) -> str:
-        """Return a ``<div>`` with the comparison, for a page that includes :meth:`assets` before it.
-
-        Args:
-            height: its height in pixels, or any CSS length (e.g. ``"100vh"``).
-        """
-        size = f"{height}px" if isinstance(height, int) else height
-        blob = json.dumps(self.data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
-        key = f"tgbn-cmp-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
-        return (f'<div class="tgbn-cmp" id="{key}" style="height:{size}"></div>'
-                f'<script type="application/json" id="{key}-data">{blob}</script>'
-                f"<script>TinygradCompare.mount(document.getElementById('{key}'), "
-                f"document.getElementById('{key}-data').textContent);</script>")
-
-    def page(self) -> str:
-        """Return the whole self-contained HTML file: no request leaves it."""
-        return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-                f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-                f"<title>{html.escape(self.data['title'])}</title>"
-                f"<style>html, body {{ margin: 0; height: 100%; }}</style>"
-                f"{self.assets()}</head><body>{self.embed('100vh')}</body></html>\n")
-
-    def save(self, path: str | Path) -> Path:
-        """Write :meth:`page` to ``path`` (parent folders are created).
-
-        Args:
-            path: the HTML file to write.
-
-        Returns:
-            ``path`` as a Path.
-        """
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(self.page(), encoding="utf-8")
-        return p
-
-    def _repr_html_(self) -> str:
-        return (f'<iframe srcdoc="{html.escape(self.page(), quote=True)}" title="{html.escape(self.data["title"])}" '
-                f'style="width:100%;height:{HEIGHT + 200}px;border:1px solid #ddd;box-sizing:border-box"></iframe>')
+        return f"{Page.assets()}<style>{_static('compare.css')}</style><script>{_static('compare.js')}</script>"
 
 
 def compare(a: Side, b: Side = None, path: str | Path | None = None, *, labels: Sequence[str] | None = None,

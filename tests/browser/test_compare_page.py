@@ -110,3 +110,22 @@ def test_a_row_only_in_one_graph(page, comparison):
     page.locator(".tgbn-cmp tr.row").nth(k).click()
     page.wait_for_timeout(500)
     assert page.locator(".tgbn-cmp .view").nth(1).locator(".panel h3").inner_text().startswith("1 · LayerNorm")
+
+
+def test_wide_graphs_go_one_above_the_other(offline, tmp_path):
+    from tinygrad_bn import Tensor
+
+    def wide(scale: float) -> list:
+        rng = np.random.default_rng(0)
+        return [(Tensor(rng.standard_normal((4, 3)) * scale, name=f"a{k}", requires_grad=True)
+                 * Tensor(rng.standard_normal((4, 3)), name=f"b{k}")).sum() for k in range(10)]
+
+    path = viz.compare(wide(1.0), wide(3.0), tmp_path / "wide.html").save(tmp_path / "wide.html")
+    page = offline.open(path, ready=READY)
+    assert page.evaluate("document.querySelector('.tgbn-cmp').classList.contains('stacked')")
+    top, bottom = (page.locator(".tgbn-cmp .view").nth(k).bounding_box() for k in (0, 1))
+    assert bottom["y"] >= top["y"] + top["height"] - 1 and abs(bottom["x"] - top["x"]) < 1
+    assert scale(page, 0) == pytest.approx(scale(page, 1), rel=0.02)
+    rows = page.locator(".tgbn-cmp tr.row td:nth-child(2)").all_inner_texts()
+    assert len(rows) == 20 and all(r.startswith("std 3× larger in B than in A") for r in rows)  # a_k and a_k * b_k
+    page.screenshot(path=str(tmp_path / "wide.png"))

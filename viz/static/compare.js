@@ -30,7 +30,8 @@ window.TinygradCompare = (() => {
       h("td", {}, r.what), h("td", {}, r.words)));
       const table = h("div", { class: "diffs" }, h("h4", {}, `largest differences (${d.rows.length} of ${d.total}; ` +
         "click a row to centre both views on it)"), d.rows.length ? h("table", {}, rows)
-        : h("p", { class: "hint" }, "No differences: every box, noise entry and statistic matches."));
+        : h("p", { class: "hint" }, "No differences: every box and noise entry has its match, and no std or gradient norm " +
+          "differs by more than 1%."));
       root.append(head, views, table);
       this.x = d.sides.map((side, i) => new Explorer(this.panes[i], side));
       for (const ex of this.x) { // the fills show the ratios: the gradient heat starts off (its toggle turns it on)
