@@ -12,6 +12,7 @@ window.TinygradCompare = (() => {
       this.root = root;
       this.data = data;
       this.quiet = 0; // > 0 while one view is being moved to follow the other (no echo)
+      this.centres = new WeakMap();
       const d = data;
       const ramp = `linear-gradient(to right, ${d.ramp.join(", ")})`;
       const legend = h("div", { class: "cmp-legend" },
@@ -92,11 +93,15 @@ window.TinygradCompare = (() => {
       return other.nodes.get(other.rep(id)) || null;
     }
 
-    /* The centre of an element in its explorer's viewBox coordinates. */
+    /* The centre of an element in its explorer's viewBox coordinates (which no pan or zoom changes: kept until
+     * the next layout makes new elements). */
     centreOf(ex, el) {
-      const b = el.getBBox(), m = ex.svg.getScreenCTM().inverse().multiply(el.parentNode.getScreenCTM());
-      const p = new DOMPoint(b.x + b.width / 2, b.y + b.height / 2).matrixTransform(m);
-      return [p.x, p.y];
+      if (!this.centres.has(el)) {
+        const b = el.getBBox(), m = ex.svg.getScreenCTM().inverse().multiply(el.parentNode.getScreenCTM());
+        const p = new DOMPoint(b.x + b.width / 2, b.y + b.height / 2).matrixTransform(m);
+        this.centres.set(el, [p.x, p.y]);
+      }
+      return this.centres.get(el);
     }
 
     /* Move the other view so the matched element nearest the centre of view ``i`` sits where it sits in
