@@ -4,8 +4,9 @@ from .capture import capture
 from .compare import Comparison, Diff, compare, diff
 from .explore import Explorer, Timeline, explore
 from .fold import MAX_NODES
+from .monitor import Monitor
 from .noise import Entry, NoiseReport, noise_paths
 from .render import Rendering, render, to_dot
 
-__all__ = ["MAX_NODES", "Comparison", "Diff", "Entry", "Explorer", "NoiseReport", "Rendering", "Timeline", "capture",
-           "compare", "diff", "explore", "noise_paths", "render", "to_dot"]
+__all__ = ["MAX_NODES", "Comparison", "Diff", "Entry", "Explorer", "Monitor", "NoiseReport", "Rendering", "Timeline",
+           "capture", "compare", "diff", "explore", "noise_paths", "render", "to_dot"]
