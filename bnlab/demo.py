@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from . import experiments
 from .experiments import EXPERIMENTS, Figure, Result, run_experiment
-from .graphs import covariate_shift_timeline, network_graph
+from .graphs import bn_vs_layernorm, covariate_shift_timeline, network_graph, train_vs_eval
 from .report import write_report
 from .runner import Runner
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import viz
 
 LONGEST_FIRST = ("regularization", "speed", "covariate-shift", "init-gradients", "smoothness", "small-batch",
-                 "test-time", "noise", "timeline")
+                 "test-time", "noise", "timeline", "train-vs-eval", "bn-vs-ln")
 """The demo's parts in the order they start: about longest first in the full run (regularization ~90 s of CPU,
 noise ~15 s) and so that two workers finish together in the quick one; the last to start are short."""
 
@@ -39,11 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     experiments.add_arguments(parser, with_name=False)
 
 
-def _part(name: str, *, quick: bool, seed: int, out: Path, runner: Runner | None = None) -> Result | viz.Explorer:
-    """One part of the demo: experiment ``name`` (its runs on ``runner``; None: in this process), or the
-    covariate-shift run's timeline (``name="timeline"``)."""
+def _part(name: str, *, quick: bool, seed: int, out: Path,
+          runner: Runner | None = None) -> Result | viz.Explorer | viz.Comparison:
+    """One part of the demo: experiment ``name`` (its runs on ``runner``; None: in this process), the
+    covariate-shift run's timeline (``name="timeline"``) or a comparison (``"train-vs-eval"``, ``"bn-vs-ln"``)."""
     if name == "timeline":
         return covariate_shift_timeline(quick, seed)
+    if name == "train-vs-eval":
+        return train_vs_eval(quick, seed)
+    if name == "bn-vs-ln":
+        return bn_vs_layernorm(seed)
     with contextlib.ExitStack() as stack:
         if runner is None:
             runner = stack.enter_context(Runner(jobs=1, progress=False))
@@ -99,7 +104,16 @@ def demo(
         "see values, histograms and gradient heat change while the graph holds still; click a BatchNorm1d box's "
         "nodes to see that its output keeps mean 0 and std 1 while its input drifts.",
     )
-    explorers = [(graph, found["explorer"]), (timeline, parts["timeline"])]
+    bn_ln = Figure("bn_vs_ln", "BatchNorm vs LayerNorm, side by side",
+                   "The small network above with LayerNorm in BatchNorm's place, one training step each on the same "
+                   "batch, initial weights and dropout mask: " + parts["bn-vs-ln"].diff.headline + ". The views move "
+                   "together; a box opens with its match; the table lists the largest differences (click a row).")
+    train_eval = Figure("test_time_graph", "Test time: a trained BN network in train mode vs eval mode",
+                        "The test-time experiment's network after training, one step on 32 test examples: "
+                        + parts["train-vs-eval"].diff.headline + ". In eval mode BatchNorm normalizes with its "
+                        "running statistics, so no batch noise enters and a prediction does not depend on the batch.")
+    explorers = [(graph, found["explorer"]), (bn_ln, parts["bn-vs-ln"]), (timeline, parts["timeline"]),
+                 (train_eval, parts["train-vs-eval"])]
     report = write_report(out, results, graph=graph, command=command, seconds=time.perf_counter() - start,
                           explorers=explorers)
     return report, results

@@ -1,5 +1,6 @@
-"""The graphs the report draws with ``viz``: a small BN network with its gradients, BN beside dropout, and the
-training timeline of one covariate-shift run (interactive explorers)."""
+"""The graphs the report draws with ``viz``: a small BN network with its gradients, BN beside dropout, the
+training timeline of one covariate-shift run (interactive explorers), the BN network against its LayerNorm
+twin and a trained BN network in train mode against eval mode (compare pages)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import viz
 from tinygrad_bn import Tensor, manual_seed, nn, optim
 
-from .training import load, minibatches, mlp
+from .training import load, minibatches, mlp, train
 
 
 def _entries(target: Tensor) -> list[str]:
@@ -32,6 +33,36 @@ def network_graph(path: Path, seed: int = 0) -> dict:
     rendering = viz.render(loss, path)
     return {"noise_entries": _entries(loss), "engine": rendering.engine,
             "explorer": viz.explore(rendering.graph, focus="1", title="BN network graph")}
+
+
+def _small_net(norm: type, seed: int) -> nn.Sequential:
+    manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 3), norm(3), nn.ReLU(), nn.Dropout(0.5), nn.Linear(3, 2))
+
+
+def bn_vs_layernorm(seed: int = 0) -> viz.Comparison:
+    """The small BN network of :func:`network_graph` against the same network with LayerNorm in BatchNorm's
+    place, one training step each on the same batch of 8 (the same initial weights and dropout masks)."""
+    x = np.random.default_rng(seed).normal(size=(8, 4)).astype(np.float32)
+    target = np.arange(8) % 2
+    graphs = []
+    for norm in (nn.BatchNorm1d, nn.LayerNorm):
+        model = _small_net(norm, seed)
+        manual_seed(seed)  # the same dropout mask in both
+        graphs.append(viz.capture(model, input=x, target=target))
+    return viz.compare(*graphs, labels=("BatchNorm", "LayerNorm"), title="BatchNorm vs LayerNorm")
+
+
+def train_vs_eval(quick: bool = False, seed: int = 0) -> viz.Comparison:
+    """A BN MLP trained on digits as in the test-time experiment (64-128-128-10, 80 or 300 steps), one step on
+    32 test examples in train mode (batch statistics) against eval mode (running statistics)."""
+    split = load("digits", seed)
+    hidden = 64 if quick else 128
+    model = mlp([split.n_features, hidden, hidden, 10], norm="bn", seed=seed)
+    steps = 80 if quick else 300
+    train(model, split, steps=steps, batch_size=64, lr=0.1, momentum=0.9, seed=seed, eval_every=steps, progress=False)
+    return viz.compare(model, mode=("train", "eval"), input=split.X_test[:32], target=split.y_test[:32],
+                       labels=("train mode", "eval mode"), title="a trained BN network: train mode vs eval mode")
 
 
 def covariate_shift_timeline(quick: bool = False, seed: int = 0) -> viz.Explorer:

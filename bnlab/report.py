@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from viz import Explorer
+from viz import Comparison, Explorer
 
 from .experiments import RULE, Figure, Result, jsonable
 
@@ -148,17 +148,24 @@ def _section(out: Path, r: Result) -> str:
     )
 
 
-def _explorer(fig: Figure, explorer: Explorer) -> str:
+def _explorer(fig: Figure, explorer: Explorer | Comparison) -> str:
     return (f'<h2>{html.escape(fig.title)}</h2><figure id="{fig.stem}" class="explorer">{explorer.embed()}'
             f"<figcaption><b>{html.escape(fig.title)}.</b> {html.escape(fig.caption)}</figcaption></figure>")
 
 
+def _assets(explorers: Sequence[tuple[Figure, Explorer | Comparison]]) -> str:
+    """The scripts and styles the interactive figures need, once."""
+    if any(isinstance(ex, Comparison) for _, ex in explorers):
+        return Comparison.assets()  # the explorer's with the comparison's
+    return Explorer.assets() if explorers else ""
+
+
 def write_report(out: Path, results: Sequence[Result], *, graph: Figure | None, command: str, seconds: float,
-                 explorers: Sequence[tuple[Figure, Explorer]] = ()) -> Path:
+                 explorers: Sequence[tuple[Figure, Explorer | Comparison]] = ()) -> Path:
     """Write ``<out>/report.html`` from the results (their figures must already be in ``out``).
 
-    ``explorers`` are interactive graphs (``viz.explore``) shown after the summary, each with its
-    figure's title and caption; one for ``graph`` replaces that graph's static picture.
+    ``explorers`` are interactive graphs (``viz.explore``) or comparisons of two (``viz.compare``) shown after
+    the summary, each with its figure's title and caption; one for ``graph`` replaces that graph's static picture.
     """
     out = Path(out)
     summary = "".join(
@@ -171,7 +178,7 @@ def write_report(out: Path, results: Sequence[Result], *, graph: Figure | None, 
     graph_html += "".join(_explorer(fig, ex) for fig, ex in explorers)
     page = (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Why does batch normalization '
-        f"work? — tinygrad_bn report</title><style>{STYLE}</style>{Explorer.assets() if explorers else ''}"
+        f"work? — tinygrad_bn report</title><style>{STYLE}</style>{_assets(explorers)}"
         "</head><body>"
         "<h1>Why does batch normalization work?</h1>"
         "<p>Each claim of the batch-norm lecture, measured with tinygrad_bn on data that ships with scikit-learn "

@@ -10,8 +10,10 @@ Writes (default into docs/, PNG, small enough to commit) and prints the noise an
 - viz_mlp_bn.png: an MLP with BatchNorm1d first: the batch statistics of a raw input that needs no
   gradient, which only ``viz.capture(model, input=x)`` (recording every op) can see;
 - explorer_cnn.html: the CNN's explorer, embedded live in the "Seeing noise" guide;
-- explorer.png (PNG only, needs Chromium and Playwright): the explorer's first view of the CNN at
-  1400x900 with its first noise entry lit.
+- compare_cnn.html: the CNN against its twin with GroupNorm in BatchNorm2d's place (``viz.compare``),
+  embedded live in the guide too;
+- explorer.png and compare.png (PNG only, need Chromium and Playwright): the explorer's first view of the
+  CNN at 1400x900 with its first noise entry lit, and the comparison's first view.
 
     python examples/render_model.py [--out DIR] [--format png|svg]
 """
@@ -26,10 +28,14 @@ import numpy as np
 import viz
 from tinygrad_bn import Tensor, data, manual_seed, nn
 
+ENTRY = "button[data-entry='0']"
+"""The explorer's first noise entry."""
 
-def make_model() -> nn.Module:
-    """BatchNorm2d on the raw 8x8 digits, a convolution, ReLU, pooling, dropout and a linear classifier."""
-    return nn.Sequential(nn.BatchNorm2d(1), nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+
+def make_model(norm: nn.Module | None = None) -> nn.Module:
+    """BatchNorm2d (or ``norm``) on the raw 8x8 digits, a convolution, ReLU, pooling, dropout and a linear
+    classifier."""
+    return nn.Sequential(norm or nn.BatchNorm2d(1), nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Flatten(), nn.Dropout(0.2, generator=0), nn.Linear(4 * 4 * 4, 10))
 
 
@@ -54,8 +60,14 @@ def main(out: Path, fmt: str) -> None:
         print(f"wrote {path}")
     page = viz.explore(cnn, title="a CNN with BatchNorm2d first and dropout")
     print(f"wrote {page.save(out / 'explorer_cnn.html')}")
+    manual_seed(0)  # the same weights and dropout mask as the CNN's
+    twin = viz.capture(make_model(nn.GroupNorm(1, 1)), input=images, target=y[rows])
+    both = viz.compare(cnn, twin, labels=("BatchNorm2d", "GroupNorm"), title="a CNN: BatchNorm2d vs GroupNorm")
+    print(both.diff)
+    print(f"wrote {both.save(out / 'compare_cnn.html')}")
     if fmt == "png":
-        print(f"wrote {explorer_view(cnn, out / 'explorer.png')}")
+        print(f"wrote {first_view(page, out / 'explorer.png', click=ENTRY)}")
+        print(f"wrote {first_view(both, out / 'compare.png')}")
 
 
 def _shrink(path: Path) -> None:
@@ -66,23 +78,24 @@ def _shrink(path: Path) -> None:
         im.convert("RGB").quantize(256, method=Image.Quantize.MAXCOVERAGE).save(path, optimize=True)
 
 
-def explorer_view(graph, path: Path) -> Path:
-    """A screenshot of the explorer's first view of ``graph`` at 1400x900 with its first noise entry lit."""
+def first_view(page: viz.Explorer | viz.Comparison, path: Path, click: str | None = None) -> Path:
+    """A screenshot of the first view of ``page`` at 1400x900, after clicking ``click`` (a CSS selector)."""
     import tempfile
 
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
-        page_file = viz.explore(graph, Path(tmp) / "graph.html").save(Path(tmp) / "graph.html")
+        page_file = page.save(Path(tmp) / "page.html")
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(page_file.as_uri())
-        page.wait_for_selector(".tgbn-x[data-ready='1']")
-        page.click("button[data-entry='0']")
-        page.wait_for_function("document.querySelector('button.entry.on') !== null")
-        page.wait_for_selector(".tgbn-x[data-ready='1']")
-        page.screenshot(path=path)
+        tab = browser.new_page(viewport={"width": 1400, "height": 900})
+        tab.goto(page_file.as_uri())
+        tab.wait_for_selector(f".{'tgbn-cmp' if isinstance(page, viz.Comparison) else 'tgbn-x'}[data-ready='1']")
+        if click:
+            tab.click(click)
+            tab.wait_for_function("document.querySelector('button.entry.on') !== null")
+            tab.wait_for_selector(".tgbn-x[data-ready='1']")
+        tab.screenshot(path=path)
         browser.close()
     _shrink(path)
     return path

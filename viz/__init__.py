@@ -1,11 +1,12 @@
 """viz: capture a tinygrad_bn graph, find where mini-batch noise enters it, draw it as SVG or explore it in a page."""
 
 from .capture import capture
+from .compare import Comparison, Diff, compare, diff
 from .explore import Explorer, Timeline, explore
 from .fold import MAX_NODES
 from .monitor import Monitor
 from .noise import Entry, NoiseReport, noise_paths
 from .render import Rendering, render, to_dot
 
-__all__ = ["MAX_NODES", "Entry", "Explorer", "Monitor", "NoiseReport", "Rendering", "Timeline", "capture", "explore",
-           "noise_paths", "render", "to_dot"]
+__all__ = ["MAX_NODES", "Comparison", "Diff", "Entry", "Explorer", "Monitor", "NoiseReport", "Rendering", "Timeline",
+           "capture", "compare", "diff", "explore", "noise_paths", "render", "to_dot"]

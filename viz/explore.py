@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import networkx as nx
 
@@ -57,19 +57,18 @@ LEVEL_FOLDED = 1000
 """The ``level`` of a chain or segment box: deeper than any scope, so "collapse to depth" keeps it closed."""
 
 
-@dataclass
-class Explorer:
-    """An interactive page for one graph, or for the same graph at several training steps.
-
-    ``data`` is what the page reads (see the module docstring). ``page()`` is the whole HTML file,
-    ``embed()`` a piece of a larger page, ``save(path)`` writes the file; in Jupyter the explorer
-    shows inline (``_repr_html_``), fitted to the cell's width.
-
-    Attributes:
-        data: what the page reads: the graph(s) as JSON-ready dicts and lists.
-    """
+class Page:
+    """What the explorer and the comparison pages share: ``page()`` is the whole self-contained HTML file,
+    ``embed()`` a piece of a larger page after :meth:`assets`, ``save(path)`` writes the file; in Jupyter the
+    page shows inline (``_repr_html_``), fitted to the cell's width. A subclass names its root's CSS class
+    (``ROOT``), its ids' prefix (``KEY``), its script's global (``SCRIPT``), the height it embeds at (``EMBED``)
+    and its ``assets()``."""
 
     data: dict[str, Any]
+    ROOT: ClassVar[str]
+    KEY: ClassVar[str]
+    SCRIPT: ClassVar[str]
+    EMBED: ClassVar[int] = HEIGHT
 
     @staticmethod
     def assets() -> str:
@@ -78,18 +77,19 @@ class Explorer:
                 f'<script type="text/plain" id="tgbn-graphviz">{_static("graphviz.js")}</script>'
                 f"<script>{_static('explorer.js')}</script>")
 
-    def embed(self, height: int | str = HEIGHT) -> str:
-        """Return a ``<div>`` with this explorer, for a page that includes :meth:`assets` before it.
+    def embed(self, height: int | str | None = None) -> str:
+        """Return a ``<div>`` with this page, for a page that includes :meth:`assets` before it.
 
         Args:
-            height: the explorer's height in pixels, or any CSS length (e.g. ``"100vh"``).
+            height: its height in pixels, or any CSS length (e.g. ``"100vh"``); default ``EMBED`` pixels.
         """
+        height = self.EMBED if height is None else height
         size = f"{height}px" if isinstance(height, int) else height
         blob = json.dumps(self.data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
-        key = f"tgbn-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"  # the same page for the same graph
-        return (f'<div class="tgbn-x" id="{key}" style="height:{size}"></div>'
+        key = f"{self.KEY}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"  # the same page, the same id
+        return (f'<div class="{self.ROOT}" id="{key}" style="height:{size}"></div>'
                 f'<script type="application/json" id="{key}-data">{blob}</script>'
-                f"<script>TinygradExplorer.mount(document.getElementById('{key}'), "
+                f"<script>{self.SCRIPT}.mount(document.getElementById('{key}'), "
                 f"document.getElementById('{key}-data').textContent);</script>")
 
     def page(self) -> str:
@@ -97,7 +97,7 @@ class Explorer:
         return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
                 f'<meta name="viewport" content="width=device-width, initial-scale=1">'
                 f"<title>{html.escape(self.data['title'])}</title>"
-                f"<style>html, body {{ margin: 0; height: 100%; }} .tgbn-x {{ border: 0; }}</style>"
+                f"<style>html, body {{ margin: 0; height: 100%; }} .{self.ROOT} {{ border: 0; }}</style>"
                 f"{self.assets()}</head><body>{self.embed('100vh')}</body></html>\n")
 
     def save(self, path: str | Path) -> Path:
@@ -116,7 +116,21 @@ class Explorer:
 
     def _repr_html_(self) -> str:
         return (f'<iframe srcdoc="{html.escape(self.page(), quote=True)}" title="{html.escape(self.data["title"])}" '
-                f'style="width:100%;height:{HEIGHT}px;border:1px solid #ddd;box-sizing:border-box"></iframe>')
+                f'style="width:100%;height:{self.EMBED}px;border:1px solid #ddd;box-sizing:border-box"></iframe>')
+
+
+@dataclass
+class Explorer(Page):
+    """An interactive page for one graph, or for the same graph at several training steps (see :class:`Page`).
+
+    Attributes:
+        data: what the page reads (see the module docstring): the graph(s) as JSON-ready dicts and lists.
+    """
+
+    data: dict[str, Any]
+    ROOT: ClassVar[str] = "tgbn-x"
+    KEY: ClassVar[str] = "tgbn"
+    SCRIPT: ClassVar[str] = "TinygradExplorer"
 
 
 class Timeline:

@@ -156,7 +156,7 @@ def test_numbers_do_not_depend_on_where_the_runs_ran(tmp_path):
 
 
 def test_the_demo_schedules_every_experiment_once():
-    assert sorted(LONGEST_FIRST) == sorted([*EXPERIMENTS, "timeline"])
+    assert sorted(LONGEST_FIRST) == sorted([*EXPERIMENTS, "timeline", "train-vs-eval", "bn-vs-ln"])
 
 
 def test_unknown_experiment_is_a_clear_error(tmp_path):

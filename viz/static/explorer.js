@@ -334,6 +334,7 @@ window.TinygradExplorer = (() => {
     setView(x, y, w, hgt) {
       this.view = [x, y, w, hgt];
       this.svg.setAttribute("viewBox", this.view.join(" "));
+      this.root.dispatchEvent(new CustomEvent("tgbn-view"));
       if (this.lens) for (const [k, v] of Object.entries({ x, y, width: w, height: hgt })) this.lens.setAttribute(k, v);
     }
 
@@ -514,6 +515,7 @@ window.TinygradExplorer = (() => {
 
     /* ----- interaction ----- */
     toggle(key) {
+      this.root.dispatchEvent(new CustomEvent("tgbn-toggle", { detail: key }));
       if (key in this.data.rolls) this.rolled.delete(key);
       else if (this.collapsed.has(key)) this.collapsed.delete(key);
       else this.collapsed.add(key);
@@ -681,6 +683,7 @@ window.TinygradExplorer = (() => {
         e.classList.toggle("hl", Boolean(on));
         e.classList.toggle("dim", lit && !on);
       }
+      this.root.dispatchEvent(new CustomEvent("tgbn-paint"));
     }
 
     /* One badge per noise kind inside a collapsed box: a stripe of the kind's colours at its right edge. */
@@ -748,11 +751,13 @@ window.TinygradExplorer = (() => {
       `${counts.length} bins`), svg, h("div", { class: "range" }, h("span", {}, fmt(edges[0])), h("span", {}, fmt(edges[edges.length - 1]))));
   }
 
+  /* A page built around explorers (viz.compare) listens to "tgbn-view" (the view moved), "tgbn-toggle" (a box
+   * is about to open or close; detail: its key) and "tgbn-paint" (colours were applied) on the root. */
   /* The page's data is parsed, the explorer built and the first layout asked for in three tasks, so that a
    * large graph never holds the page for all three at once. */
   const mount = (root, text) => setTimeout(() => {
     const data = JSON.parse(text);
     setTimeout(() => (root.explorer = new Explorer(root, data)));
   });
-  return { mount, Explorer };
+  return { mount, Explorer, h };
 })();
