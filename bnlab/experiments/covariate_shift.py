@@ -17,7 +17,7 @@ import numpy as np
 from tinygrad_bn import Tensor, grad, jit, nn, no_grad, optim
 
 from ..training import accuracy, load, minibatches, mlp
-from . import Figure, Result, seeds
+from . import Figure, Result
 
 if TYPE_CHECKING:
     from ..runner import Runner
@@ -123,7 +123,7 @@ def one_run(*, seed: int, bn: bool, cfg: dict) -> dict:
     }
 
 
-def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
+def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) -> Result:
     from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
 
     steps = 60 if quick else 600
@@ -136,7 +136,7 @@ def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
         "scatter_points": 200,
         "scatter_at": [0, steps // 10, steps // 3, steps],
     }
-    ss = seeds(seed, quick)
+    ss = seeds
     labels = {"no BN": False, "BN": True}
     found = iter(
         runner.map(

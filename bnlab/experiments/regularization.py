@@ -17,7 +17,7 @@ import numpy as np
 from tinygrad_bn import Tensor, no_grad
 
 from ..training import Split, accuracy, load, mlp, train
-from . import Figure, Result, seeds
+from . import Figure, Result
 
 if TYPE_CHECKING:
     from ..runner import Runner
@@ -69,10 +69,10 @@ def one_run(*, setting: str, label: str, seed: int, steps: int, hidden: int, lr:
     return _measure(model, split)
 
 
-def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
+def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) -> Result:
     from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
 
-    ss = seeds(seed, quick)
+    ss = seeds
     steps, lr, hidden = (40, 0.05, 64) if quick else (250, 0.05, 128)
     keys = [(setting, label) for setting, configs in SETTINGS.items() for label in configs]
     found = iter(

@@ -18,7 +18,7 @@ import numpy as np
 from tinygrad_bn import Tensor, nn, no_grad
 
 from ..training import CHANCE, DIVERGED, accuracy, counted, load, mlp, train
-from . import Figure, Result, seeds
+from . import Figure, Result
 
 if TYPE_CHECKING:
     from ..runner import Runner
@@ -72,10 +72,10 @@ def one_run(*, seed: int, norm: str, batch: int, epochs: int, hidden: int, train
     return found
 
 
-def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
+def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) -> Result:
     from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
 
-    ss = seeds(seed, quick)
+    ss = seeds
     batches = [2, 8, 32] if quick else BATCHES
     epochs, hidden, train_size = (1, 32, 300) if quick else (1, 64, 720)
     keys = [(norm, b) for norm in NORMS for b in batches]
