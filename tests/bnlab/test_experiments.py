@@ -9,6 +9,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
@@ -18,6 +19,7 @@ from bnlab import stats  # noqa: E402
 from bnlab.cli import main  # noqa: E402
 from bnlab.demo import LONGEST_FIRST  # noqa: E402
 from bnlab.experiments import EXPERIMENTS, run_experiment  # noqa: E402
+from bnlab.experiments.regularization import slopes  # noqa: E402
 from bnlab.runner import Runner  # noqa: E402
 from bnlab.training import counted  # noqa: E402
 
@@ -104,17 +106,33 @@ def test_noise_follows_one_over_sqrt_b(results):
     assert "additive at sub" in entries and "multiplicative at div" in entries and "from the random" in entries
 
 
-def test_regularization_is_paired_over_seeds(results):
+def test_regularization_sweeps_the_virtual_batch_at_a_fixed_batch(results):
     r = results["regularization"]
     n = r["numbers"]
-    assert set(n["runs"]) == {"300 digits", "all digits"}
-    assert set(n["runs"]["all digits"]) == {"no BN @64", "BN @64", "BN @512", "GhostBN @512 (64)"}
-    assert all(len(rs) == len(n["seeds"]) == 3 for cfg in n["runs"].values() for rs in cfg.values())
-    assert len(r["checks"]) == 5 and all(c["method"].startswith("paired, t interval over 3 seeds") for c in r["checks"])
-    # one seed's runs share the split, the init and the batches: the paired effect is their mean difference
-    runs = n["runs"]["all digits"]
-    diffs = [a["test_acc"] - b["test_acc"] for a, b in zip(runs["BN @64"], runs["no BN @64"])]
-    assert math.isclose(r["checks"][2]["effect"], sum(diffs) / 3)
+    runs = n["runs_virtual_batch"]["digits"]
+    assert list(runs) == ["16", "64", "512"] and n["batch"] == 512
+    # only the virtual batch varies: the same steps, lr and so epochs for every v
+    assert len({rr["epochs"] for rs in runs.values() for rr in rs}) == 1
+    assert all(len(rs) == len(n["seeds"]) == 3 for rs in runs.values())
+    claims = [c["claim"] for c in r["checks"]]
+    assert "primary: test loss rises with GhostBN's virtual batch" in claims[0]
+    assert all(c["kind"] == "evidence" and c["method"].startswith("paired") for c in r["checks"])
+    # the trend test is the mean over seeds of each seed's slope of test loss against log2(v)
+    loss = np.array([[rr["test_loss"] for rr in runs[v]] for v in runs]).T
+    assert math.isclose(r["checks"][0]["effect"], float(np.mean(slopes(loss, [16, 64, 512]))))
+    # the 2 x 2: the same epochs at both batch sizes, lr scaled with the batch
+    cells = n["runs_2x2"]["digits"]
+    assert set(cells) == {"BN @64", "BN @512", "no BN @64", "no BN @512"}
+    assert cells["BN @64"][0]["epochs"] == cells["BN @512"][0]["epochs"] == n["epochs_2x2"]
+    for f in r["figures"]:
+        assert f["stem"].startswith("regularization_")
+    bands = n["summary_mean_low_high"]["digits"]["virtual_batch"]["test_acc"]
+    assert all(0 <= low <= high <= 1 for _, low, high in bands)  # accuracy intervals stay within [0, 1]
+
+
+def test_slopes_are_per_doubling_of_the_virtual_batch():
+    values = np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]])  # two seeds over v = 16, 32, 64
+    assert slopes(values, [16, 32, 64]) == pytest.approx([1.0, 0.0])
 
 
 def test_test_time_eval_predictions_do_not_depend_on_the_batch(results):
@@ -143,7 +161,7 @@ def test_same_seed_same_numbers(tmp_path, tmp_path_factory):
     assert a.checks == b.checks
     out, _ = quick_demo(tmp_path_factory.getbasetemp())
     assert json.loads((out / "noise.json").read_text())["numbers"]["additive"] != list(a.numbers["additive"])
-    # run alone, an experiment with dropout gives the numbers it gave inside the demo
+    # run alone, an experiment gives the numbers it gave inside the demo
     run_experiment("regularization", quick=True, seed=0, out=tmp_path / "c", progress=False)
     assert numbers(tmp_path / "c" / "regularization.json") == numbers(out / "regularization.json")
 
