@@ -109,6 +109,7 @@ def test_noise_follows_one_over_sqrt_b(results):
 def test_regularization_sweeps_the_virtual_batch_at_a_fixed_batch(results):
     r = results["regularization"]
     n = r["numbers"]
+    assert n["datasets"] == ["digits", "mnist1d"] and set(n["runs_virtual_batch"]) == {"digits", "mnist1d"}
     runs = n["runs_virtual_batch"]["digits"]
     assert list(runs) == ["16", "64", "512"] and n["batch"] == 512
     # only the virtual batch varies: the same steps, lr and so epochs for every v
@@ -123,7 +124,7 @@ def test_regularization_sweeps_the_virtual_batch_at_a_fixed_batch(results):
     # the 2 x 2: the same epochs at both batch sizes, lr scaled with the batch
     cells = n["runs_2x2"]["digits"]
     assert set(cells) == {"BN @64", "BN @512", "no BN @64", "no BN @512"}
-    assert cells["BN @64"][0]["epochs"] == cells["BN @512"][0]["epochs"] == n["epochs_2x2"]
+    assert cells["BN @64"][0]["epochs"] == cells["BN @512"][0]["epochs"] == n["epochs_2x2"]["digits"]
     for f in r["figures"]:
         assert f["stem"].startswith("regularization_")
     bands = n["summary_mean_low_high"]["digits"]["virtual_batch"]["test_acc"]
