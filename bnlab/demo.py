@@ -96,12 +96,12 @@ def demo(
     )
     if runner.scheduler:  # the cluster's workers may not see `out`: they compute the runs, this process the rest
         with threadpool_limits(1, user_api="blas"):  # like every run (faster for these small matrices)
-            bar = tqdm(LONGEST_FIRST, desc="experiments", disable=not progress)
+            bar = tqdm(LONGEST_FIRST, desc="experiments + timeline", disable=not progress)
             parts = {name: _part(name, quick=quick, seed=seed, out=out, runner=runner, n_seeds=n_seeds)
                      for name in bar}
     else:
         tasks = [{"name": name, "quick": quick, "seed": seed, "out": out, "n_seeds": n_seeds} for name in LONGEST_FIRST]
-        parts = dict(zip(LONGEST_FIRST, runner.map(_part, tasks, desc="experiments"), strict=True))
+        parts = dict(zip(LONGEST_FIRST, runner.map(_part, tasks, desc="experiments + timeline"), strict=True))
     results = [parts[name] for name in EXPERIMENTS]
     timeline = Figure(
         "covariate_shift_timeline",

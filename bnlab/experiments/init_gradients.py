@@ -113,9 +113,10 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
         sq = np.array([r["grad_sq_norms"] for r in runs[label]])
         curves[label.split(",")[0]] = (list(range(1, sq.shape[1] + 1)), np.exp(np.log(sq).mean(0)).tolist())
     plots.panels(
-        {f"squared gradient norm per layer at init (depth {deep}, batch {big})": curves},
+        {f"at init, depth {deep}, batch {big}": curves},
         out / "init_gradients_layers",
         xlabel="layer (1 = first)",
+        ylabel="squared gradient norm ||dL/dW||^2",
         logy=True,
     )
     plots.interval_lines(

@@ -121,6 +121,7 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
             margin=SLOPE_TOL, reason=SLOPE_WHY,
             unit="slope + 0.5",
             seed=seed,
+            kind="sanity",  # the central limit theorem: any finite-variance unit gives it
             claim=f"additive noise (mean_B - mu)/sigma shrinks like 1/sqrt(B): log-log slope -0.5 within {SLOPE_TOL}",
         ),
         stats.mean_effect(

@@ -129,10 +129,11 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
             "running averages (population - running)",
         ),
     ]
-    curves = {NORMS[n]: (batches, [stats.interval(acc(n, b), seed=seed)[:3] for b in batches]) for n in NORMS}
+    curves = {NORMS[n]: (batches, [stats.interval(acc(n, b), seed=seed, bounds=stats.ACCURACY)[:3] for b in batches])
+              for n in NORMS}
     curves["BatchNorm, population statistics"] = (
         batches,
-        [stats.interval(acc("bn", b, "test_acc_population"), seed=seed)[:3] for b in batches],
+        [stats.interval(acc("bn", b, "test_acc_population"), seed=seed, bounds=stats.ACCURACY)[:3] for b in batches],
     )
     diverged = {NORMS[n]: {b: int(sum(r["diverged"] for r in runs[n][b])) for b in batches} for n in NORMS}
     numbers = {

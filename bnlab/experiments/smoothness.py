@@ -170,7 +170,8 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
     plots.interval_lines(
         {
             "test accuracy while training": {
-                label: (x, [stats.interval(col, seed=seed)[:3] for col in np.array([r["test_acc"] for r in rs]).T])
+                label: (x, [stats.interval(col, seed=seed, bounds=stats.ACCURACY)[:3]
+                            for col in np.array([r["test_acc"] for r in rs]).T])
                 for label, rs in runs.items()
             }
         },
