@@ -352,15 +352,21 @@ def interval_lines(
     stem: Path | str,
     *,
     xlabel: str,
-    ylabel: str,
+    ylabel: str | Sequence[str],
     logx: bool = False,
     logy: bool = False,
     ylim: tuple[float, float] | None = None,
 ) -> list[Path]:
-    """Side-by-side panels of labelled lines, each point an estimate with its 95% interval as a shaded band."""
+    """Panels of labelled lines (up to three in a row, else two per row), each point an estimate with its 95%
+    interval as a shaded band; ``ylabel`` is one label or one per panel."""
     n = len(panels)
-    fig, axes = subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False, sharey=ylim is not None)
-    for ax, (title, series) in zip(axes[0], panels.items()):
+    cols = n if n <= 3 else 2
+    rows = -(-n // cols)
+    ylabels = [ylabel] * n if isinstance(ylabel, str) else list(ylabel)
+    fig, axes = subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False, sharey=ylim is not None)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    for ax, ylabel, (title, series) in zip(axes.flat, ylabels, panels.items()):
         for i, (label, (x, pts)) in enumerate(series.items()):
             est, lo, hi = (np.asarray(v, dtype=float) for v in zip(*pts))
             ax.plot(x, est, "o-", ms=3, lw=1.5, color=_color(label, i), label=label)

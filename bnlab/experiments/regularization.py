@@ -145,7 +145,7 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
     plots.interval_lines({f"{d}, {epochs[d]} epochs, {key.replace('_', ' ')}": {
         norm: ([64, 512], [summary[d]["cells"][f"{norm} @{b}"][key] for b in (64, 512)]) for norm in ("BN", "no BN")}
         for d in DATASETS for key in ("test_loss", "test_acc")}, out / "regularization_2x2",
-        xlabel="batch size (lr scaled with it)", ylabel="test loss / test accuracy", logx=True)
+        xlabel="batch size (lr scaled with it)", ylabel=["test loss", "test accuracy"] * len(DATASETS), logx=True)
 
     def at(d: str, key: str, i: int) -> str:
         m, lo, hi = summary[d]["virtual_batch"][key][i]
