@@ -74,3 +74,10 @@ def test_example_script_runs(tmp_path):
     assert "noise: " in done.stdout
     assert json.loads((tmp_path / "noise.json").read_text())["seed"] == 2
     assert (tmp_path / "noise_graph.svg").exists() and (tmp_path / "noise_scaling.png").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--seeds", "0"), ("--seed", "-1")])
+def test_a_bad_seed_count_or_block_is_rejected(capsys, option, value):
+    with pytest.raises(SystemExit) as info:
+        main(["experiment", "noise", "--quick", option, value])
+    assert info.value.code == 2 and f"argument {option}: must be a whole number" in capsys.readouterr().err
