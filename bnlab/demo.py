@@ -90,8 +90,9 @@ def demo(
     graph = Figure(
         "bn_graph",
         "A small network's graph: Linear, BatchNorm1d, ReLU, Dropout, Linear, cross-entropy",
-        "Every op tinygrad_bn recorded for one training step on a batch of 8, boxed by module, each tensor "
-        "coloured by the size of its gradient (blue small, red large) with noise paths marked in the "
+        "One training step on a batch of 8 as viz.render draws it by default: each module a box titled by path and "
+        "class, the BatchNorm where noise first enters opened op by op, tensors shaded grey by the log of their "
+        "gradient norm (light small, dark large; the legend's ramp gives the range) and the noise paths in the "
         "legend's colours. viz.noise_paths found: " + "; ".join(found["noise_entries"]) + ".",
     )
     if runner.scheduler:  # the cluster's workers may not see `out`: they compute the runs, this process the rest

@@ -96,3 +96,11 @@ def test_torch_models_bench_measures_every_stage(tmp_path):
     seconds, facts, page = torch_models.measure(tmp_path, batch=2, size=32)
     assert set(seconds) == {"capture with gradients", "noise analysis", "explorer page written"}
     assert facts["entries"] == 40 and page.stat().st_size > 0
+
+
+def test_monitor_overhead_report_runs(capsys):
+    from bench import monitor
+
+    assert monitor.main(["--repeats", "1", "--batch", "8", "--logdir"]) == 0
+    report = capsys.readouterr().out
+    assert "| eager |" in report and "| jit |" in report and "TensorBoard files: written" in report

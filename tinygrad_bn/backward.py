@@ -136,7 +136,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Tensor], *, ops: 
                 if owned:
                     owned.discard(k)
                 if t._hooks:
-                    g = _run_hooks(t, g, create_graph, wrap)
+                    g = run_hooks(t._hooks, g, t.shape, create_graph, wrap)
                 if wanted is not None:
                     if k in wanted:
                         found[k] = g if create_graph else wrap(g)
@@ -195,10 +195,11 @@ def _check_versions(t: Tensor, node: Any) -> None:
                 f"version {v} instead. Compute the in-place change after backward, or on a clone()")
 
 
-def _run_hooks(t: Tensor, g: Any, create_graph: bool, wrap: Wrap) -> Any:
-    """Pass ``g`` through ``t``'s hooks (they see a Tensor and return a Tensor, an ndarray or None); a returned
-    value replaces it after a check that it has the gradient's shape."""
-    for hook in t._hooks:
+def run_hooks(hooks: Sequence[Callable[[Tensor], Any]], g: Any, shape: tuple[int, ...], create_graph: bool,
+              wrap: Wrap) -> Any:
+    """Pass ``g``, the gradient of a tensor of ``shape``, through its ``hooks`` (they see a Tensor and return a
+    Tensor, an ndarray or None); a returned value replaces it after a check that it has the gradient's shape."""
+    for hook in hooks:
         replaced = hook(g if create_graph else wrap(g))
         if replaced is None:
             continue
@@ -208,7 +209,7 @@ def _run_hooks(t: Tensor, g: Any, create_graph: bool, wrap: Wrap) -> Any:
                             "an ndarray or None")
         if np.shape(replaced) != g.shape:
             raise ValueError(f"register_hook: hook {name} returned a gradient of shape {np.shape(replaced)} for a "
-                             f"tensor whose gradient has shape {g.shape} (the tensor's shape is {t.shape})")
+                             f"tensor whose gradient has shape {g.shape} (the tensor's shape is {shape})")
         if create_graph:
             g = replaced if isinstance(replaced, Value) else wrap(np.asarray(replaced, dtype=g.dtype))
         else:

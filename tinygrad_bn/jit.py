@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import anomaly, tape
-from .backward import accumulate, inputs_first, memory, toposort, unbroadcast
+from .backward import accumulate, inputs_first, memory, run_hooks, toposort, unbroadcast
 from .graph import enable_grad, is_grad_enabled, record
 from .ops import ARRAYS
 from .tape import JitError, Tape
@@ -99,10 +99,14 @@ class _Plan:
         self.size, self.root = len(order), slot[id(loss)]
         self.leaves: list[Leaf] = []
         self.forward: list[Step] = []
+        self.hooks: dict[int, tuple] = {}  # slot -> the gradient hooks of a tensor made here (run by the replay)
         for i, t in enumerate(order):
-            if t._hooks or t._retains_grad:
-                raise JitError(f"jit: a tensor of shape {t.shape} has a gradient hook or retain_grad(); a replay "
-                               "does not run hooks nor keep intermediate gradients")
+            if t._retains_grad or (t._hooks and id(t) not in made_here):
+                raise JitError(f"jit: a tensor of shape {t.shape} has retain_grad() or is an argument, parameter or "
+                               "buffer with a gradient hook; a replay keeps no intermediate gradient and runs only "
+                               "the hooks of tensors made inside the function")
+            if t._hooks:
+                self.hooks[i] = t._hooks
             node = None if id(t) in where else t.node
             made = constants.get(id(t))
             if made is not None:  # recomputed from this call's values
@@ -116,7 +120,8 @@ class _Plan:
         self.effects: list[Update] = []
         for e in recorded.effects:
             if any(id(t) not in slot for t in e.tensors):
-                raise JitError("jit: a state update (effect) reads a value the loss does not depend on")
+                raise JitError(f"jit: {e.what} read a value the loss does not depend on, which a replay does not "
+                               "compute")
             self.effects.append(Update(e.fn, tuple(slot[id(t)] for t in e.tensors), after[e.at]))
         self.backward: list[Back] = []
         for t in toposort([loss]) if backward else ():
@@ -178,7 +183,9 @@ class _Plan:
                         "between the calls: it was computed outside tinygrad_bn's ops, so a replay would keep the "
                         "first value")
         if [e[1:] for e in self.effects] != [e[1:] for e in other.effects]:
-            return "the state updates (effects) changed"
+            return "the state updates (effects) or the module hooks run changed"
+        if self.hooks.keys() != other.hooks.keys():
+            return "the tensors with gradient hooks changed"
         return None
 
     def _compile(self) -> tuple[str, Callable[[tuple[Tensor, ...]], Tensor]]:
@@ -189,8 +196,8 @@ class _Plan:
         A value is deleted after the last vjp that reads it, so the allocator reuses warm memory.
         """
         env: dict[str, Any] = {"A": ARRAYS, "np": np, "fit": _fit, "acc": accumulate, "wrap": _result,
-                               "memory": memory, "result": _result, "failed": _failed, "ops": self.forward,
-                               "name": self.name}
+                               "hooked": run_hooks, "memory": memory, "result": _result, "failed": _failed,
+                               "ops": self.forward, "name": self.name}
         code = ["def replay(args):"]
         for i, src in self.leaves:
             if isinstance(src, int):
@@ -240,6 +247,9 @@ class _Plan:
                     code.append(f"        acc({f'args[{target}]' if isinstance(target, int) else f'T{i}'}, g{i}, "
                                 "False, handed, wrap)")
                 else:
+                    if i in self.hooks:  # gradient hooks (a module's backward hooks): run on the complete gradient
+                        env[f"H{i}"] = self.hooks[i]
+                        code.append(f"        g{i} = hooked(H{i}, g{i}, {self.shapes[i]!r}, False, wrap)")
                     env[f"b{i}"], env[f"n{i}"], env[f"a{i}"] = vjp, need, attrs
                     call = ", ".join(["A", f"n{i}", f"g{i}", f"v{i}"] + [f"v{j}" for j in ins] +
                                      ([f"**a{i}"] if attrs else []))

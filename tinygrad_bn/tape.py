@@ -25,6 +25,7 @@ class Effect(NamedTuple):
     fn: Callable[..., None]
     tensors: tuple[Any, ...]
     at: int
+    what: str = "a state update (effect)"
 
 
 class Constant(NamedTuple):
@@ -48,9 +49,10 @@ class Tape:
         """A primitive made ``out``."""
         self.made.append(out)
 
-    def effect(self, fn: Callable[..., None], tensors: tuple[Any, ...]) -> None:
-        """A state change ran, with its place among the ops made so far."""
-        self.effects.append(Effect(fn, tensors, len(self.made)))
+    def effect(self, fn: Callable[..., None], tensors: tuple[Any, ...], what: str = "a state update (effect)") -> None:
+        """A state change (or a call a replay repeats: ``what``, e.g. a module's forward hooks) ran, with its
+        place among the ops made so far."""
+        self.effects.append(Effect(fn, tensors, len(self.made), what))
 
     def constant(self, t: Any, fn: Callable[..., Any], inputs: tuple[Any, ...]) -> None:
         """The constant ``t`` was computed by ``fn`` from ``inputs``' values."""

@@ -3,8 +3,9 @@
 from .capture import capture
 from .explore import Explorer, Timeline, explore
 from .fold import MAX_NODES
+from .monitor import Monitor
 from .noise import Entry, NoiseReport, noise_paths
 from .render import Rendering, render, to_dot
 
-__all__ = ["MAX_NODES", "Entry", "Explorer", "NoiseReport", "Rendering", "Timeline", "capture", "explore",
+__all__ = ["MAX_NODES", "Entry", "Explorer", "Monitor", "NoiseReport", "Rendering", "Timeline", "capture", "explore",
            "noise_paths", "render", "to_dot"]

@@ -84,7 +84,7 @@ def _capture_step(model: nn.Module, x: Any, target: Any, mode: str) -> nx.DiGrap
         raise TypeError(f"capture: drawing a model ({type(model).__name__}) needs input=, e.g. a batch "
                         "Tensor of shape (N, features)")
     x = x if isinstance(x, Tensor) else Tensor(np.asarray(x), name="input")
-    with nn.utils.preserved_state(model):
+    with nn.utils.preserved_state(model, hooks=False):  # a Monitor's hooks do not record this pass
         model.train(mode == "train")
         with record():
             out = model(x)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+import viz
 from tinygrad_bn import Tensor, grad, jit, nn, no_grad, optim
 
 from ..training import accuracy, load, minibatches, mlp
@@ -25,22 +26,14 @@ if TYPE_CHECKING:
 PERCENTILES = (15, 50, 85)
 
 
-def sigmoid_inputs(model: nn.Sequential, X: np.ndarray) -> list[np.ndarray]:
-    """The input of every Sigmoid layer, one (N, units) array per hidden layer, as training sees them.
+def probe(model: nn.Sequential, mon: viz.Monitor, X: np.ndarray) -> None:
+    """Run ``X`` through the model as training sees it, recorded by ``mon`` as its current step.
 
     BN normalizes with the statistics of ``X`` itself (train mode), so the view does not depend on how far
     the running statistics have caught up; the running statistics are restored afterwards.
     """
-    snapshot = model.state_dict()
-    found = []
-    with no_grad():
-        h = Tensor(X)
-        for layer in model:
-            if isinstance(layer, nn.Sigmoid):
-                found.append(h.data.copy())
-            h = layer(h)
-    model.load_state_dict(snapshot)
-    return found
+    with mon.record(), no_grad(), nn.utils.preserved_state(model):
+        model(Tensor(X))
 
 
 def gradient_shift(model: nn.Sequential, xb: np.ndarray, yb: np.ndarray, lr: float) -> tuple[float, float, float]:
@@ -84,17 +77,23 @@ def one_run(*, seed: int, bn: bool, cfg: dict) -> dict:
     probe_rng = np.random.default_rng(seed + 1)
     X_probe = split.X_test[: cfg["probe"]]
     scatter_at = set(cfg["scatter_at"])
-    rec: dict = {"steps": [], "percentiles": [], "ics": [], "scatter": {}, "test_acc": []}
+    rec: dict = {"steps": [], "ics": [], "scatter": {}, "test_acc": []}
+    # the sigmoids' inputs on the probe set, recorded by a Monitor (every=None: only the probes); the second
+    # sigmoid's raw inputs, for the scatter, by a forward pre-hook
+    mon = viz.Monitor(model, every=None, layers=nn.Sigmoid, count_forward=False)
+    sigmoids = list(mon.layers)
+
+    def keep_scatter(module: nn.Module, args: tuple) -> None:
+        if mon.active and mon.steps in scatter_at:
+            rec["scatter"][mon.steps] = args[0].data[: cfg["scatter_points"], :2].tolist()
+    mon.layers[sigmoids[1]].register_forward_pre_hook(keep_scatter)
     train_step = jit(lambda x, y: model(x).cross_entropy(y))  # forward and backward, replayed (bit-identical)
     for step in range(cfg["steps"] + 1):
         if step % cfg["every"] == 0 or step in scatter_at:
-            inputs = sigmoid_inputs(model, X_probe)
-            if step in scatter_at:
-                rec["scatter"][step] = inputs[1][: cfg["scatter_points"], :2].tolist()
+            probe(model, mon, X_probe)
             if step % cfg["every"] == 0:
                 rows = probe_rng.choice(len(split.y_train), cfg["batch"], replace=False)
                 rec["steps"].append(step)
-                rec["percentiles"].append(np.percentile(inputs[-1], PERCENTILES, axis=0))
                 rec["ics"].append(gradient_shift(model, split.X_train[rows], split.y_train[rows], cfg["lr"]))
                 rec["test_acc"].append(accuracy(model, split.X_test, split.y_test))
         if step == cfg["steps"]:
@@ -103,7 +102,10 @@ def one_run(*, seed: int, bn: bool, cfg: dict) -> dict:
         opt.zero_grad()
         train_step(xb, yb)
         opt.step()
-    pcts = np.array(rec["percentiles"])
+        mon.step()
+    mon.close()
+    pcts = np.stack([mon.channels(sigmoids[-1], f"input_q{p}")[1] for p in PERCENTILES], axis=1)
+    pcts = pcts[[i for i, s in enumerate(mon.channels(sigmoids[-1], "input_q50")[0]) if s in rec["steps"]]]
     shift = _shift(pcts)
     ics = np.array(rec["ics"])[1:]  # from the first step on (at step 0 both nets are untouched)
     return {

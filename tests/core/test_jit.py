@@ -114,13 +114,21 @@ def test_values_computed_with_numpy_from_the_inputs_are_refused():
 
 def test_hooks_a_non_scalar_loss_and_no_grad():
     w = Tensor(np.ones(3), requires_grad=True)
+    seen = []
 
     def hooked(x):
         h = x * w
-        h.register_hook(lambda g: g)
+        h.register_hook(lambda g: (seen.append(g.data.copy()), g * 2)[1])  # run at replay too
         return h.sum()
+    step = tg.jit(hooked)
+    for k in range(4):
+        step(np.full(3, k + 1.0))
+    assert [float(g[0]) for g in seen] == [1.0] * 4 and step._plans
+    np.testing.assert_array_equal(w.grad.data, 2 * (1 + 2 + 3 + 4) * np.ones(3))
+    w.register_hook(lambda g: g)
     with pytest.raises(JitError, match="gradient hook"):
-        tg.jit(hooked)(np.ones(3))
+        tg.jit(lambda x: (x * w).sum())(np.ones(3))
+    w._hooks, w.grad = (), None
     with pytest.raises(RuntimeError, match=r"one-element loss Tensor, got Tensor of shape \(3,\)"):
         tg.jit(lambda x: x * w)(np.ones(3))
     step = tg.jit(lambda x: (x * w).sum())

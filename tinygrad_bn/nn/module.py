@@ -17,6 +17,8 @@ import numpy as np
 from .. import tape
 from ..graph import Scope, current_module, pop_scope, push_scope
 from ..tensor import Tensor, target_dtype
+from . import hooks
+from .hooks import RemovableHandle
 
 # id(module) -> path, set while the outermost module's forward runs
 _paths: ContextVar[dict[int, str] | None] = ContextVar("module_paths", default=None)
@@ -53,6 +55,7 @@ class Module:
     """
 
     training: bool
+    _hooks: hooks.Hooks | None = None  # None while the module has no hook: the fast path of __call__
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
@@ -136,6 +139,12 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._hooks is not None:
+            return hooks.call(self, args, kwargs)
+        return self._scoped_call(args, kwargs)
+
+    def _scoped_call(self, args: tuple, kwargs: dict) -> Any:
+        """``forward`` inside this module's scope (what a call does, hooks aside)."""
         if args and (self._parameters or self._buffers):
             _check_dtype(self, args[0])
         paths = _paths.get()
@@ -163,6 +172,91 @@ class Module:
                 _paths.reset(paths_token)
         s.finish(result)
         return result
+
+    # ----- hooks ----------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each ``forward``; a returned value replaces the positional inputs
+        (a tuple, or one value made a 1-tuple). As ``torch.nn.Module.register_forward_pre_hook``.
+
+        Args:
+            hook: the function; with ``with_kwargs`` it is ``hook(module, args, kwargs)`` and returns None or
+                ``(new_args, new_kwargs)``.
+            prepend: run it before the hooks already registered.
+            with_kwargs: pass the keyword inputs too.
+
+        Returns:
+            A handle whose ``remove()`` takes the hook off.
+        """
+        return self._add_hook("forward_pre", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each ``forward``; a returned value replaces the output.
+        As ``torch.nn.Module.register_forward_hook``.
+
+        Args:
+            hook: the function; with ``with_kwargs`` it is ``hook(module, args, kwargs, output)``.
+            prepend: run it before the hooks already registered.
+            with_kwargs: pass the keyword inputs too.
+            always_call: call it (with output None) even when ``forward`` raised.
+
+        Returns:
+            A handle whose ``remove()`` takes the hook off.
+        """
+        return self._add_hook("forward", hook, prepend, with_kwargs, always_call)
+
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradient of the module's outputs is known, before it flows
+        into the module; a returned tuple replaces ``grad_output``. As torch's method of the same name.
+
+        Args:
+            hook: the function; ``grad_output`` is a tuple, one Tensor per output (None where none).
+            prepend: run it before the hooks already registered.
+
+        Returns:
+            A handle whose ``remove()`` takes the hook off.
+        """
+        return self._add_hook("backward_pre", hook, prepend)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], *, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradient of the module's positional inputs (through
+        this module only) is known; a returned tuple replaces ``grad_input``. As torch's method of the same name:
+        ``grad_input`` holds None for inputs that are not Tensors requiring grad, and if none does the hook runs
+        as soon as ``grad_output`` is known, with ``grad_input`` all None.
+
+        Args:
+            hook: the function.
+            prepend: run it before the hooks already registered.
+
+        Returns:
+            A handle whose ``remove()`` takes the hook off.
+        """
+        return self._add_hook("backward", hook, prepend)
+
+    def _add_hook(self, kind: str, hook: Callable[..., Any], prepend: bool, with_kwargs: bool = False,
+                  always_call: bool = False) -> RemovableHandle:
+        if self._hooks is None:
+            object.__setattr__(self, "_hooks", hooks.Hooks())
+        key = hooks.add(self._hooks, kind, hook, prepend, with_kwargs, always_call)
+        self._changed(False)  # a jit recording of this module holds the hooks it saw
+        return RemovableHandle(self, kind, key)
+
+    def _remove_hook(self, kind: str, key: int) -> None:
+        if self._hooks is not None and getattr(self._hooks, kind).pop(key, None) is not None:
+            self._changed(False)
+            if not self._hooks:
+                object.__setattr__(self, "_hooks", None)
+
+    def _hooks_copy(self) -> hooks.Hooks | None:
+        """A copy of this module's hook tables (None without hooks), for :meth:`_restore_hooks`."""
+        return None if self._hooks is None else hooks.Hooks(*(dict(t) for t in vars(self._hooks).values()))
+
+    def _restore_hooks(self, saved: hooks.Hooks | None) -> None:
+        """Put back the hooks of :meth:`_hooks_copy` (a new version if they differ from the current ones)."""
+        if saved != self._hooks:
+            object.__setattr__(self, "_hooks", saved)
+            self._changed(False)
 
     # ----- the tree -------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:

@@ -12,7 +12,7 @@ import numpy as np
 from ..graph import scope
 from ..ops.composites import as_tensor
 from ..tape import effect
-from ..tensor import Tensor, constant
+from ..tensor import Tensor
 
 
 def channel_shape(x: Tensor) -> tuple[int, ...]:
@@ -105,8 +105,8 @@ def update_running_stats(running_mean: Tensor, running_var: Tensor, mean: np.nda
 def normalize_running(x: Tensor, running_mean: Tensor, running_var: Tensor, eps: float,
                       shape: tuple[int, ...]) -> Tensor:
     """``(x - running_mean) / sqrt(running_var + eps)``, the statistics reshaped to ``shape``: what BatchNorm and
-    InstanceNorm do with running statistics. The statistics are constants of the graph (no gradient), made
-    with :func:`~tinygrad_bn.autograd.constant`, so a jit replay reads the buffers' values of each call.
+    InstanceNorm do with running statistics. The buffers themselves are inputs of the graph (so ``viz`` shows
+    them as buffers, and a jit replay reads their values at each call); no gradient flows into them.
 
     Args:
         x: the input.
@@ -118,13 +118,8 @@ def normalize_running(x: Tensor, running_mean: Tensor, running_var: Tensor, eps:
     Returns:
         A Tensor of ``x``'s shape.
     """
-    mean = constant(functools.partial(np.reshape, shape=shape), running_mean)
-    std = constant(functools.partial(_std, eps, shape), running_var)
-    return (x - mean) / std
-
-
-def _std(eps: float, shape: tuple[int, ...], var: np.ndarray) -> np.ndarray:
-    return np.sqrt(var + eps).reshape(shape)
+    mean, var = (t.detach() if t.requires_grad else t for t in (running_mean, running_var))
+    return (x - mean.reshape(shape)) / (var.reshape(shape) + eps).sqrt()
 
 
 @scope("batch_norm")

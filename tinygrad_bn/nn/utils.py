@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -14,12 +15,13 @@ from .module import Module
 
 
 @contextmanager
-def preserved_state(model: Module) -> Iterator[Module]:
+def preserved_state(model: Module, *, hooks: bool = True) -> Iterator[Module]:
     """Context manager: whatever the block does to ``model``, afterwards it is as it was before.
 
     Restored: each module's train/eval mode, every buffer's values (running statistics, counters), every
-    parameter's ``.grad``, and the state of every numpy Generator a module holds (a dropout's). So a pass
-    run only to look at the model (``viz.capture`` runs one) leaves no trace on training::
+    parameter's ``.grad``, the state of every numpy Generator a module holds (a dropout's), and the module
+    hooks (one registered in the block is gone, one removed is back). So a pass run only to look at the model
+    (``viz.capture`` runs one, with ``hooks=False``) leaves no trace on training::
 
         with nn.utils.preserved_state(model):
             model.train()
@@ -27,12 +29,17 @@ def preserved_state(model: Module) -> Iterator[Module]:
 
     Args:
         model: the module (its descendants are included).
+        hooks: whether the module hooks run inside the block (False: they are off until it ends, so a
+            :class:`viz.Monitor` does not record the pass).
 
     Yields:
         ``model``.
     """
     undo: list[Callable[[], None]] = []
     for m in model.modules():
+        undo.append(functools.partial(m._restore_hooks, m._hooks_copy()))
+        if not hooks:
+            m._restore_hooks(None)
         undo.append(lambda m=m, flag=m.training: object.__setattr__(m, "training", flag))  # as Module.train does
         for v in vars(m).values():
             if isinstance(v, np.random.Generator):
