@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import shlex
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from . import experiments
+from . import agreement, experiments
 from .experiments import EXPERIMENTS, Figure, Result, run_experiment
 from .graphs import bn_vs_layernorm, covariate_shift_timeline, network_graph, train_vs_eval
 from .report import write_report
@@ -37,10 +38,12 @@ noise ~15 s) and so that two workers finish together in the quick one; the last 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     experiments.add_arguments(parser, with_name=False)
+    parser.add_argument("--compare", type=Path, default=None, metavar="OLD",
+                        help="a previous run's folder: report per check whether verdict and interval agree with it")
 
 
-def _part(name: str, *, quick: bool, seed: int, out: Path,
-          runner: Runner | None = None) -> Result | viz.Explorer | viz.Comparison:
+def _part(name: str, *, quick: bool, seed: int, out: Path, runner: Runner | None = None,
+          n_seeds: int | None = None) -> Result | viz.Explorer | viz.Comparison:
     """One part of the demo: experiment ``name`` (its runs on ``runner``; None: in this process), the
     covariate-shift run's timeline (``name="timeline"``) or a comparison (``"train-vs-eval"``, ``"bn-vs-ln"``)."""
     if name == "timeline":
@@ -52,7 +55,7 @@ def _part(name: str, *, quick: bool, seed: int, out: Path,
     with contextlib.ExitStack() as stack:
         if runner is None:
             runner = stack.enter_context(Runner(jobs=1, progress=False))
-        return run_experiment(name, quick=quick, seed=seed, out=out, runner=runner)
+        return run_experiment(name, quick=quick, seed=seed, out=out, runner=runner, n_seeds=n_seeds)
 
 
 def demo(
@@ -63,20 +66,27 @@ def demo(
     progress: bool = True,
     command: str = "tinygrad-bn demo",
     runner: Runner | None = None,
+    n_seeds: int | None = None,
+    compare: Path | str | None = None,
 ) -> tuple[Path, list[Result]]:
     """Run all experiments into ``out`` and write the report; returns its path and the results.
 
     Args:
         out: the output folder.
-        quick: tiny settings (3 seeds) instead of the full ones (10 seeds).
-        seed: the first seed of every experiment.
+        quick: tiny settings (3 seeds) instead of the full ones (20 seeds).
+        seed: the block of seeds of every experiment.
         progress: progress bars.
         command: the command line the report says produced it.
         runner: where the runs execute (default: joblib processes on all cores).
+        n_seeds: seeds per configuration (default 3 quick, 20 full).
+        compare: a previous run's folder: ``compare.json`` and the report say per check whether verdict and
+            interval agree with its JSON (:mod:`bnlab.agreement`).
     """
     if runner is None:
         with Runner(progress=progress) as runner:
-            return demo(out, quick=quick, seed=seed, progress=progress, command=command, runner=runner)
+            return demo(out, quick=quick, seed=seed, progress=progress, command=command, runner=runner,
+                        n_seeds=n_seeds, compare=compare)
+    old = None if compare is None else agreement.previous(compare, list(EXPERIMENTS))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -91,11 +101,12 @@ def demo(
     )
     if runner.scheduler:  # the cluster's workers may not see `out`: they compute the runs, this process the rest
         with threadpool_limits(1, user_api="blas"):  # like every run (faster for these small matrices)
-            bar = tqdm(LONGEST_FIRST, desc="experiments", disable=not progress)
-            parts = {name: _part(name, quick=quick, seed=seed, out=out, runner=runner) for name in bar}
+            bar = tqdm(LONGEST_FIRST, desc="experiments + timeline", disable=not progress)
+            parts = {name: _part(name, quick=quick, seed=seed, out=out, runner=runner, n_seeds=n_seeds)
+                     for name in bar}
     else:
-        tasks = [{"name": name, "quick": quick, "seed": seed, "out": out} for name in LONGEST_FIRST]
-        parts = dict(zip(LONGEST_FIRST, runner.map(_part, tasks, desc="experiments"), strict=True))
+        tasks = [{"name": name, "quick": quick, "seed": seed, "out": out, "n_seeds": n_seeds} for name in LONGEST_FIRST]
+        parts = dict(zip(LONGEST_FIRST, runner.map(_part, tasks, desc="experiments + timeline"), strict=True))
     results = [parts[name] for name in EXPERIMENTS]
     timeline = Figure(
         "covariate_shift_timeline",
@@ -114,20 +125,28 @@ def demo(
                         "running statistics, so no batch noise enters and a prediction does not depend on the batch.")
     explorers = [(graph, found["explorer"]), (bn_ln, parts["bn-vs-ln"]), (timeline, parts["timeline"]),
                  (train_eval, parts["train-vs-eval"])]
+    rows = None if old is None else agreement.compare(old, results)
+    if rows is not None:
+        agreement.write(out, rows, compare)
     report = write_report(out, results, graph=graph, command=command, seconds=time.perf_counter() - start,
-                          explorers=explorers)
+                          explorers=explorers, comparison=rows)
     return report, results
 
 
 def run(args: argparse.Namespace) -> int:
     command = "tinygrad-bn demo" + (" " + shlex.join(sys.argv[2:]) if sys.argv[1:2] == ["demo"] else "")
     with experiments.runner_from(args) as runner:
-        report, results = demo(
-            args.out, quick=args.quick, seed=args.seed, progress=args.progress, command=command, runner=runner
-        )
+        report, results = demo(args.out, quick=args.quick, seed=args.seed, progress=args.progress, command=command,
+                               runner=runner, n_seeds=args.seeds, compare=args.compare)
     for r in results:
         print(f"{r.name:>16}: {r.verdict:<13} {r.finding}")
         for c in r.checks:
             print(f"{'':>18}{c}")
+    if args.compare is not None:
+        rows = json.loads((Path(args.out) / "compare.json").read_text())["checks"]
+        print(f"Against {args.compare}: {sum(r['status'] == 'agrees' for r in rows)} of {len(rows)} checks agree")
+        for row in rows:
+            if row["status"] != "agrees":
+                print("  " + agreement.describe(row))
     print(f"Report: {report.resolve()}")
     return 0

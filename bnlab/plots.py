@@ -8,12 +8,14 @@ rcParams nor the backend of a user's session.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import matplotlib
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 STYLE = {
@@ -47,14 +49,85 @@ def styled(fn: F) -> F:
 def subplots(*args, **kwargs) -> tuple[Figure, object]:
     """``pyplot.subplots`` without pyplot: a new Figure (``figsize`` etc.) and its axes."""
     fig = Figure(**{k: kwargs.pop(k) for k in ("figsize",) if k in kwargs})
+    FigureCanvasAgg(fig)  # a canvas with a renderer, to measure text and legends before saving
     return fig, fig.subplots(*args, **kwargs)
 
 
+def _points(ax) -> np.ndarray:
+    """Display coordinates of the data points drawn in ``ax``: line vertices and scatter offsets."""
+    pts = [line.get_transform().transform(line.get_xydata()) for line in ax.get_lines() if line.get_visible()
+           and len(line.get_xydata())]
+    pts += [c.get_offset_transform().transform(c.get_offsets()) for c in ax.collections
+            if c.get_visible() and type(c).__name__ == "PathCollection" and len(c.get_offsets())]
+    return np.concatenate(pts) if pts else np.empty((0, 2))
+
+
+def _covered(ax, renderer) -> int:
+    """How many of ``ax``'s data points its legend covers."""
+    legend = ax.get_legend()
+    if legend is None or not legend.get_visible():
+        return 0
+    box = legend.get_window_extent(renderer)
+    pts = _points(ax)
+    inside = (pts[:, 0] >= box.x0) & (pts[:, 0] <= box.x1) & (pts[:, 1] >= box.y0) & (pts[:, 1] <= box.y1)
+    return int(np.count_nonzero(inside & np.isfinite(pts).all(axis=1)))
+
+
+def _legends_off_data(fig: Figure) -> None:
+    """Move each legend that covers data points to matplotlib's best place, and when that still covers some,
+    outside its panel on the right."""
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if not _covered(ax, renderer):
+            continue
+        handles, labels = ax.get_legend_handles_labels()
+        size = legend.get_texts()[0].get_fontsize() if legend.get_texts() else 8
+        ax.legend(handles, labels, fontsize=size, loc="best")
+        fig.draw_without_rendering()
+        if _covered(ax, renderer):
+            ax.legend(handles, labels, fontsize=size, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
+    fig.tight_layout()
+
+
+def layout_problems(fig: Figure) -> list[str]:
+    """What a reader would trip over in ``fig`` (drawn as saved): text outside the figure, a panel whose x or y
+    axis has no label (a panel sharing an axis with a labelled one counts as labelled; category tick labels
+    label an axis), a legend over data points. Empty when the figure is fine."""
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    bounds = fig.bbox
+    problems = []
+    def outside(box) -> bool:
+        return box.x0 < bounds.x0 - 1 or box.x1 > bounds.x1 + 1 or box.y0 < bounds.y0 - 1 or box.y1 > bounds.y1 + 1
+
+    if outside(fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)):
+        problems.append(f"text reaches outside the figure (title {fig.get_suptitle()!r} or a panel's)")
+    for ax in fig.axes:
+        if ax.get_visible() and outside(ax.get_tightbbox(renderer)):
+            problems.append(f"{ax.get_title() or 'a panel'}: its text reaches outside the figure")
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.axison:
+            continue
+        name = ax.get_title() or f"panel {fig.axes.index(ax)}"
+        for axis, shared in (("x", ax.get_shared_x_axes()), ("y", ax.get_shared_y_axes())):
+            labelled = any(getattr(a, f"get_{axis}label")() for a in shared.get_siblings(ax))
+            ticks = [t.get_text() for t in getattr(ax, f"get_{axis}ticklabels")()]
+            categories = any(re.search(r"[A-DF-Za-df-z]|[A-Za-z]{2,}", re.sub(r"\$.*?\$", "", t)) for t in ticks)
+            if not labelled and not categories:
+                problems.append(f"{name}: the {axis} axis has no label")
+        if covered := _covered(ax, renderer):
+            problems.append(f"{name}: the legend covers {covered} data point{'s' * (covered > 1)}")
+    return problems
+
+
 def save(fig: Figure, stem: Path | str) -> list[Path]:
-    """Write ``fig`` as ``<stem>.svg`` and ``<stem>.png`` (reproducible: no timestamps), close it."""
+    """Write ``fig`` as ``<stem>.svg`` and ``<stem>.png`` (reproducible: no timestamps), close it; a legend that
+    covers data points is moved off them first."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
+    _legends_off_data(fig)
     paths = [stem.with_suffix(".svg"), stem.with_suffix(".png")]
     fig.savefig(paths[0], metadata={"Date": None})
     fig.savefig(paths[1], dpi=110, metadata={"Software": None})
@@ -128,6 +201,10 @@ def steps_to_target(datasets: Mapping[str, Mapping[str, Mapping]], stem: Path | 
             pts = [(float(lr), r[label]["steps_to_90"]) for lr, r in runs.items() if r[label]["steps_to_90"]]
             if pts:
                 ax.plot(*zip(*pts), "o-", color=_color(label, i), label=label)
+        if not ax.get_lines():
+            ax.text(0.5, 0.5, f"no run reached {target:.0%}\nat these learning rates", transform=ax.transAxes,
+                    ha="center", va="center", color="#444")
+            ax.set_yticks([])
         ax.set(title=name, xscale="log", xlabel="learning rate", ylabel=f"steps to {target:.0%} test acc.")
         ax.set_xticks([float(lr) for lr in runs], labels=list(runs))
         ax.minorticks_off()
@@ -142,17 +219,21 @@ def panels(
     stem: Path | str,
     *,
     xlabel: str,
+    ylabel: str | Sequence[str] | None = None,
     logx: bool = False,
     logy: Sequence[bool] | bool = False,
 ) -> list[Path]:
-    """Side-by-side panels, each a titled set of labelled (x, y) series."""
+    """Side-by-side panels, each a titled set of labelled (x, y) series; ``ylabel`` (one, or one per panel)
+    defaults to each panel's title."""
     n = len(panels)
     logys = [logy] * n if isinstance(logy, bool) else list(logy)
+    ylabels = list(panels) if ylabel is None else [ylabel] * n if isinstance(ylabel, str) else list(ylabel)
     fig, axes = subplots(1, n, figsize=(3.8 * n, 3.2), squeeze=False)
-    for ax, ly, (title, series) in zip(axes[0], logys, panels.items()):
+    for ax, ly, yl, (title, series) in zip(axes[0], logys, ylabels, panels.items()):
         for i, (label, (x, y)) in enumerate(series.items()):
             ax.plot(x, y, "o-" if len(x) <= 30 else "-", ms=3, color=_color(label, i), label=label, lw=1.5)
-        ax.set(title=title, xlabel=xlabel, xscale="log" if logx else "linear", yscale="log" if ly else "linear")
+        ax.set(title=title, xlabel=xlabel, ylabel=yl, xscale="log" if logx else "linear",
+               yscale="log" if ly else "linear")
         ax.legend(fontsize=8)
     return save(fig, stem)
 
@@ -172,9 +253,8 @@ def percentile_bands(
         ax.fill_between(steps, pcts[0], pcts[-1], color=color, alpha=0.2)
         for p, row in zip(percentiles, pcts):
             ax.plot(steps, row, color=color, lw=2 if p == 50 else 1, label=f"{p}th percentile")
-        ax.set(title=label, xlabel="step")
+        ax.set(title=label, xlabel="step", ylabel="sigmoid input")
         ax.legend(fontsize=7)
-    axes[0, 0].set_ylabel("sigmoid input")
     return save(fig, stem)
 
 
@@ -182,9 +262,11 @@ def percentile_bands(
 def scatter_grid(
     runs: Mapping[str, Mapping[int, Sequence[Sequence[float]]]], stem: Path | str, *, xlabel: str, ylabel: str
 ) -> list[Path]:
-    """Rows: runs; columns: steps; each cell a scatter of (x, y) points."""
+    """Rows: runs; columns: steps; each cell a scatter of (x, y) points, the axes shared along a row (one run over
+    training), so a drift shows."""
     steps = sorted({int(s) for r in runs.values() for s in r})
-    fig, axes = subplots(len(runs), len(steps), figsize=(2.4 * len(steps), 2.3 * len(runs)), squeeze=False)
+    fig, axes = subplots(len(runs), len(steps), figsize=(2.4 * len(steps), 2.3 * len(runs)), squeeze=False,
+                         sharex="row", sharey="row")
     for r, (i, (label, by_step)) in enumerate(enumerate(runs.items())):
         for c, step in enumerate(steps):
             ax = axes[r, c]
@@ -229,7 +311,7 @@ def bars(panels: Mapping[str, Mapping[str, float]], stem: Path | str) -> list[Pa
         labels = list(values)
         ax.bar(range(len(labels)), [values[k] for k in labels], color=[f"C{i}" for i in range(len(labels))], alpha=0.85)
         ax.set_xticks(range(len(labels)), labels=labels, rotation=40, ha="right", fontsize=7)
-        ax.set_title(title)
+        ax.set(title=title, ylabel=title)
         ax.set_ylim(bottom=0)
     return save(fig, stem)
 
@@ -270,15 +352,21 @@ def interval_lines(
     stem: Path | str,
     *,
     xlabel: str,
-    ylabel: str,
+    ylabel: str | Sequence[str],
     logx: bool = False,
     logy: bool = False,
     ylim: tuple[float, float] | None = None,
 ) -> list[Path]:
-    """Side-by-side panels of labelled lines, each point an estimate with its 95% interval as a shaded band."""
+    """Panels of labelled lines (up to three in a row, else two per row), each point an estimate with its 95%
+    interval as a shaded band; ``ylabel`` is one label or one per panel."""
     n = len(panels)
-    fig, axes = subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False, sharey=ylim is not None)
-    for ax, (title, series) in zip(axes[0], panels.items()):
+    cols = n if n <= 3 else 2
+    rows = -(-n // cols)
+    ylabels = [ylabel] * n if isinstance(ylabel, str) else list(ylabel)
+    fig, axes = subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False, sharey=ylim is not None)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    for ax, ylabel, (title, series) in zip(axes.flat, ylabels, panels.items()):
         for i, (label, (x, pts)) in enumerate(series.items()):
             est, lo, hi = (np.asarray(v, dtype=float) for v in zip(*pts))
             ax.plot(x, est, "o-", ms=3, lw=1.5, color=_color(label, i), label=label)
@@ -290,8 +378,8 @@ def interval_lines(
             ax.minorticks_off()
         if ylim:
             ax.set_ylim(*ylim)
+        ax.set_ylabel(ylabel)
         ax.legend(fontsize=7)
-    axes[0, 0].set_ylabel(ylabel)
     return save(fig, stem)
 
 

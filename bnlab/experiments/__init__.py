@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,22 +34,34 @@ EXPERIMENTS = {
 }
 RULE = (
     "Each check is an effect in the direction the claim predicts, with its 95% confidence interval over "
-    "independent seeds (paired where runs share init and batches). A check is supported when its interval "
-    "excludes zero in the claimed direction, contradicted when it excludes zero the other way, and not "
-    "detected when it contains zero; an agreement check (|effect| <= margin) is supported when the whole "
-    "interval lies within the margin and contradicted when it lies wholly outside. The experiment's verdict is "
-    "the outcome all its checks share, otherwise mixed."
+    "independent seeds (paired where runs share init and batches) and its Holm-adjusted p-value over the claim's "
+    "evidence checks. A check is supported when its interval excludes zero in the claimed direction, "
+    "contradicted when it excludes zero the other way, and not detected when it contains zero; an agreement "
+    "check (|effect| <= margin, the margin declared with its reason) is supported when the whole interval lies "
+    "within the margin and contradicted when it lies wholly outside. Evidence checks decide the verdict: the "
+    "outcome they all share, otherwise mixed. Sanity checks are properties that must hold whatever the claim; "
+    "they are shown apart and never count as support."
 )
+SEEDS = {True: 3, False: 20}  # seeds of the quick and the full run unless --seeds says otherwise
+SEED_BLOCK = 10_000  # --seed s draws its seeds from [s * SEED_BLOCK, (s + 1) * SEED_BLOCK): disjoint sets
 
 
-def seeds(seed: int, quick: bool) -> list[int]:
-    """Return the independent seeds of an experiment: 3 in the quick run, 10 in the full one, counted from ``seed``.
+def seeds(seed: int, quick: bool, count: int | None = None) -> list[int]:
+    """Return the independent seeds of an experiment: ``count`` of them (default 3 quick, 20 full) from the block
+    of ``seed``, so different ``seed`` values never share a seed.
 
     Args:
-        seed: the first seed.
-        quick: the quick run's count.
+        seed: which block of seeds (>= 0).
+        quick: the quick run's default count.
+        count: how many seeds (1 to SEED_BLOCK); None: the default.
+
+    Raises:
+        ValueError: a negative seed or a count outside 1..SEED_BLOCK.
     """
-    return [seed + i for i in range(3 if quick else 10)]
+    count = SEEDS[quick] if count is None else count
+    if seed < 0 or not 1 <= count <= SEED_BLOCK:
+        raise ValueError(f"seeds: need seed >= 0 and 1 <= count <= {SEED_BLOCK}, got seed={seed}, count={count}")
+    return [seed * SEED_BLOCK + i for i in range(count)]
 
 
 @dataclass
@@ -77,8 +90,12 @@ class Result:
         finding: one or two sentences of what was measured.
         numbers: every number of the run (JSON-able; curves included).
         figures: the figures written into the output folder.
-        seed: the run's first seed (filled in by :func:`run_experiment`).
+        seed: the run's block of seeds (filled in by :func:`run_experiment`).
         quick: whether the quick settings were used (filled in by :func:`run_experiment`).
+        provenance: versions, BLAS, platform, commit, threads, seeds and wall time (:mod:`bnlab.provenance`,
+            filled in by :func:`run_experiment`).
+
+    The evidence checks' Holm-adjusted p-values are set when the Result is made.
     """
 
     name: str
@@ -89,6 +106,12 @@ class Result:
     figures: list[Figure] = field(default_factory=list)
     seed: int = 0
     quick: bool = False
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from ..stats import holm
+
+        holm(self.checks)
 
     @property
     def verdict(self) -> str:
@@ -144,16 +167,18 @@ def run_experiment(
     out: Path | str = "out",
     progress: bool = True,
     runner: Runner | None = None,
+    n_seeds: int | None = None,
 ) -> Result:
     """Run experiment ``name``, writing its figures and ``<name>.json`` into ``out``.
 
     Args:
         name: one of :data:`EXPERIMENTS`.
-        quick: tiny settings (3 seeds) instead of the full ones (10 seeds).
-        seed: the first seed; the same seed gives the same numbers, whatever the runner.
+        quick: tiny settings (3 seeds) instead of the full ones (20 seeds).
+        seed: the block of seeds (see :func:`seeds`); the same seed gives the same numbers, whatever the runner.
         out: the output folder.
         progress: progress bars (used when ``runner`` is not given).
         runner: where the runs execute; default: joblib processes on all cores.
+        n_seeds: how many seeds (default 3 quick, 20 full).
 
     Returns:
         The experiment's :class:`Result` (also saved as ``<out>/<name>.json``).
@@ -166,14 +191,19 @@ def run_experiment(
         raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    ss = seeds(seed, quick, n_seeds)
     module = importlib.import_module(EXPERIMENTS[key])
+    from ..provenance import provenance
     from ..runner import Runner
 
+    start = time.perf_counter()
     with contextlib.ExitStack() as stack:
         if runner is None:
             runner = stack.enter_context(Runner(progress=progress))
-        result = module.run(quick=quick, seed=seed, out=out, runner=runner)
+        result = module.run(quick=quick, seeds=ss, seed=seed, out=out, runner=runner)
+        jobs = runner.jobs
     result.seed, result.quick = seed, quick
+    result.provenance = provenance(seeds=ss, seconds=time.perf_counter() - start, jobs=jobs)
     result.save(out)
     return result
 
@@ -188,7 +218,10 @@ def add_arguments(parser: argparse.ArgumentParser, with_name: bool = True) -> No
     if with_name:
         parser.add_argument("name", choices=list(EXPERIMENTS), help="which experiment to run")
     parser.add_argument("--quick", action="store_true", help="a few seconds instead of about a minute")
-    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same numbers")
+    parser.add_argument("--seed", type=_count(0), default=0,
+                        help="the block of seeds: the same seed gives the same numbers, different ones share no seed")
+    parser.add_argument("--seeds", type=_count(1), default=None, metavar="K",
+                        help=f"seeds per configuration (default {SEEDS[False]}, {SEEDS[True]} with --quick)")
     parser.add_argument("--out", type=Path, default=Path("out"), help="directory for figures and JSON (default out/)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bars")
     add_runner_arguments(parser)
@@ -222,6 +255,16 @@ def _jobs(text: str) -> int:
     return n
 
 
+def _count(least: int):
+    def parse(text: str) -> int:
+        n = int(text)
+        if n < least:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {least}, got {n}")
+        return n
+
+    return parse
+
+
 def runner_from(args: argparse.Namespace) -> Runner:
     """Return the :class:`Runner` the parsed ``--jobs``/``--scheduler``/``--no-progress`` ask for (enter it to use it).
 
@@ -239,9 +282,13 @@ def print_checks(result: Result) -> None:
     Args:
         result: what :func:`run_experiment` returned.
     """
+    from ..provenance import describe
+
     print(f"{result.name}: {result.verdict} — {result.finding}")
     for c in result.checks:
         print(f"  {c}")
+    if result.provenance:
+        print(f"  ran on: {describe(result.provenance)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -254,7 +301,8 @@ def run(args: argparse.Namespace) -> int:
         The exit status, 0.
     """
     with runner_from(args) as runner:
-        result = run_experiment(args.name, quick=args.quick, seed=args.seed, out=args.out, runner=runner)
+        result = run_experiment(args.name, quick=args.quick, seed=args.seed, out=args.out, runner=runner,
+                                n_seeds=args.seeds)
     print_checks(result)
     print(f"figures and {result.name}.json written to {Path(args.out).resolve()}")
     return 0

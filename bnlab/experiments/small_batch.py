@@ -18,7 +18,7 @@ import numpy as np
 from tinygrad_bn import Tensor, nn, no_grad
 
 from ..training import CHANCE, DIVERGED, accuracy, counted, load, mlp, train
-from . import Figure, Result, seeds
+from . import Figure, Result
 
 if TYPE_CHECKING:
     from ..runner import Runner
@@ -72,10 +72,10 @@ def one_run(*, seed: int, norm: str, batch: int, epochs: int, hidden: int, train
     return found
 
 
-def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
+def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) -> Result:
     from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
 
-    ss = seeds(seed, quick)
+    ss = seeds
     batches = [2, 8, 32] if quick else BATCHES
     epochs, hidden, train_size = (1, 32, 300) if quick else (1, 64, 720)
     keys = [(norm, b) for norm in NORMS for b in batches]
@@ -129,10 +129,11 @@ def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
             "running averages (population - running)",
         ),
     ]
-    curves = {NORMS[n]: (batches, [stats.interval(acc(n, b), seed=seed)[:3] for b in batches]) for n in NORMS}
+    curves = {NORMS[n]: (batches, [stats.interval(acc(n, b), seed=seed, bounds=stats.ACCURACY)[:3] for b in batches])
+              for n in NORMS}
     curves["BatchNorm, population statistics"] = (
         batches,
-        [stats.interval(acc("bn", b, "test_acc_population"), seed=seed)[:3] for b in batches],
+        [stats.interval(acc("bn", b, "test_acc_population"), seed=seed, bounds=stats.ACCURACY)[:3] for b in batches],
     )
     diverged = {NORMS[n]: {b: int(sum(r["diverged"] for r in runs[n][b])) for b in batches} for n in NORMS}
     numbers = {

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..training import CHANCE, DIVERGED, counted, load, mlp, train
-from . import Figure, Result, seeds
+from . import Figure, Result
 
 if TYPE_CHECKING:
     from ..runner import Runner
@@ -78,11 +78,11 @@ def _mean_curve(runs: list[dict]) -> dict:
     return first
 
 
-def run(*, quick: bool, seed: int, out: Path, runner: Runner) -> Result:
+def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) -> Result:
     from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
 
     cfg = _settings(quick)
-    ss = seeds(seed, quick)
+    ss = seeds
     base = {"every": cfg["every"], "hidden": cfg["hidden"]}
     tasks = [
         {"dataset": d, "lr": lr, "norm": norm, "seed": s, "steps": cfg["steps"][d], **base}

@@ -29,10 +29,13 @@ def test_help_lists_the_subcommands(capsys):
 
 
 def test_experiment_command_writes_figures_and_json(tmp_path, capsys):
-    assert main(["experiment", "test-time", "--quick", "--no-progress", "--seed", "1", "--out", str(tmp_path)]) == 0
+    assert main(["experiment", "test-time", "--quick", "--no-progress", "--seed", "1", "--seeds", "2",
+                 "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     result = json.loads((tmp_path / "test-time.json").read_text())
     assert result["seed"] == 1 and result["quick"] is True
+    assert result["provenance"]["seeds"] == [10_000, 10_001]  # --seed 1 shares no seed with --seed 0
+    assert all(c["n"] == 2 for c in result["checks"] if c["method"].startswith(("paired", "t interval")))
     assert f"test-time: {result['verdict']} — {result['finding']}" in printed and str(tmp_path.resolve()) in printed
     for f in result["figures"]:
         assert (tmp_path / f"{f['stem']}.svg").stat().st_size > 1000
@@ -71,3 +74,10 @@ def test_example_script_runs(tmp_path):
     assert "noise: " in done.stdout
     assert json.loads((tmp_path / "noise.json").read_text())["seed"] == 2
     assert (tmp_path / "noise_graph.svg").exists() and (tmp_path / "noise_scaling.png").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--seeds", "0"), ("--seed", "-1")])
+def test_a_bad_seed_count_or_block_is_rejected(capsys, option, value):
+    with pytest.raises(SystemExit) as info:
+        main(["experiment", "noise", "--quick", option, value])
+    assert info.value.code == 2 and f"argument {option}: must be a whole number" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from test_experiments import quick_demo  # noqa: E402
 
 from bnlab import stats  # noqa: E402
 from bnlab.experiments import EXPERIMENTS  # noqa: E402
+from bnlab.provenance import describe  # noqa: E402
 from bnlab.report import fmt, scalars  # noqa: E402
 
 GRAPHS = {"bn_graph", "noise_graph"}  # drawn by viz as SVG only; every matplotlib plot also has a PNG
@@ -79,7 +80,8 @@ def test_whisker_draws_the_interval_and_zero():
     assert svg.count("<line") == 2 and "<circle" in svg and 'stroke-dasharray="3,2"' in svg
     # the axis spans zero and the value with 8% padding: zero near the left end, the dot near the right
     assert 'x1="10.9"' in svg and 'cx="97.1"' in svg
-    band = whisker(stats.mean_effect([0.01, 0.02, 0.03], claim="c", unit="u", direction="within", margin=0.1))
+    band = whisker(stats.mean_effect([0.01, 0.02, 0.03], claim="c", unit="u", direction="within", margin=0.1,
+                                     reason="r"))
     assert "<rect" in band
 
 
@@ -89,3 +91,29 @@ def test_demo_prints_where_the_report_is(demo, tmp_path_factory):
     assert f"Report: {(out / 'report.html').resolve()}" in printed
     for name in EXPERIMENTS:
         assert re.search(rf"{name}: (supported|contradicted|not detected|mixed) ", printed)
+
+
+def test_provenance_is_in_every_json_and_in_the_report(demo):
+    _, page, results = demo
+    for name, r in results.items():
+        p = r["provenance"]
+        assert p["python"] and p["numpy"] and p["platform"] and p["cpu_count"] >= 1 and p["jobs"] >= 1, name
+        assert p["seeds"] == [0, 1, 2] and p["wall_seconds"] > 0 and p["blas_threads_per_run"] == 1
+        assert p["blas"] and all(b["internal_api"] and b["num_threads"] >= 1 for b in p["blas"])
+        assert "git_commit" in p and "tinygrad_bn" in p
+        assert html.escape(describe(p)) in page
+    assert f"numpy {results['noise']['provenance']['numpy']}" in page.split("<table>")[0]  # the page's header
+
+
+def test_sanity_checks_are_shown_apart_with_holm_p_beside_evidence(demo):
+    _, page, results = demo
+    for name, r in results.items():
+        section = page.split(f'<section id="{name}">')[1].split("</section>")[0]
+        evidence, _, rest = section.partition("Sanity checks:")
+        for c in r["checks"]:
+            where = evidence if c["kind"] == "evidence" else rest
+            assert html.escape(c["claim"]) in where, (name, c["claim"])
+            if c["kind"] == "evidence" and c["p"] is not None:
+                assert c["p_holm"] >= c["p"] and f"<td>{c['p_holm']:.2g}</td>" in where
+            if c["margin"] is not None:
+                assert c["reason"] and html.escape(c["reason"]) in where

