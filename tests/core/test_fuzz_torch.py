@@ -171,6 +171,10 @@ def test_random_graphs_agree_with_torch(program):
     v = np.random.default_rng(1).standard_normal(a.shape)
     if ga is None or tga is None or not tga.requires_grad:
         return
+    if not (np.isfinite(ga.data).all() and np.isfinite(out.data).all()):
+        # past an overflow (values near 1e300) the second derivative is inf - inf, whose sign and size follow the
+        # order numpy's SIMD sums take, which varies with memory alignment from one process to the next
+        return
     with np.errstate(all="ignore"):
         gga, = grad((ga * Tensor(v)).sum(), [A], allow_unused=True)
     tgga, = torch.autograd.grad((tga * torch.tensor(v)).sum(), [TA], allow_unused=True)
