@@ -104,3 +104,9 @@ def test_monitor_overhead_report_runs(capsys):
     assert monitor.main(["--repeats", "1", "--batch", "8", "--logdir"]) == 0
     report = capsys.readouterr().out
     assert "| eager |" in report and "| jit |" in report and "TensorBoard files: written" in report
+
+
+def test_steps_runs_the_step_a_given_number_of_times():
+    from bench import steps
+
+    assert steps.main(["eager", "1", "plain"]) == 0 and steps.main(["jit", "1"]) == 0

@@ -9,17 +9,12 @@ from typing import Any
 import numpy as np
 
 from . import ops, validate
-from .tensor import Tensor, as_generator, concatenate, get_default_dtype
+from .tensor import Tensor, concatenate
 
 __all__ = ["arange", "cat", "einsum", "eye", "full", "full_like", "linspace", "ones", "ones_like", "rand", "randn",
            "zeros", "zeros_like"]
 
 Generator = np.random.Generator | int | None
-
-
-def _made(op: str, data: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
-    data = data.astype(get_default_dtype() if dtype is None else dtype, copy=False)
-    return Tensor(data, requires_grad=requires_grad)
 
 
 def zeros(*size: int | Sequence[int], dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -33,7 +28,7 @@ def zeros(*size: int | Sequence[int], dtype: Any = None, requires_grad: bool = F
     Returns:
         A leaf Tensor.
     """
-    return _made("zeros", np.zeros(validate.shape("zeros", size)), dtype, requires_grad)
+    return Tensor.zeros(*size, dtype=dtype, requires_grad=requires_grad)
 
 
 def ones(*size: int | Sequence[int], dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -47,7 +42,7 @@ def ones(*size: int | Sequence[int], dtype: Any = None, requires_grad: bool = Fa
     Returns:
         A leaf Tensor.
     """
-    return _made("ones", np.ones(validate.shape("ones", size)), dtype, requires_grad)
+    return Tensor.ones(*size, dtype=dtype, requires_grad=requires_grad)
 
 
 def full(size: Sequence[int], fill_value: float, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -64,7 +59,7 @@ def full(size: Sequence[int], fill_value: float, *, dtype: Any = None, requires_
     """
     if dtype is None and isinstance(fill_value, bool | int | np.integer | np.bool_):
         dtype = np.bool_ if isinstance(fill_value, bool | np.bool_) else np.int64
-    return _made("full", np.full(validate.shape("full", tuple(size)), fill_value), dtype, requires_grad)
+    return Tensor._make(np.full(validate.shape("full", tuple(size)), fill_value), dtype, requires_grad, None)
 
 
 def randn(*size: int | Sequence[int], dtype: Any = None, requires_grad: bool = False,
@@ -80,7 +75,7 @@ def randn(*size: int | Sequence[int], dtype: Any = None, requires_grad: bool = F
     Returns:
         A leaf Tensor.
     """
-    return _made("randn", as_generator(generator).standard_normal(validate.shape("randn", size)), dtype, requires_grad)
+    return Tensor.randn(*size, dtype=dtype, requires_grad=requires_grad, generator=generator)
 
 
 def rand(*size: int | Sequence[int], dtype: Any = None, requires_grad: bool = False,
@@ -96,7 +91,7 @@ def rand(*size: int | Sequence[int], dtype: Any = None, requires_grad: bool = Fa
     Returns:
         A leaf Tensor.
     """
-    return _made("rand", as_generator(generator).random(validate.shape("rand", size)), dtype, requires_grad)
+    return Tensor.rand(*size, dtype=dtype, requires_grad=requires_grad, generator=generator)
 
 
 def _like(t: Any) -> Tensor:
@@ -116,7 +111,7 @@ def zeros_like(t: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> 
     Returns:
         A leaf Tensor.
     """
-    return Tensor(np.zeros(_like(t).shape, dtype or t.dtype), requires_grad=requires_grad)
+    return full_like(t, 0, dtype=dtype, requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -130,7 +125,7 @@ def ones_like(t: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> T
     Returns:
         A leaf Tensor.
     """
-    return Tensor(np.ones(_like(t).shape, dtype or t.dtype), requires_grad=requires_grad)
+    return full_like(t, 1, dtype=dtype, requires_grad=requires_grad)
 
 
 def full_like(t: Tensor, fill_value: float, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -171,7 +166,7 @@ def arange(start: float, end: float | None = None, step: float = 1, *, dtype: An
     start, end = (0, start) if end is None else (start, end)
     integer = all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in (start, end, step))
     data = np.arange(start, end, step)
-    return _made("arange", data, dtype or (np.int64 if integer else None), requires_grad)
+    return Tensor._make(data, dtype or (np.int64 if integer else None), requires_grad, None)
 
 
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -188,7 +183,7 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None, require
         A 1-D leaf Tensor.
     """
     n = validate.integer("linspace", steps, "steps", low=0)
-    return _made("linspace", np.linspace(start, end, n), dtype, requires_grad)
+    return Tensor._make(np.linspace(start, end, n), dtype, requires_grad, None)
 
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -203,7 +198,7 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, requires_grad: bool 
     Returns:
         A leaf Tensor.
     """
-    return _made("eye", np.eye(*validate.shape("eye", (n,) if m is None else (n, m))), dtype, requires_grad)
+    return Tensor.eye(n, m, dtype=dtype, requires_grad=requires_grad)
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

@@ -145,7 +145,7 @@ class _GradMode:
         mode = super().__new__(cls)
         return mode if fn is None else mode(fn)
 
-    def __init__(self, fn: Callable | None = None) -> None:
+    def __init__(self, fn: Callable | None = None) -> None:  # the signature the docs show; __new__ took ``fn``
         pass
 
     def __enter__(self) -> None:
