@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -257,12 +257,18 @@ def train(
     lr: float,
     seed: int,
     momentum: float = 0.0,
+    weight_decay: float = 0.0,
     eval_every: int = 25,
     desc: str | None = None,
     progress: bool = True,
+    after_step: Callable[[int], None] | None = None,
 ) -> History:
-    """Plain mini-batch SGD on cross-entropy; stops early (``diverged``) when the loss is not finite."""
-    opt = optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    """Plain mini-batch SGD on cross-entropy; stops early (``diverged``) when the loss is not finite.
+
+    Parameters with ``requires_grad`` False stay as they are; ``weight_decay`` is SGD's L2 term on every trained
+    parameter; ``after_step(step)`` is called after each update (to record or constrain the parameters).
+    """
+    opt = optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     history = History()
     stream = minibatches(split.X_train, split.y_train, batch_size, np.random.default_rng(seed))
     model.train()
@@ -278,6 +284,8 @@ def train(
             history.divergence = f"diverged at step {step} ({_first_nonfinite(model, xb, yb, value)})"
             break
         opt.step()
+        if after_step is not None:
+            after_step(step)
         if step % eval_every == 0 or step == steps:
             history.steps.append(step)
             history.test_acc.append(accuracy(model, split.X_test, split.y_test))

@@ -30,6 +30,7 @@ EXPERIMENTS = {
     "test-time": "bnlab.experiments.inference",
     "init-gradients": "bnlab.experiments.init_gradients",
     "small-batch": "bnlab.experiments.small_batch",
+    "scale-invariance": "bnlab.experiments.scale_invariance",
     "smoothness": "bnlab.experiments.smoothness",
 }
 RULE = (
