@@ -31,6 +31,7 @@ EXPERIMENTS = {
     "init-gradients": "bnlab.experiments.init_gradients",
     "small-batch": "bnlab.experiments.small_batch",
     "scale-invariance": "bnlab.experiments.scale_invariance",
+    "residual": "bnlab.experiments.residual",
     "smoothness": "bnlab.experiments.smoothness",
 }
 RULE = (
