@@ -32,6 +32,7 @@ EXPERIMENTS = {
     "small-batch": "bnlab.experiments.small_batch",
     "scale-invariance": "bnlab.experiments.scale_invariance",
     "residual": "bnlab.experiments.residual",
+    "bn-only": "bnlab.experiments.bn_only",
     "smoothness": "bnlab.experiments.smoothness",
 }
 RULE = (
