@@ -33,6 +33,7 @@ EXPERIMENTS = {
     "scale-invariance": "bnlab.experiments.scale_invariance",
     "residual": "bnlab.experiments.residual",
     "bn-only": "bnlab.experiments.bn_only",
+    "mc-batchnorm": "bnlab.experiments.mc_batchnorm",
     "smoothness": "bnlab.experiments.smoothness",
 }
 RULE = (
