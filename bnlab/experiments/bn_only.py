@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 MODES = {"bn": "only gamma and beta", "random": "as many random weights", "all": "all parameters"}
 HIDDEN, DEPTH, BATCH, MOMENTUM = 128, 3, 128, 0.9
 SETTINGS = {True: {"lrs": [0.3, 1.0], "tuning_seeds": 2, "steps": 50},  # quick / full
-            False: {"lrs": [0.03, 0.1, 0.3, 1.0, 3.0, 10.0], "tuning_seeds": 2, "steps": 150}}
+            False: {"lrs": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], "tuning_seeds": 2, "steps": 150}}
 EVERY = 25  # steps between two test evaluations
 
 
@@ -118,7 +118,9 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
     curves["chance"] = (record, [(CHANCE,) * 3] * len(record))
     plots.interval_lines({"test accuracy while training": curves}, out / "bn_only_accuracy", xlabel="SGD step",
                          ylabel="test accuracy", ylim=(0, 1))
-    numbers = {"seeds": seeds, "tuning_seeds": tuning, "hidden": HIDDEN, "depth": DEPTH, "batch": BATCH,
+    at_edge = [MODES[m] for m in MODES if best[m] in (lrs[0], lrs[-1])]
+    numbers = {"seeds": seeds, "tuning_seeds": tuning, "chosen_at_the_grid_edge": at_edge,
+               "hidden": HIDDEN, "depth": DEPTH, "batch": BATCH,
                "momentum": MOMENTUM, "steps": steps, "lr_grid": lrs, "chosen_lr": best,
                "validation_acc": mean_val, "trained_parameters": {m: runs[m][0]["trained"] for m in MODES},
                "test_acc_mean_low_high": summary, "runs": runs, "validation_runs": validation}
@@ -128,7 +130,8 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
         "bn_only_accuracy", "Training only BN's gamma and beta, as many random weights, or everything",
         f"An MLP 64-{'-'.join([str(HIDDEN)] * DEPTH)}-10 with BN on digits, SGD (momentum {MOMENTUM:g}, batch "
         f"{BATCH}) for {steps} steps at each way's learning rate from {lrs} chosen on a validation split; test "
-        f"accuracy, mean and 95% interval over {len(seeds)} seeds, chance ({CHANCE:g}) as a flat line. Final: {text}.")]
+        f"accuracy, mean and 95% interval over {len(seeds)} seeds, chance ({CHANCE:g}) as a flat line. Final: {text}."
+        + (f" Chosen at the edge of the grid: {', '.join(at_edge)}." if at_edge else ""))]
     finding = (f"Final test accuracy: {text}. Only gamma and beta minus {count} random weights: "
                f"{checks[1].short()}; all parameters minus only gamma and beta: {checks[2].short()}.")
     return Result(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinygrad_bn import Tensor, nn, no_grad
+from tinygrad_bn import Tensor, nn
 
 from ..training import DIVERGED, load, train
 from . import Figure, Result
@@ -89,14 +89,13 @@ def at_init(*, seed: int, depth: int, variant: str) -> dict:
     rows = np.random.default_rng(seed + 1).choice(len(split.y_train), BATCH, replace=False)
     x, y = Tensor(split.X_train[rows]), split.y_train[rows]
     stream, branch = [], []
-    with no_grad():
-        h = model.stem(x)
-        for block in model.blocks:
-            f = block.branch(h)
-            stream.append(float(h.data.astype(np.float64).var(axis=0).mean()))
-            branch.append(float(f.data.astype(np.float64).var(axis=0).mean()))
-            h = h + f
-    model(x).cross_entropy(y).backward()
+    h = model.stem(x)
+    for block in model.blocks:  # the model's forward, block by block
+        f = block.branch(h)
+        stream.append(float(h.data.astype(np.float64).var(axis=0).mean()))
+        branch.append(float(f.data.astype(np.float64).var(axis=0).mean()))
+        h = h + f
+    model.head(h.relu()).cross_entropy(y).backward()
     grad = float(np.linalg.norm(model.stem.weight.grad.data.astype(np.float64)))
     return {"stream_var": stream, "branch_var": branch, "stem_grad_norm": grad}
 

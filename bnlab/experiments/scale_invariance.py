@@ -57,7 +57,7 @@ def invariance(model: nn.Sequential, X: np.ndarray, y: np.ndarray) -> dict:
     """Rescale each scale-invariant W by each of :data:`SCALES`: the largest relative change of the loss, the largest
     |c ||grad(c W)|| / ||grad(W)|| - 1|, and the largest |cos(grad W, W)|."""
     loss, grads = _loss_and_grads(model, X, y)
-    cos = max(abs(float((g * w.data).sum())) / (np.linalg.norm(g) * np.linalg.norm(w.data))
+    cos = max(abs(float((g * w.data).sum() / (np.linalg.norm(g) * np.linalg.norm(w.data))))
               for g, w in zip(grads, _weights(model), strict=True))
     loss_change = grad_change = 0.0
     for i, w in enumerate(_weights(model)):
@@ -66,7 +66,8 @@ def invariance(model: nn.Sequential, X: np.ndarray, y: np.ndarray) -> dict:
             w.data[...] = kept * c
             scaled, scaled_grads = _loss_and_grads(model, X, y)
             loss_change = max(loss_change, abs(scaled - loss) / loss)
-            grad_change = max(grad_change, abs(c * np.linalg.norm(scaled_grads[i]) / np.linalg.norm(grads[i]) - 1))
+            grad_change = max(grad_change,
+                              abs(float(c * np.linalg.norm(scaled_grads[i]) / np.linalg.norm(grads[i])) - 1))
         w.data[...] = kept
     return {"loss_change": loss_change, "grad_change": grad_change, "cos_grad_weight": cos}
 
