@@ -29,7 +29,7 @@ from . import Figure, Result
 if TYPE_CHECKING:
     from ..runner import Runner
 
-VARIANTS = {"bn": "BN", "skipinit": "SkipInit", "none": "no norm"}
+VARIANTS = {"bn": "BN", "skipinit": "SkipInit", "none": "no BN"}  # "no BN": neither BN nor SkipInit
 WIDTH, BATCH, LR, MOMENTUM = 64, 128, 0.05, 0.9
 FRACTION_MARGIN = 0.2
 FRACTION_WHY = ("the 1/depth law holds up to the stem's own variance (about 2, a 2% shift at depth 100) and the "
@@ -212,7 +212,7 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
     ]
     c = checks
     finding = (f"At depth {deep}, BN's branch l carries {1 + c[0].effect:.2f} / l of its stream's variance "
-               f"(blocks {deep // 2 + 1}..{deep}), no norm's {2 ** c[1].effect:.2f} of it; the stem's gradient from "
+               f"(blocks {deep // 2 + 1}..{deep}), no BN's {2 ** c[1].effect:.2f} of it; the stem's gradient from "
                f"depth {shallow} to {deep} changes by {c[2].short()} with BN, "
                f"{c[3].short()} with SkipInit and explodes without normalization ({c[4].short()}); at depth "
                f"{train_depth}: {acc_text}.")

@@ -66,7 +66,7 @@ def test_residual_bn_downscales_the_branches_and_no_norm_explodes(results):
     assert r["checks"][3]["kind"] == "sanity"  # SkipInit's blocks are the identity at init: it cannot explode
     assert r["checks"][4]["outcome"] == "supported" and r["checks"][4]["effect"] > 1  # decades beyond the margin
     grads = r["numbers"]["log10_stem_grad_mean_low_high"]
-    assert grads["no norm"][-1][0] > grads["BN"][-1][0] + 2
+    assert grads["no BN"][-1][0] > grads["BN"][-1][0] + 2
 
 
 def test_skipinit_blocks_are_the_identity_at_init():
