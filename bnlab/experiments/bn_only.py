@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 MODES = {"bn": "only gamma and beta", "random": "as many random weights", "all": "all parameters"}
 HIDDEN, DEPTH, BATCH, MOMENTUM = 128, 3, 128, 0.9
-SETTINGS = {True: {"lrs": [0.3, 1.0], "tuning_seeds": 2, "steps": 50},  # quick / full
+SETTINGS = {True: {"lrs": [0.3, 1.0], "tuning_seeds": 1, "steps": 40},  # quick / full
             False: {"lrs": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0], "tuning_seeds": 2, "steps": 150}}
 EVERY = 25  # steps between two test evaluations
 

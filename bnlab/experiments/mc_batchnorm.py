@@ -122,7 +122,7 @@ def one_run(*, seed: int, steps: int) -> dict:
 def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) -> Result:
     from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
 
-    steps = 200 if quick else 1000
+    steps = 100 if quick else 1000
     runs = runner.map(one_run, [{"seed": s, "steps": steps} for s in seeds], desc="mc-batchnorm")
     T = PASSES[-1]
 

@@ -113,7 +113,7 @@ def trained(*, seed: int, depth: int, variant: str, steps: int) -> dict:
 def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) -> Result:
     from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
 
-    depths, train_depth, steps = ([10, 30], 10, 40) if quick else ([10, 30, 100], 30, 60)
+    depths, train_depth, steps = ([10, 30], 10, 30) if quick else ([10, 30, 100], 30, 60)
     init_tasks = [{"seed": s, "depth": d, "variant": v} for v in VARIANTS for d in depths for s in seeds]
     train_tasks = [{"seed": s, "depth": train_depth, "variant": v, "steps": steps} for v in VARIANTS for s in seeds]
     found = iter(runner.map(at_init, init_tasks, desc="residual, at init"))

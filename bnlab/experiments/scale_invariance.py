@@ -97,7 +97,7 @@ def one_run(*, seed: int, weight_decay: float, steps: int) -> dict:
 def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) -> Result:
     from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
 
-    steps = 100 if quick else 400
+    steps = 60 if quick else 400
     decays = {"no weight decay": 0.0, f"weight decay {WEIGHT_DECAY:g}": WEIGHT_DECAY}
     found = iter(runner.map(one_run, [{"seed": s, "weight_decay": wd, "steps": steps} for wd in decays.values()
                                       for s in seeds], desc="scale-invariance"))
