@@ -170,14 +170,14 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
     def band(values, bounds=None) -> tuple[float, float, float]:
         return stats.interval(values, seed=seed, bounds=bounds)[:3]
 
-    blocks = {d: list(range(1, d + 1)) for d in depths}
+    shown = np.unique(np.geomspace(1, deep, 25).round().astype(int))  # blocks drawn: about evenly on the log axis
     stream = {VARIANTS[v]: np.array([r["stream_var"] for r in init[v][deep]]) for v in VARIANTS}
     geo = {label: np.exp(np.log(np.maximum(a, 1e-30)).mean(0)) for label, a in stream.items()}
     plots.panels(
-        {f"stream variance at init, depth {deep}": {label: (blocks[deep], g) for label, g in geo.items()},
+        {f"stream variance at init, depth {deep}": {label: (shown, g[shown - 1]) for label, g in geo.items()},
          f"branch / stream variance, depth {deep}": {
-             **{VARIANTS[v]: (blocks[deep], share(v, deep).mean(0)) for v in ("bn", "none")},
-             "1/block": (blocks[deep], 1 / np.array(blocks[deep], dtype=float))}},
+             **{VARIANTS[v]: (shown, share(v, deep).mean(0)[shown - 1]) for v in ("bn", "none")},
+             "1/block": (shown, 1 / shown)}},
         out / "residual_variance", xlabel="block", ylabel=["Var(stream)", "Var(branch) / Var(stream)"],
         logx=True, logy=True)
     grads = {VARIANTS[v]: [band(np.log10([r["stem_grad_norm"] for r in init[v][d]])) for d in depths]
@@ -200,7 +200,8 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
     figures = [
         Figure("residual_variance", "Variance along the residual stream at initialization",
                f"Residual MLPs of width {WIDTH} at init on a batch of {BATCH} digits, depth {deep}: left, the "
-               f"variance of the stream entering each block (geometric mean over {len(seeds)} seeds; log-log); "
+               f"variance of the stream entering a block (geometric mean over {len(seeds)} seeds; log-log, about 25 "
+               "blocks drawn, evenly spaced on the log axis); "
                "right, each branch's variance as a fraction of its stream's (mean over seeds), with the line 1/block "
                "for reference. With BN the stream grows linearly and the branch falls like 1/block; without "
                "normalization the branch is as large as the stream, which doubles per block; SkipInit's branches "
