@@ -106,6 +106,9 @@ def test_noise_follows_one_over_sqrt_b(results):
     mul = n["multiplicative"]
     assert all(a > b for a, b in zip(mul, mul[1:]))  # shrinks with every doubling of B
     assert n["multiplicative"][0] > n["prediction_multiplicative"][0]  # heavier tails than a Gaussian
+    per_unit = n["per_unit_quartiles"]  # (median, 25%, 75%) over units: the unit's own law is the closer one
+    assert all(abs(own[0] - 1) < abs(g[0] - 1) for own, g in zip(per_unit["own_kurtosis"], per_unit["gaussian"]))
+    assert n["kurtosis_median"] < n["kurtosis_mean"]  # a few heavy-tailed units pull the mean
     entries = " ".join(f["caption"] for f in results["noise"]["figures"] if f["stem"] == "noise_graph")
     assert "additive at sub" in entries and "multiplicative at div" in entries and "from the random" in entries
 
