@@ -116,12 +116,15 @@ def test_noise_follows_one_over_sqrt_b(results):
 def test_regularization_sweeps_the_virtual_batch_at_a_fixed_batch(results):
     r = results["regularization"]
     n = r["numbers"]
-    assert n["datasets"] == ["digits", "mnist1d"] and set(n["runs_virtual_batch"]) == {"digits", "mnist1d"}
+    assert n["datasets"] == ["digits", "mnist", "mnist1d"] and set(n["runs_virtual_batch"]) == set(n["datasets"])
     runs = n["runs_virtual_batch"]["digits"]
     assert list(runs) == ["16", "64", "512"] and n["batch"] == 512
     # only the virtual batch varies: the same steps, lr and so epochs for every v
     assert len({rr["epochs"] for rs in runs.values() for rr in rs}) == 1
-    assert all(len(rs) == len(n["seeds"]) == 3 for rs in runs.values())
+    assert all(len(rs) == len(n["seeds"]["digits"]) == 3 for rs in runs.values())
+    seeds = n["seeds"]  # MNIST-5k gets twice the seeds: the same first ones, then more from the same block
+    assert seeds["mnist"][:3] == seeds["digits"] == [0, 1, 2] and len(set(seeds["mnist"])) == 6
+    assert all(len(rs) == 6 for rs in n["runs_virtual_batch"]["mnist"].values())
     claims = [c["claim"] for c in r["checks"]]
     assert "primary: test loss rises with GhostBN's virtual batch" in claims[0]
     assert all(c["kind"] == "evidence" and c["method"].startswith("paired") for c in r["checks"])
