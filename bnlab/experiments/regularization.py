@@ -40,8 +40,8 @@ SETTINGS = {  # quick / full: virtual batches, hidden width, per dataset the swe
     True: {"virtual": [16, 64, 512], "hidden": 64, "steps": {"digits": 60, "mnist": 30, "mnist1d": 40},
            "epochs": {"digits": 10, "mnist": 1, "mnist1d": 1}},
     False: {"virtual": [16, 32, 64, 128, 256, 512], "hidden": 128,
-            "steps": {"digits": 150, "mnist": 100, "mnist1d": 600},
-            "epochs": {"digits": 30, "mnist": 5, "mnist1d": 10}},
+            "steps": {"digits": 150, "mnist": 60, "mnist1d": 600},
+            "epochs": {"digits": 30, "mnist": 3, "mnist1d": 10}},
 }
 CELLS = {"BN @64": ("bn", 64), "BN @512": ("bn", 512), "no BN @64": ("none", 64), "no BN @512": ("none", 512)}
 
