@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 LABELS = {"none": "no BN", "bn": "BN", "noisy": "noisy BN"}
 DISTANCES = [0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28]  # spans the SGD step lengths lr*|g| of both networks
-ITERATIONS = 30  # Hessian-vector products at most per probe; warm-started from the previous probe's eigenvector
+ITERATIONS = 50  # Hessian-vector products at most per probe; warm-started from the previous probe's eigenvector
 TOL = 1e-3  # power iteration stops when the Rayleigh quotient changes by less than this (relative)
 
 
