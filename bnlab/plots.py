@@ -27,7 +27,9 @@ STYLE = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
-COLORS = {"no BN": "#d62728", "BN": "#1f77b4"}
+COLORS = {"no BN": "#d62728", "BN": "#1f77b4", "no norm": "#d62728", "BatchNorm": "#1f77b4", "BatchRenorm": "#ff7f0e",
+          "GroupNorm": "#2ca02c", "population statistics": "#9467bd", "train mode, test batches of B": "#8c564b"}
+"""Fixed colours of labels that recur across figures (others take the cycle's colour of their position)."""
 
 Curve = tuple[Sequence[float], Sequence[float]]
 

@@ -208,11 +208,21 @@ def test_init_gradients_grow_with_bn_and_stay_flat_without(results):
 
 def test_small_batch_bn_falls_group_norm_does_not(results):
     r = results["small-batch"]
-    falls, _, gn_beats, _ = r["checks"]
+    falls, _, gn_beats, _, _, _, fitted = r["checks"]
     assert falls["outcome"] == "supported" and gn_beats["outcome"] == "supported"
+    assert [c["kind"] for c in r["checks"]] == ["evidence"] * 6 + ["sanity"]  # convergence is a property, not support
+    assert fitted["p_holm"] is None
     curves = r["numbers"]["mean_low_high"]
-    assert set(curves) == {"BatchNorm", "GroupNorm", "LayerNorm", "no norm", "BatchNorm, population statistics"}
-    assert curves["GroupNorm"]["2"][0] > curves["BatchNorm"]["2"][0] + 0.1
+    per_norm = curves["test accuracy, per normalizer"]
+    assert set(per_norm) == {"BatchNorm", "BatchRenorm", "GroupNorm", "no norm"}
+    assert set(curves["BatchNorm's test accuracy, evaluated three ways"]) == {
+        "running averages", "population statistics", "train mode, test batches of B"}
+    assert per_norm["GroupNorm"]["2"][0] > per_norm["BatchNorm"]["2"][0] + 0.1
+    # matched epochs: the steps halve as the batch doubles
+    steps = {int(b): s for b, s in r["numbers"]["steps"].items()}
+    assert {b * s for b, s in steps.items()} == {r["numbers"]["epochs"] * r["numbers"]["train_size"]}
+    run = r["numbers"]["runs"]["bn"]["2"][0]
+    assert 0 <= run["test_acc_batch_mode"] <= 1 and run["test_loss_population"] > 0
 
 
 def test_smoothness_bn_landscape_is_smoother(results):

@@ -56,7 +56,7 @@ def test_training_steps_follow_the_papers_equations(cls, shape, axes, r_max, d_m
     layer = _layer(cls, rng, r_max=r_max, d_max=d_max, momentum=0.3)
     mu, sigma = np.zeros(4), np.ones(4)
     clipped = set()
-    for step in range(5):  # the running statistics start far from the batches': r and d clip, then settle
+    for _ in range(5):  # the running statistics start far from the batches': r and d clip, then settle
         offset = rng.standard_normal(4).reshape((1, 4) + (1,) * (len(shape) - 2)) * 3
         x = rng.standard_normal(shape) * rng.uniform(0.1, 8) + offset
         gy = rng.standard_normal(shape)
