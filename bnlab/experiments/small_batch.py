@@ -36,7 +36,7 @@ BN_EVALS = {"test_acc": "running averages", "test_acc_population": "population s
 BASE_LR, REFERENCE, MOMENTUM = 0.1, 32, 0.9
 FITTED = 0.95  # the train accuracy every run of GroupNorm and no norm must reach: the runs were long enough
 SETTINGS = {  # quick / full
-    True: {"batches": [2, 8, 32], "epochs": 2, "hidden": 32, "train_size": 256},
+    True: {"batches": [2, 8, 32], "epochs": 2, "hidden": 32, "train_size": 192},
     False: {"batches": [2, 8, 32, 128], "epochs": 10, "hidden": 32, "train_size": 256},
 }
 
