@@ -2,7 +2,8 @@
 
 The same MLP with and without BN, plain SGD at batch 64 on digits, each at five learning rates. Each method is
 compared at its own best learning rate, chosen per seed on a validation split carved from the training set (the
-highest final validation accuracy; ties: the larger area under the validation curve), never on the test set.
+highest final validation accuracy; ties: the larger area under the validation curve), never on the test set
+(the inputs are standardized with the statistics of the whole training set, validation rows included).
 A run whose loss becomes non-finite (or exceeds 1e4) diverged; a run that diverged or ended at chance (final
 validation accuracy below 0.2, e.g. every ReLU dead after a too-large step) failed. Both are reported as rates over
 seeds with their exact (Clopper-Pearson) intervals; a diverged run is never chosen nor given an accuracy.
