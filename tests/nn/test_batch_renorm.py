@@ -101,6 +101,18 @@ def test_with_r_max_1_and_d_max_0_training_is_batch_norm(cls, bn, shape):
     np.testing.assert_allclose(renorm.running_std.data, sigma, rtol=1e-12)
 
 
+def test_momentum_none_makes_cumulative_averages_of_the_batch_mean_and_std():
+    rng = np.random.default_rng(7)
+    layer = nn.BatchRenorm2d(4, momentum=None, dtype=np.float64)
+    xs = [rng.standard_normal((3, 4, 2, 2)) * (i + 1) + i for i in range(5)]
+    for x in xs:
+        layer(Tensor(x))
+    axes = (0, 2, 3)
+    np.testing.assert_allclose(layer.running_mean.data, np.mean([x.mean(axis=axes) for x in xs], axis=0), rtol=1e-12)
+    np.testing.assert_allclose(layer.running_std.data, np.mean([np.sqrt(x.var(axis=axes) + layer.eps) for x in xs],
+                                                               axis=0), rtol=1e-12)
+
+
 def test_eval_uses_the_running_mean_and_std_and_leaves_them():
     rng = np.random.default_rng(2)
     layer = _layer(nn.BatchRenorm1d, rng)
