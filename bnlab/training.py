@@ -127,12 +127,13 @@ class NoisyBatchNorm(nn.Module):
         return f"{self.bn.num_features}, shift={self.shift}, scale={self.scale}, spread={self.spread}"
 
 
-NORMS = ("none", "bn", "ln", "gn", "ghost", "noisy")
+NORMS = ("none", "bn", "renorm", "ln", "gn", "ghost", "noisy")
 """The normalizers :func:`mlp` can put after each hidden Linear layer."""
 
 
 def norm_layer(norm: str, width: int, *, ghost_batch: int = 64, groups: int = 8, seed: int = 0) -> nn.Module | None:
-    """One normalization layer for ``width`` units: BatchNorm1d, LayerNorm, GroupNorm, GhostBatchNorm or noisy BN.
+    """One normalization layer for ``width`` units: BatchNorm1d, BatchRenorm1d, LayerNorm, GroupNorm, GhostBatchNorm or
+    noisy BN.
 
     Raises:
         ValueError: for an unknown ``norm``.
@@ -141,6 +142,8 @@ def norm_layer(norm: str, width: int, *, ghost_batch: int = 64, groups: int = 8,
         return None
     if norm == "bn":
         return nn.BatchNorm1d(width)
+    if norm == "renorm":
+        return nn.BatchRenorm1d(width)
     if norm == "ln":
         return nn.LayerNorm(width)
     if norm == "gn":
@@ -167,8 +170,8 @@ def mlp(
 
     Args:
         sizes: widths from the input to the output, e.g. ``[64, 128, 128, 10]``.
-        norm: one of :data:`NORMS` ("none", "bn", "ln", "gn" with 8 groups, "ghost" with ``ghost_batch``,
-            "noisy": :class:`NoisyBatchNorm`).
+        norm: one of :data:`NORMS` ("none", "bn", "renorm": BatchRenorm1d with r_max 3 and d_max 5, "ln", "gn" with 8
+            groups, "ghost" with ``ghost_batch``, "noisy": :class:`NoisyBatchNorm`).
         dropout: dropout probability after each hidden activation (0: none).
         activation: "relu", "sigmoid" or "tanh".
         ghost_batch: the virtual batch size of "ghost".
@@ -227,11 +230,13 @@ def logits(model: nn.Module, X: np.ndarray, train_mode: bool = False) -> np.ndar
 
 @dataclass
 class History:
-    """Test accuracy every ``eval_every`` steps, the training loss of every step, and whether it diverged
-    (``divergence`` then says at which step and where: "diverged at step k (first non-finite value at op …)")."""
+    """Test accuracy (and validation accuracy when asked) every ``eval_every`` steps, the training loss of every step,
+    and whether it diverged (``divergence`` then says at which step and where: "diverged at step k (first non-finite
+    value at op …)")."""
 
     steps: list[int] = field(default_factory=list)
     test_acc: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     diverged: bool = False
     divergence: str | None = None
@@ -264,8 +269,12 @@ def train(
     eval_every: int = 25,
     desc: str | None = None,
     progress: bool = True,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> History:
-    """Plain mini-batch SGD on cross-entropy; stops early (``diverged``) when the loss is not finite."""
+    """Plain mini-batch SGD on cross-entropy; stops early (``diverged``) when the loss is not finite (or above 1e4).
+
+    ``validation`` (features, labels), e.g. carved from the training set, is evaluated beside the test set.
+    """
     opt = optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     history = History()
     stream = minibatches(split.X_train, split.y_train, batch_size, np.random.default_rng(seed))
@@ -285,6 +294,8 @@ def train(
         if step % eval_every == 0 or step == steps:
             history.steps.append(step)
             history.test_acc.append(accuracy(model, split.X_test, split.y_test))
+            if validation is not None:
+                history.val_acc.append(accuracy(model, *validation))
     bar.close()
     return history
 

@@ -21,7 +21,6 @@ from bnlab.demo import LONGEST_FIRST  # noqa: E402
 from bnlab.experiments import EXPERIMENTS, run_experiment  # noqa: E402
 from bnlab.experiments.regularization import slopes  # noqa: E402
 from bnlab.runner import Runner  # noqa: E402
-from bnlab.training import counted  # noqa: E402
 
 
 @functools.cache
@@ -67,20 +66,24 @@ def checks(result: dict) -> dict[str, dict]:
     return {c["claim"].split(":")[0].split(" (")[0]: c for c in result["checks"]}
 
 
-def test_speed_checks(results):
-    c = checks(results["speed"])
-    assert c["digits, lr 0.3"]["outcome"] == "supported" and c["digits, lr 0.3"]["n"] == 3
-    assert c["digits, lr 3.0"]["outcome"] == "supported"  # no BN diverges at lr 3, BN trains
-    assert c["digits with pixels scaled 1..1000, lr 0.1"]["outcome"] == "supported"
-    n = results["speed"]["numbers"]
-    scales = {k: [counted(r, "final_acc") for r in v] for k, v in n["scale_runs"].items()}
-    # wildly different feature scales: standardizing the inputs (or BN) is what makes lr 0.1 work
-    assert min(scales["no BN, standardized inputs"]) > max(scales["no BN, raw inputs"]) + 0.3
-    # a diverged run has no final accuracy: its record says so (the checks count it as chance)
-    plain = n["runs"]["digits"]["3.0"]["no BN"]
-    assert any(r["diverged"] for r in plain)
-    assert all((r["final_acc"] == "diverged") == r["diverged"] for rs in n["runs"]["digits"].values() for v in
-               rs.values() for r in v)
+def test_speed_compares_each_method_at_its_own_best_learning_rate(results):
+    r = results["speed"]
+    fewer, larger, fails, raw = r["checks"]
+    assert fewer["outcome"] == "supported" and fewer["n"] == 3 and larger["outcome"] == "supported"
+    assert fails["method"].startswith("exact binomial (Clopper-Pearson)")  # a rate, never coded as an accuracy
+    assert raw["direction"] == "within" and raw["margin"] and raw["reason"]
+    n = r["numbers"]
+    lrs = n["settings"]["lrs"]
+    assert all(lr in lrs for m in ("BN", "no BN") for lr in n["chosen_lr"][m])
+    # no BN fails at the top learning rate (diverges or collapses to chance), BN does not
+    assert n["failed"]["no BN"][str(lrs[-1])] == 3 and n["failed"]["BN"][str(lrs[-1])] == 0
+    for m, by_lr in n["failure_rate_low_high"].items():
+        for lr, (share, low, high) in by_lr.items():
+            assert share == n["failed"][m][lr] / 3 and 0 <= low <= share <= high <= 1
+    # a diverged run has no accuracy: its record says so, and it is never the chosen one
+    runs = n["runs"]["no BN, raw inputs"]
+    assert all(rr["final_test_acc"] == "diverged" for v in runs.values() for rr in v if rr["diverged"])
+    assert n["chosen_lr"]["no BN, raw inputs"] == [None] * 3
 
 
 def test_covariate_shift_directions(results):
@@ -216,11 +219,21 @@ def test_init_gradients_grow_with_bn_and_stay_flat_without(results):
 
 def test_small_batch_bn_falls_group_norm_does_not(results):
     r = results["small-batch"]
-    falls, _, gn_beats, _ = r["checks"]
+    falls, _, gn_beats, _, _, _, fitted = r["checks"]
     assert falls["outcome"] == "supported" and gn_beats["outcome"] == "supported"
+    assert [c["kind"] for c in r["checks"]] == ["evidence"] * 6 + ["sanity"]  # convergence is a property, not support
+    assert fitted["p_holm"] is None
     curves = r["numbers"]["mean_low_high"]
-    assert set(curves) == {"BatchNorm", "GroupNorm", "LayerNorm", "no norm", "BatchNorm, population statistics"}
-    assert curves["GroupNorm"]["2"][0] > curves["BatchNorm"]["2"][0] + 0.1
+    per_norm = curves["test accuracy, per normalizer"]
+    assert set(per_norm) == {"BatchNorm", "BatchRenorm", "GroupNorm", "no norm"}
+    assert set(curves["BatchNorm evaluated three ways"]) == {
+        "running averages", "population statistics", "train mode, test batches of B"}
+    assert per_norm["GroupNorm"]["2"][0] > per_norm["BatchNorm"]["2"][0] + 0.1
+    # matched epochs: the steps halve as the batch doubles
+    steps = {int(b): s for b, s in r["numbers"]["steps"].items()}
+    assert {b * s for b, s in steps.items()} == {r["numbers"]["epochs"] * r["numbers"]["train_size"]}
+    run = r["numbers"]["runs"]["bn"]["2"][0]
+    assert 0 <= run["test_acc_batch_mode"] <= 1 and run["test_loss_population"] > 0
 
 
 def test_smoothness_bn_landscape_is_smoother(results):
