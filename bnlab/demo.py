@@ -30,9 +30,9 @@ from .runner import Runner
 if TYPE_CHECKING:
     import viz
 
-LONGEST_FIRST = ("regularization", "speed", "covariate-shift", "init-gradients", "residual", "mc-batchnorm", "bn-only",
-                 "smoothness", "small-batch", "scale-invariance", "test-time", "noise", "timeline", "train-vs-eval",
-                 "bn-vs-ln")
+LONGEST_FIRST = ("regularization", "small-batch", "speed", "covariate-shift", "init-gradients", "residual",
+                 "mc-batchnorm", "bn-only", "smoothness", "scale-invariance", "test-time", "noise", "timeline",
+                 "train-vs-eval", "bn-vs-ln")
 """The demo's parts in the order they start: about longest first in the full run (regularization ~90 s of CPU,
 noise ~15 s) and so that two workers finish together in the quick one; the last to start are short."""
 

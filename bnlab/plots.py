@@ -27,7 +27,10 @@ STYLE = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
-COLORS = {"no BN": "#d62728", "BN": "#1f77b4"}
+COLORS = {"no BN": "#d62728", "BN": "#1f77b4", "no norm": "#d62728", "BatchNorm": "#1f77b4", "BatchRenorm": "#ff7f0e",
+          "GroupNorm": "#2ca02c", "population statistics": "#9467bd", "train mode, test batches of B": "#8c564b",
+          "BN, raw inputs": "#2ca02c", "no BN, raw inputs": "#ff7f0e"}
+"""Fixed colours of labels that recur across figures (others take the cycle's colour of their position)."""
 
 Curve = tuple[Sequence[float], Sequence[float]]
 
@@ -136,81 +139,6 @@ def save(fig: Figure, stem: Path | str) -> list[Path]:
 
 def _color(label: str, i: int) -> str:
     return COLORS.get(label, f"C{i}")
-
-
-@styled
-def curves(
-    series: Mapping[str, Curve],
-    stem: Path | str,
-    *,
-    title: str,
-    ylabel: str,
-    xlabel: str = "step",
-    logx: bool = False,
-    logy: bool = False,
-    ylim: tuple[float, float] | None = None,
-) -> list[Path]:
-    """Line plot of several labelled (x, y) series."""
-    fig, ax = subplots(figsize=(6, 3.6))
-    for i, (label, (x, y)) in enumerate(series.items()):
-        ax.plot(x, y, label=label, color=f"C{i}", lw=1.5)
-    ax.set(
-        title=title,
-        xlabel=xlabel,
-        ylabel=ylabel,
-        xscale="log" if logx else "linear",
-        yscale="log" if logy else "linear",
-    )
-    if ylim:
-        ax.set_ylim(*ylim)
-    ax.legend(fontsize=8)
-    return save(fig, stem)
-
-
-@styled
-def accuracy_curves(
-    runs: Mapping[str, Mapping[str, Mapping]], stem: Path | str, *, title: str, target: float
-) -> list[Path]:
-    """One panel per learning rate: test accuracy vs step for each label (``runs[lr][label]`` has steps, test_acc)."""
-    n = len(runs)
-    cols = min(n, 3)
-    rows = -(-n // cols)
-    fig, axes = subplots(rows, cols, figsize=(3.3 * cols, 2.6 * rows), sharey=True, squeeze=False)
-    for ax, (lr, by_label) in zip(axes.flat, runs.items()):
-        for i, (label, run) in enumerate(by_label.items()):
-            tag = " (diverged)" if run.get("diverged") else ""
-            ax.plot(run["steps"], run["test_acc"], color=_color(label, i), label=label + tag, lw=1.5)
-        ax.axhline(target, color="gray", ls="--", lw=0.8)
-        ax.set(title=f"lr = {lr}", xlabel="step", ylim=(0, 1))
-        ax.legend(fontsize=7, loc="lower right")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("test accuracy")
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
-    fig.suptitle(title)
-    return save(fig, stem)
-
-
-@styled
-def steps_to_target(datasets: Mapping[str, Mapping[str, Mapping]], stem: Path | str, *, target: float) -> list[Path]:
-    """Steps to reach ``target`` against learning rate (log x) per dataset and label; runs that never did: left out."""
-    fig, axes = subplots(1, len(datasets), figsize=(3.6 * len(datasets), 3), squeeze=False)
-    for ax, (name, runs) in zip(axes[0], datasets.items()):
-        labels = {label for r in runs.values() for label in r}
-        for i, label in enumerate(sorted(labels, reverse=True)):
-            pts = [(float(lr), r[label]["steps_to_90"]) for lr, r in runs.items() if r[label]["steps_to_90"]]
-            if pts:
-                ax.plot(*zip(*pts), "o-", color=_color(label, i), label=label)
-        if not ax.get_lines():
-            ax.text(0.5, 0.5, f"no run reached {target:.0%}\nat these learning rates", transform=ax.transAxes,
-                    ha="center", va="center", color="#444")
-            ax.set_yticks([])
-        ax.set(title=name, xscale="log", xlabel="learning rate", ylabel=f"steps to {target:.0%} test acc.")
-        ax.set_xticks([float(lr) for lr in runs], labels=list(runs))
-        ax.minorticks_off()
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
-    return save(fig, stem)
 
 
 @styled

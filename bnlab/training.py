@@ -85,50 +85,55 @@ def load(
 
 
 class NoisyBatchNorm(nn.Module):
-    """BatchNorm1d followed by noise that shifts each unit's distribution anew every training step.
+    """BatchNorm1d followed by noise on every activation of every example, from a distribution redrawn each step.
 
-    Santurkar et al. 2018, Fig. 2 ("noisy BN"): after BN, unit j at step t becomes ``y * s_tj + m_tj`` with
-    ``s ~ U(1 - scale, 1 + scale)`` and ``m ~ U(-shift, shift)`` drawn each step, so the next layer sees a
-    distribution with a non-zero mean and a non-unit variance that changes all the time. Identity after BN in
-    eval mode.
+    Santurkar et al. 2018, §2.1 and Fig. 2 ("noisy BN"): each activation of each example is perturbed with i.i.d.
+    noise of non-zero mean and non-unit variance, the noise's distribution changing at every step. Here, at step
+    t, unit j gets a mean shift ``mu_tj ~ U(-shift, shift)`` and a mean scale ``c_tj ~ U(1 - scale, 1 + scale)``;
+    example i's activation becomes ``y_ij * s_ij + m_ij`` with ``s_ij ~ N(c_tj, spread^2)`` and
+    ``m_ij ~ N(mu_tj, spread^2)``. So the next layer sees a distribution whose mean and variance keep moving.
+    Identity after BN in eval mode. (The paper does not give its ranges; these are ours.)
 
     Args:
         num_features: C of the (N, C) input.
-        shift: half-width of the additive noise's range.
-        scale: half-width of the multiplicative noise's range around 1.
+        shift: half-width of the range of the per-step mean shift.
+        scale: half-width of the range of the per-step scale around 1.
+        spread: standard deviation of the per-example noise around the step's shift and scale.
         generator: a seed or ``numpy.random.Generator`` for the noise.
     """
 
-    def __init__(
-        self, num_features: int, shift: float = 1.0, scale: float = 0.5, generator: int | np.random.Generator = 0
-    ) -> None:
+    def __init__(self, num_features: int, shift: float = 1.0, scale: float = 0.5, spread: float = 0.1,
+                 generator: int | np.random.Generator = 0) -> None:
         super().__init__()
         self.bn = nn.BatchNorm1d(num_features)
-        self.shift, self.scale = shift, scale
+        self.shift, self.scale, self.spread = shift, scale, spread
         self.rng = np.random.default_rng(generator)
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.bn(x)
         if not self.training:
             return y
-        c = y.shape[1]  # the noise is drawn as constants of the graph, so a jit replay draws it afresh
-        s = constant(functools.partial(self._uniform, 1 - self.scale, 1 + self.scale, c, y.dtype))
-        m = constant(functools.partial(self._uniform, -self.shift, self.shift, c, y.dtype))
-        return y * s + m
+        # drawn as constants of the graph, so a jit replay draws them afresh; one draw gives both (scale, shift)
+        noise = constant(functools.partial(self._draw, y.shape, y.dtype))
+        return y * noise[0] + noise[1]
 
-    def _uniform(self, low: float, high: float, n: int, dtype: np.dtype) -> np.ndarray:
-        return self.rng.uniform(low, high, n).astype(dtype)
+    def _draw(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        n, c = shape
+        scale, shift = self.rng.uniform(1 - self.scale, 1 + self.scale, c), self.rng.uniform(-self.shift, self.shift, c)
+        centre = np.stack([scale, shift])
+        return (centre[:, None, :] + self.spread * self.rng.standard_normal((2, n, c))).astype(dtype)
 
     def extra_repr(self) -> str:
-        return f"{self.bn.num_features}, shift={self.shift}, scale={self.scale}"
+        return f"{self.bn.num_features}, shift={self.shift}, scale={self.scale}, spread={self.spread}"
 
 
-NORMS = ("none", "bn", "ln", "gn", "ghost", "noisy")
+NORMS = ("none", "bn", "renorm", "ln", "gn", "ghost", "noisy")
 """The normalizers :func:`mlp` can put after each hidden Linear layer."""
 
 
 def norm_layer(norm: str, width: int, *, ghost_batch: int = 64, groups: int = 8, seed: int = 0) -> nn.Module | None:
-    """One normalization layer for ``width`` units: BatchNorm1d, LayerNorm, GroupNorm, GhostBatchNorm or noisy BN.
+    """One normalization layer for ``width`` units: BatchNorm1d, BatchRenorm1d, LayerNorm, GroupNorm, GhostBatchNorm or
+    noisy BN.
 
     Raises:
         ValueError: for an unknown ``norm``.
@@ -137,6 +142,8 @@ def norm_layer(norm: str, width: int, *, ghost_batch: int = 64, groups: int = 8,
         return None
     if norm == "bn":
         return nn.BatchNorm1d(width)
+    if norm == "renorm":
+        return nn.BatchRenorm1d(width)
     if norm == "ln":
         return nn.LayerNorm(width)
     if norm == "gn":
@@ -163,8 +170,8 @@ def mlp(
 
     Args:
         sizes: widths from the input to the output, e.g. ``[64, 128, 128, 10]``.
-        norm: one of :data:`NORMS` ("none", "bn", "ln", "gn" with 8 groups, "ghost" with ``ghost_batch``,
-            "noisy": :class:`NoisyBatchNorm`).
+        norm: one of :data:`NORMS` ("none", "bn", "renorm": BatchRenorm1d with r_max 3 and d_max 5, "ln", "gn" with 8
+            groups, "ghost" with ``ghost_batch``, "noisy": :class:`NoisyBatchNorm`).
         dropout: dropout probability after each hidden activation (0: none).
         activation: "relu", "sigmoid" or "tanh".
         ghost_batch: the virtual batch size of "ghost".
@@ -223,11 +230,13 @@ def logits(model: nn.Module, X: np.ndarray, train_mode: bool = False) -> np.ndar
 
 @dataclass
 class History:
-    """Test accuracy every ``eval_every`` steps, the training loss of every step, and whether it diverged
-    (``divergence`` then says at which step and where: "diverged at step k (first non-finite value at op …)")."""
+    """Test accuracy (and validation accuracy when asked) every ``eval_every`` steps, the training loss of every step,
+    and whether it diverged (``divergence`` then says at which step and where: "diverged at step k (first non-finite
+    value at op …)")."""
 
     steps: list[int] = field(default_factory=list)
     test_acc: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     diverged: bool = False
     divergence: str | None = None
@@ -261,10 +270,12 @@ def train(
     eval_every: int = 25,
     desc: str | None = None,
     progress: bool = True,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
     after_step: Callable[[int], None] | None = None,
 ) -> History:
-    """Plain mini-batch SGD on cross-entropy; stops early (``diverged``) when the loss is not finite.
+    """Plain mini-batch SGD on cross-entropy; stops early (``diverged``) when the loss is not finite (or above 1e4).
 
+    ``validation`` (features, labels), e.g. carved from the training set, is evaluated beside the test set.
     Parameters with ``requires_grad`` False stay as they are; ``weight_decay`` is SGD's L2 term on every trained
     parameter; ``after_step(step)`` is called after each update (to record or constrain the parameters).
     """
@@ -289,6 +300,8 @@ def train(
         if step % eval_every == 0 or step == steps:
             history.steps.append(step)
             history.test_acc.append(accuracy(model, split.X_test, split.y_test))
+            if validation is not None:
+                history.val_acc.append(accuracy(model, *validation))
     bar.close()
     return history
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from tinygrad_bn import Tensor, nn, no_grad
 
-from ..training import Split, load, logits, minibatches, mlp, train
+from ..training import Split, accuracy, load, logits, minibatches, mlp, train
 from . import Figure, Result
 
 if TYPE_CHECKING:
@@ -65,17 +65,13 @@ def batch_dependence(model: nn.Module, split: Split, batches: int, batch: int, r
 def running_convergence(
     model: nn.Sequential, split: Split, momentums: list[float | None], steps: int, batch: int, seed: int
 ) -> dict:
-    """Error of the first BN layer's running statistics against the population's, step by step.
-
-    Mean: RMS over units of (running_mean - mu) / sigma; variance: RMS of running_var / sigma^2 - 1.
-
-    The trained weights stay fixed; only the running statistics restart from (0, 1) for each momentum.
+    """Error of the first BN layer's running statistics against the population's (:func:`population_error`),
+    step by step, with the trained weights fixed; only the running statistics restart from (0, 1) for each momentum.
     """
     snapshot = model.state_dict()
     bn = next(m for m in model if isinstance(m, nn.BatchNorm1d))
     with no_grad():
         z = model[0](Tensor(split.X_train)).data.astype(np.float64)
-    mu, var = z.mean(0), z.var(0)
     curves = {}
     for momentum in momentums:
         bn.momentum = momentum
@@ -86,19 +82,51 @@ def running_convergence(
         err_mean, err_var = [], []
         for _ in range(steps):
             logits(model, next(stream)[0], train_mode=True)
-            err_mean.append(float(np.sqrt((((bn.running_mean.data - mu) ** 2) / var).mean())))
-            err_var.append(float(np.sqrt(((bn.running_var.data / var - 1) ** 2).mean())))
+            err = population_error(bn, z)
+            err_mean.append(err["mean"])
+            err_var.append(err["var"])
         curves["cumulative (None)" if momentum is None else f"momentum {momentum}"] = {"mean": err_mean, "var": err_var}
     bn.momentum = 0.1
     model.load_state_dict(snapshot)
     return curves
 
 
+def population_error(bn: nn.BatchNorm1d, z: np.ndarray) -> dict[str, float]:
+    """Error of ``bn``'s running statistics against the statistics of its input ``z`` over the whole training set:
+    RMS over units of (running_mean - mu)/sigma and of running_var/sigma^2 - 1."""
+    mu, var = z.mean(0), z.var(0)
+    return {
+        "mean": float(np.sqrt((((bn.running_mean.data - mu) ** 2) / var).mean())),
+        "var": float(np.sqrt(((bn.running_var.data / var - 1) ** 2).mean())),
+    }
+
+
+def while_training(split: Split, hidden: int, steps: int, seed: int) -> tuple[nn.Sequential, dict]:
+    """Train the same net twice, its BN layers keeping a moving average (momentum 0.1) in one and a cumulative
+    average (momentum=None) in the other: train mode normalizes with batch statistics, so both take the same
+    steps to the same weights; only the running statistics differ. Returns the first net and, per average, the
+    first BN layer's error against the final population statistics and the eval-mode test accuracy."""
+    found, nets = {}, []
+    for name, momentum in (("momentum 0.1", 0.1), ("cumulative (None)", None)):
+        model = mlp([split.n_features, hidden, hidden, 10], norm="bn", seed=seed)
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                m.momentum = momentum
+        train(model, split, steps=steps, batch_size=64, lr=0.1, momentum=0.9, seed=seed, eval_every=steps,
+              progress=False)
+        with no_grad():
+            z = model[0](Tensor(split.X_train)).data.astype(np.float64)
+        bn = next(m for m in model if isinstance(m, nn.BatchNorm1d))
+        found[name] = {**population_error(bn, z), "test_acc": accuracy(model, split.X_test, split.y_test)}
+        nets.append(model)
+    same = all(np.array_equal(a.data, b.data) for a, b in zip(nets[0].parameters(), nets[1].parameters()))
+    return nets[0], {**found, "same_weights": same}
+
+
 def one_run(*, seed: int, hidden: int, steps: int, batches: int, conv_steps: int) -> dict:
     """Train one BN net on digits, then evaluate it every way the experiment compares."""
     split = load("digits", seed)
-    model = mlp([split.n_features, hidden, hidden, 10], norm="bn", seed=seed)
-    train(model, split, steps=steps, batch_size=64, lr=0.1, momentum=0.9, seed=seed, eval_every=steps, progress=False)
+    model, trained = while_training(split, hidden, steps, seed)
     eval_logits = logits(model, split.X_test)
     one = np.concatenate([logits(model, split.X_test[i : i + 1]) for i in range(len(split.y_test))])
     sizes = [2, 4, 16, 64, len(split.y_test)]
@@ -114,6 +142,7 @@ def one_run(*, seed: int, hidden: int, steps: int, batches: int, conv_steps: int
         "running_stats_final_relative_error": {
             k: {"mean": v["mean"][-1], "var": v["var"][-1]} for k, v in conv.items()
         },
+        "while_training": trained,
     }
 
 
@@ -149,6 +178,10 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
         k: {q: float(np.mean(each("running_stats_final_relative_error", k, q))) for q in ("mean", "var")}
         for k in first["running_stats_final_relative_error"]
     }
+    trained = {
+        k: {q: float(np.mean(each("while_training", k, q))) for q in ("mean", "var", "test_acc")}
+        for k in ("momentum 0.1", "cumulative (None)")
+    }
     eval_diff = [
         max(a, b)
         for a, b in zip(each("batch_dependence", "eval", "max_logit_diff"), each("one_at_a_time_max_logit_diff"))
@@ -181,12 +214,36 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
             claim="running statistics beat the statistics of test batches of 4 (accuracy difference)",
         ),
         stats.paired(
+            each("while_training", "cumulative (None)", "var"),
+            each("while_training", "momentum 0.1", "var"),
+            seed=seed,
+            unit="relative error of running_var",
+            claim="while the weights change in training, a moving average (momentum 0.1) ends nearer the final "
+            "population variance than a cumulative average (momentum=None), which keeps the statistics of early "
+            "weights (error difference, cumulative - moving)",
+        ),
+        stats.paired(
+            each("while_training", "momentum 0.1", "test_acc"),
+            each("while_training", "cumulative (None)", "test_acc"),
+            seed=seed,
+            unit="test accuracy",
+            bounds=stats.DIFFERENCE,
+            claim="and its running statistics give the higher eval-mode test accuracy (moving - cumulative)",
+        ),
+        stats.paired(
             each("running_stats_final_relative_error", "momentum 0.3", "var"),
             each("running_stats_final_relative_error", "cumulative (None)", "var"),
             seed=seed,
             unit="relative error of running_var",
-            claim="a cumulative average (momentum=None) estimates "
-            "the population variance better than momentum 0.3 (error difference)",
+            kind="sanity",  # with fixed weights every batch comes from one population: the plain average must win
+            claim="with the weights frozen, a cumulative average (momentum=None) estimates the population variance "
+            "better than momentum 0.3 (error difference)",
+        ),
+        stats.exact(
+            float(all(each("while_training", "same_weights"))) - 0.5,
+            unit="all seeds (1) or not (0) - 1/2",
+            kind="sanity",  # train mode normalizes with batch statistics: the running ones cannot steer training
+            claim="the two averages' trainings took the same steps to bit-identical weights",
         ),
     ]
     numbers = {
@@ -198,6 +255,7 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
         "one_at_a_time_max_logit_diff": float(max(each("one_at_a_time_max_logit_diff"))),
         "batch_dependence": {k: {kk: vv for kk, vv in v.items() if kk != "logits"} for k, v in dep.items()},
         "running_stats_final_relative_error": final,
+        "while_training": trained,
         "running_stats_curves": conv,
         "per_seed": {
             "acc_running_stats": each("acc_running_stats"),
@@ -209,6 +267,7 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
         {
             "test accuracy": {
                 "running stats": acc_running,
+                "cumulative average": trained["cumulative (None)"]["test_acc"],
                 "one at a time": acc_one,
                 **{f"test batches of {b}": a for b, a in acc_batch.items()},
             }
@@ -237,7 +296,9 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
         Figure(
             "test_time_accuracy",
             "Test accuracy by what BN normalizes with",
-            f"Mean over {len(ss)} seeds. Running statistics give {acc_running:.3f} (one example at a time: "
+            f"Mean over {len(ss)} seeds. Running statistics give {acc_running:.3f} (kept as a cumulative average "
+            f"during training instead of momentum 0.1: {trained['cumulative (None)']['test_acc']:.3f}; one example at "
+            "a time: "
             f"{acc_one:.3f}, largest logit difference {numbers['one_at_a_time_max_logit_diff']:.1e}); normalizing "
             "with the test batch's own statistics gives "
             + ", ".join(f"{a:.3f} at batch {b}" for b, a in acc_batch.items())
@@ -258,7 +319,12 @@ def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) 
             f"running_var/sigma^2 - 1) against the population statistics, restarting from (0, 1) with the trained "
             f"weights fixed (seed {seed}'s curves). After the last batch, mean over {len(ss)} seeds: "
             + ", ".join(f"{k} {v['mean']:.3f} / {v['var']:.3f}" for k, v in final.items())
-            + f" (mean / var); lowest mean error: {best}.",
+            + f" (mean / var); lowest mean error: {best}. With fixed weights every batch comes from one population, "
+            "so the plain average of all batches must win; while training moves the weights it is the other way: "
+            "at the end of training the moving average (momentum 0.1) is "
+            f"{trained['momentum 0.1']['mean']:.3f} / {trained['momentum 0.1']['var']:.3f} off the final population "
+            f"statistics, the cumulative average {trained['cumulative (None)']['mean']:.3f} / "
+            f"{trained['cumulative (None)']['var']:.3f}.",
         ),
     ]
     finding = (

@@ -51,5 +51,5 @@ def test_every_experiment_figure_passes_the_layout_check(tmp_path, monkeypatch):
             result = run_experiment(name, quick=True, out=tmp_path, runner=runner)
             drawn = {f.stem for f in result.figures} - {"noise_graph"}  # viz draws that one, not matplotlib
             assert drawn <= set(found), (name, drawn - set(found))
-    assert len(found) >= 19
+    assert len(found) >= 18
     assert {stem: p for stem, p in found.items() if p} == {}

@@ -67,10 +67,10 @@ def test_every_caption_verdict_and_number_is_in_the_report(demo):
 
 def test_a_diverged_run_shows_as_diverged_not_as_an_accuracy(demo):
     _, page, results = demo
-    runs = results["speed"]["numbers"]["runs"]["digits"]["3.0"]["no BN"]
-    i = next(i for i, r in enumerate(runs) if r["diverged"])  # plain SGD at lr 3 diverges
-    row = f"<code>runs.digits.3.0.no BN[{i}].{{}}</code></td><td>{{}}</td>"
-    assert row.format("diverged", "yes") in page and row.format("final_acc", "diverged") in page
+    runs = results["speed"]["numbers"]["runs"]["no BN, raw inputs"]["3.0"]
+    i = next(i for i, r in enumerate(runs) if r["diverged"])  # no BN on unstandardized inputs at lr 3 diverges
+    row = f"<code>runs.no BN, raw inputs.3.0[{i}].{{}}</code></td><td>{{}}</td>"
+    assert row.format("diverged", "yes") in page and row.format("final_test_acc", "diverged") in page
 
 
 def test_whisker_draws_the_interval_and_zero():

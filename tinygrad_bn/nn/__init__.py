@@ -2,7 +2,7 @@
 
 from . import functional, init, utils
 from .attention import MultiheadAttention
-from .batchnorm import BatchNorm1d, BatchNorm2d, GhostBatchNorm
+from .batchnorm import BatchNorm1d, BatchNorm2d, BatchRenorm1d, BatchRenorm2d, GhostBatchNorm
 from .containers import Identity, ModuleDict, ModuleList
 from .conv import Conv1d, Conv2d
 from .embedding import Embedding
@@ -36,6 +36,7 @@ __all__ = [
     "SiLU", "Softmax", "Hardtanh", "Upsample", "LSTM", "MultiheadAttention", "TransformerEncoder",
     "TransformerEncoderLayer",
     "CrossEntropyLoss", "MSELoss", "NLLLoss",
-    "BatchNorm1d", "BatchNorm2d", "Dropout", "GhostBatchNorm", "LayerNorm", "Linear", "Module", "Parameter",
+    "BatchNorm1d", "BatchNorm2d", "BatchRenorm1d", "BatchRenorm2d",
+    "Dropout", "GhostBatchNorm", "LayerNorm", "Linear", "Module", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "load", "save", "utils",
 ]

@@ -1,9 +1,14 @@
-"""BatchNorm1d, BatchNorm2d and GhostBatchNorm, composed from primitive ops (PyTorch's semantics).
+"""BatchNorm1d, BatchNorm2d, GhostBatchNorm and BatchRenorm1d/2d, composed from primitive ops (BatchNorm with
+PyTorch's semantics).
 
 GhostBatchNorm (Hoffer et al. 2017) splits a batch into consecutive virtual batches, normalizes each
 with its own statistics and shares the affine parameters and running statistics. The running
 statistics are updated once per virtual batch, in order — exactly as if BatchNorm were applied to
 each chunk in turn — so ``num_batches_tracked`` grows by the number of virtual batches per call.
+
+Batch Renormalization (Ioffe 2017) corrects the batch-normalized value by the constants ``r`` and ``d`` that map
+it onto the normalization by the running mean and standard deviation (clipped to ``r_max`` and ``d_max``), so
+training computes what evaluation computes while the gradient still flows through the batch statistics.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ from .. import validate
 from ..tape import effect
 from ..tensor import Tensor, get_default_dtype
 from .module import Module, Parameter
-from .normalization import affine, batch_norm, batch_statistics, update_running_stats
+from .normalization import affine, batch_norm, batch_renorm, batch_statistics, update_running_stats
 
 
 class _BatchNorm(Module):
-    """Shared state and checks; subclasses set ``_ranks`` (the input ranks they accept)."""
+    """Shared state and checks; subclasses set ``_ranks`` (the input ranks they accept) and may name the running
+    spread ``_spread`` (BatchNorm's running variance, Batch Renormalization's running standard deviation)."""
 
     _ranks: tuple[int, ...] = ()
+    _spread = "running_var"
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, dtype: Any = None) -> None:
@@ -36,7 +43,7 @@ class _BatchNorm(Module):
         self.bias = Parameter(np.zeros(num_features), dtype=dtype) if affine else None
         stats = track_running_stats
         self.register_buffer("running_mean", Tensor(np.zeros(num_features), dtype=dtype) if stats else None)
-        self.register_buffer("running_var", Tensor(np.ones(num_features), dtype=dtype) if stats else None)
+        self.register_buffer(self._spread, Tensor(np.ones(num_features), dtype=dtype) if stats else None)
         self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)) if stats else None)
 
     def _check(self, x: Tensor) -> None:
@@ -182,3 +189,104 @@ class GhostBatchNorm(_BatchNorm):
     def extra_repr(self) -> str:
         """Return the constructor arguments shown in ``repr``."""
         return super().extra_repr() + f", virtual_batch_size={self.virtual_batch_size}"
+
+
+class _BatchRenorm(_BatchNorm):
+    """Batch Renormalization's state and forward; subclasses set ``_ranks``."""
+
+    _spread = "running_std"
+
+    def __init__(self, num_features: int, r_max: float = 3.0, d_max: float = 5.0, eps: float = 1e-5,
+                 momentum: float | None = 0.1, affine: bool = True, dtype: Any = None) -> None:
+        super().__init__(num_features, eps, momentum, affine, True, dtype)
+        self.r_max, self.d_max = r_max, d_max
+
+    @property
+    def r_max(self) -> float:
+        """The bound of ``r`` (>= 1; inf: unclipped); settable between steps, e.g. to ramp it up from 1."""
+        return self._r_max
+
+    @r_max.setter
+    def r_max(self, value: float) -> None:
+        self._r_max = validate.real(type(self).__name__, value, "r_max", low=1.0, finite=False)
+
+    @property
+    def d_max(self) -> float:
+        """The bound of ``|d|`` (>= 0; inf: unclipped); settable between steps, e.g. to ramp it up from 0."""
+        return self._d_max
+
+    @d_max.setter
+    def d_max(self, value: float) -> None:
+        self._d_max = validate.real(type(self).__name__, value, "d_max", low=0.0, finite=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return ``x`` renormalized per channel, then scaled and shifted (``functional.batch_renorm``).
+
+        Training uses the batch statistics corrected towards the running ones (and updates those); eval uses the
+        running mean and standard deviation.
+
+        Args:
+            x: input of shape (N, C, ...).
+
+        Returns:
+            A Tensor of ``x``'s shape.
+
+        Raises:
+            ValueError: ``x`` has the wrong number of axes or channels, or training sees one value per channel.
+        """
+        self._check(x)
+        return batch_renorm(x, self.running_mean, self.running_std, self.weight, self.bias, self.training,
+                            self._track if self.training else 0.0, self.eps, self.r_max, self.d_max)
+
+    def extra_repr(self) -> str:
+        """Return the constructor arguments shown in ``repr``."""
+        return (f"{self.num_features}, r_max={self.r_max:g}, d_max={self.d_max:g}, eps={self.eps}, "
+                f"momentum={self.momentum}, affine={self.affine}")
+
+
+class BatchRenorm1d(_BatchRenorm):
+    """Batch Renormalization (Ioffe 2017) of (N, C) or (N, C, L) inputs over all axes but the channel axis 1.
+
+    Buffers ``running_mean`` and ``running_std`` (the paper's moving averages of the batch mean and of
+    ``sqrt(var_B + eps)``), ``num_batches_tracked``. ``r_max`` and ``d_max`` are attributes a training loop may
+    set between steps (the paper starts at 1 and 0, BatchNorm, and relaxes them to 3 and 5).
+
+    Args:
+        num_features: C, the size of axis 1.
+        r_max: the bound of ``r`` (>= 1; inf: unclipped).
+        d_max: the bound of ``|d|`` (>= 0; inf: unclipped).
+        eps: added to the batch variance.
+        momentum: the running-average factor (the paper's alpha; None: a cumulative average).
+        affine: learn a per-channel weight (ones) and bias (zeros).
+        dtype: the parameters' and buffers' dtype (the default float dtype when None).
+
+    Raises:
+        TypeError: ``r_max`` or ``d_max`` is not a number.
+        ValueError: ``r_max`` < 1 or ``d_max`` < 0 (or nan).
+    """
+
+    _ranks = (2, 3)
+
+
+class BatchRenorm2d(_BatchRenorm):
+    """Batch Renormalization (Ioffe 2017) of (N, C, H, W) inputs over N, H and W per channel.
+
+    Buffers ``running_mean`` and ``running_std`` (the paper's moving averages of the batch mean and of
+    ``sqrt(var_B + eps)``), ``num_batches_tracked``. ``r_max`` and ``d_max`` are attributes a training loop may
+    set between steps (the paper starts at 1 and 0, BatchNorm, and relaxes them to 3 and 5).
+
+    Args:
+        num_features: C, the size of axis 1.
+        r_max: the bound of ``r`` (>= 1; inf: unclipped).
+        d_max: the bound of ``|d|`` (>= 0; inf: unclipped).
+        eps: added to the batch variance.
+        momentum: the running-average factor (the paper's alpha; None: a cumulative average).
+        affine: learn a per-channel weight (ones) and bias (zeros).
+        dtype: the parameters' and buffers' dtype (the default float dtype when None).
+
+    Raises:
+        TypeError: ``r_max`` or ``d_max`` is not a number.
+        ValueError: ``r_max`` < 1 or ``d_max`` < 0 (or nan).
+    """
+
+    _ranks = (4,)

@@ -25,14 +25,14 @@ from ..ops.losses import cross_entropy, mse, mse_loss, nll_loss
 from .attention import scaled_dot_product_attention
 from .conv import conv1d, conv2d
 from .embedding import embedding
-from .normalization import batch_norm, layer_norm
+from .normalization import batch_norm, batch_renorm, layer_norm
 from .norms import group_norm, instance_norm
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .upsample import interpolate
 
 __all__ = [
-    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits", "conv1d", "conv2d",
-    "cross_entropy", "dropout", "elu", "embedding", "gelu", "group_norm", "instance_norm", "interpolate",
+    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_renorm", "binary_cross_entropy_with_logits", "conv1d",
+    "conv2d", "cross_entropy", "dropout", "elu", "embedding", "gelu", "group_norm", "instance_norm", "interpolate",
     "layer_norm", "leaky_relu", "log_softmax", "logsigmoid", "max_pool2d", "mse", "mse_loss", "nll_loss", "one_hot",
     "relu", "scaled_dot_product_attention", "sigmoid", "silu", "softmax", "softplus", "tanh",
 ]

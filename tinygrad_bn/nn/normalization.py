@@ -1,5 +1,6 @@
 """The normalizations as functions: the shared normalize step, batch statistics and their running averages,
-:func:`batch_norm` and :func:`layer_norm` (group and instance norm beside their layers in ``norms``)."""
+:func:`batch_norm`, :func:`batch_renorm` and :func:`layer_norm` (group and instance norm beside their layers in
+``norms``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 from ..graph import scope
 from ..ops.composites import as_tensor
 from ..tape import effect
-from ..tensor import Tensor
+from ..tensor import Tensor, constant
 
 
 def channel_shape(x: Tensor) -> tuple[int, ...]:
@@ -97,9 +98,17 @@ def update_running_stats(running_mean: Tensor, running_var: Tensor, mean: np.nda
         n: how many values each statistic was computed from.
         factor: the momentum of this update, or a function returning it (called once, when the update runs).
     """
+    update_running_pair(running_mean, running_var, mean, var * (n / (n - 1)), factor)
+
+
+def update_running_pair(running_mean: Tensor, running_spread: Tensor, mean: np.ndarray, spread: np.ndarray,
+                        factor: float | Callable[[], float]) -> None:
+    """Move both running statistics towards the batch's by one ``factor`` (a number, or a function returning it,
+    called once): the update behind :func:`update_running_stats` (the spread a variance) and Batch
+    Renormalization's (the spread a standard deviation)."""
     factor = factor() if callable(factor) else factor
     update_running(running_mean, mean, factor)
-    update_running(running_var, var * (n / (n - 1)), factor)
+    update_running(running_spread, spread, factor)
 
 
 def normalize_running(x: Tensor, running_mean: Tensor, running_var: Tensor, eps: float,
@@ -118,8 +127,30 @@ def normalize_running(x: Tensor, running_mean: Tensor, running_var: Tensor, eps:
     Returns:
         A Tensor of ``x``'s shape.
     """
-    mean, var = (t.detach() if t.requires_grad else t for t in (running_mean, running_var))
+    mean, var = frozen(running_mean, running_var)
     return (x - mean.reshape(shape)) / (var.reshape(shape) + eps).sqrt()
+
+
+def frozen(*buffers: Tensor) -> tuple[Tensor, ...]:
+    """The buffers as graph inputs no gradient flows into (detached if one requires grad)."""
+    return tuple(t.detach() if t.requires_grad else t for t in buffers)
+
+
+def checked_channels(name: str, x: Tensor, **per_channel: Tensor | None) -> tuple[Tensor, tuple[int, ...],
+                                                                                  tuple[int, ...]]:
+    """``x`` as a Tensor of shape (N, C, ...) whose (C,) arguments fit: ``(x, channel shape, batch axes)``.
+
+    Raises:
+        ValueError: ``x`` has fewer than 2 axes, or an argument of ``per_channel`` (by name) is not (C,).
+    """
+    x = as_tensor(x)
+    if x.ndim < 2:
+        raise ValueError(f"{name}: expected an input of shape (N, C, ...), got {x.shape}")
+    for what, t in per_channel.items():
+        if t is not None and t.shape != (x.shape[1],):
+            raise ValueError(f"{name}: {what} has shape {t.shape} but the input of shape {x.shape} has "
+                             f"{x.shape[1]} channels (axis 1)")
+    return x, channel_shape(x), (0,) + tuple(range(2, x.ndim))
 
 
 @scope("batch_norm")
@@ -149,16 +180,8 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         ValueError: ``x`` has fewer than 2 axes, a (C,) argument has another shape, or the batch statistics
             would rest on a single value per channel.
     """
-    x = as_tensor(x)
-    if x.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got {x.shape}")
-    shape = channel_shape(x)
-    for what, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
-                    ("bias", bias)):
-        if t is not None and t.shape != (x.shape[1],):
-            raise ValueError(f"batch_norm: {what} has shape {t.shape} but the input of shape {x.shape} has "
-                             f"{x.shape[1]} channels (axis 1)")
-    axes = (0,) + tuple(range(2, x.ndim))
+    x, shape, axes = checked_channels("batch_norm", x, running_mean=running_mean, running_var=running_var,
+                                      weight=weight, bias=bias)
     if training or running_mean is None or running_var is None:
         y, mean, var, n = batch_statistics("batch_norm", x, axes, eps)
         if training and running_mean is not None and running_var is not None:
@@ -166,6 +189,72 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     else:
         y = normalize_running(x, running_mean, running_var, eps, shape)
     return affine(y, weight, bias, shape)
+
+
+def renorm_r(var: np.ndarray, running_std: np.ndarray, *, eps: float, r_max: float) -> np.ndarray:
+    """Batch Renormalization's ``r = clip(sigma_B / sigma, 1 / r_max, r_max)``, ``sigma_B = sqrt(var + eps)``."""
+    r = np.sqrt(var + eps) / running_std.reshape(var.shape)
+    return np.clip(r, 1 / r_max, r_max).astype(var.dtype, copy=False)
+
+
+def renorm_d(mean: np.ndarray, running_mean: np.ndarray, running_std: np.ndarray, *, d_max: float) -> np.ndarray:
+    """Batch Renormalization's ``d = clip((mu_B - mu) / sigma, -d_max, d_max)``."""
+    d = (mean - running_mean.reshape(mean.shape)) / running_std.reshape(mean.shape)
+    return np.clip(d, -d_max, d_max).astype(mean.dtype, copy=False)
+
+
+def update_renorm_stats(running_mean: Tensor, running_std: Tensor, mean: np.ndarray, var: np.ndarray, *, eps: float,
+                        factor: float | Callable[[], float]) -> None:
+    """Ioffe's running averages: ``mu += factor * (mu_B - mu)``, ``sigma += factor * (sigma_B - sigma)`` with
+    ``sigma_B = sqrt(var + eps)`` (a moving average of the standard deviation, not of the variance)."""
+    update_running_pair(running_mean, running_std, mean, np.sqrt(var + eps), factor)
+
+
+@scope("batch_renorm")
+def batch_renorm(x: Tensor, running_mean: Tensor, running_std: Tensor, weight: Tensor | None = None,
+                 bias: Tensor | None = None, training: bool = False, momentum: float | Callable[[], float] = 0.1,
+                 eps: float = 1e-5, r_max: float = 3.0, d_max: float = 5.0) -> Tensor:
+    """Batch Renormalization (Ioffe 2017, Algorithm 1) over every axis but the channel axis 1.
+
+    In training, with the batch's mean ``mu_B`` and ``sigma_B = sqrt(var_B + eps)`` and the running ``mu`` and
+    ``sigma`` as they were before this batch::
+
+        r = clip(sigma_B / sigma, 1 / r_max, r_max)      d = clip((mu_B - mu) / sigma, -d_max, d_max)
+        y = weight * ((x - mu_B) / sigma_B * r + d) + bias
+
+    ``r`` and ``d`` are constants (no gradient flows through them), so the gradient is BatchNorm's scaled by
+    ``r``; then ``mu`` and ``sigma`` move towards ``mu_B`` and ``sigma_B`` by ``momentum``. In eval,
+    ``y = weight * (x - mu) / sigma + bias``. With ``r_max = 1`` and ``d_max = 0`` training is BatchNorm's.
+
+    Args:
+        x: input of shape (N, C, ...).
+        running_mean: (C,) buffer ``mu``.
+        running_std: (C,) buffer ``sigma`` (positive).
+        weight: optional (C,) scale.
+        bias: optional (C,) shift.
+        training: renormalize the batch and update the running statistics; otherwise use them.
+        momentum: the running-average factor (the paper's alpha), or a function returning it when the update runs.
+        eps: added to the batch variance.
+        r_max: the bound of ``r`` (>= 1).
+        d_max: the bound of ``|d|`` (>= 0).
+
+    Returns:
+        A Tensor of ``x``'s shape.
+
+    Raises:
+        ValueError: ``x`` has fewer than 2 axes, a (C,) argument has another shape, or the batch statistics
+            would rest on a single value per channel.
+    """
+    x, shape, axes = checked_channels("batch_renorm", x, running_mean=running_mean, running_std=running_std,
+                                      weight=weight, bias=bias)
+    if not training:
+        mean, std = frozen(running_mean, running_std)
+        return affine((x - mean.reshape(shape)) / std.reshape(shape), weight, bias, shape)
+    y, mean, var, _ = batch_statistics("batch_renorm", x, axes, eps)
+    r = constant(functools.partial(renorm_r, eps=eps, r_max=r_max), var, running_std, name="r")
+    d = constant(functools.partial(renorm_d, d_max=d_max), mean, running_mean, running_std, name="d")
+    effect(functools.partial(update_renorm_stats, running_mean, running_std, eps=eps, factor=momentum), mean, var)
+    return affine(y * r + d, weight, bias, shape)
 
 
 @scope("layer_norm")
