@@ -31,7 +31,8 @@ HIDDEN, BATCH, LR, MOMENTUM = 128, 128, 0.2, 0.9
 PASSES = (1, 2, 4, 8, 16, 32)  # T: the MCBN estimate after each of these many passes
 BINS = 15
 ACC_MARGIN = 0.01
-ACC_WHY = "one point of accuracy, about a twentieth of the train-test gap; Teye et al. report MCBN as accurate as BN"
+ACC_WHY = ("one point of accuracy, about a twentieth of the train-test gap: MCBN is meant to change the uncertainty "
+           "of the prediction, not the prediction")
 
 
 def ece(probs: np.ndarray, y: np.ndarray, bins: int = BINS) -> float:
