@@ -1,8 +1,9 @@
 """Run every experiment and write report.html, the BN graph, the plots and a JSON per experiment.
 
-On this machine's worker processes the demo runs whole experiments side by side (each with its runs, statistics
-and figures in one worker, the longest first), so the plotting overlaps the training and no core waits for one
-experiment's last run; on a Dask cluster (``--scheduler``) it runs the experiments one after another with their
+On this machine's worker processes the demo first spreads the runs of the one experiment as long as all the others
+together (regularization) over the workers, then runs the other experiments whole, side by side (each with its
+runs, statistics and figures in one worker, the longest first), so the plotting overlaps the training and no core
+waits for one experiment's last run; on a Dask cluster (``--scheduler``) it runs the experiments one after another with their
 runs spread over the cluster's workers, and writes the figures here. ``--seed`` makes the run repeatable, and the
 numbers are the same either way.
 """
@@ -30,11 +31,15 @@ from .runner import Runner
 if TYPE_CHECKING:
     import viz
 
-LONGEST_FIRST = ("regularization", "small-batch", "speed", "covariate-shift", "init-gradients", "residual",
-                 "mc-batchnorm", "bn-only", "smoothness", "scale-invariance", "test-time", "noise", "timeline",
+LONGEST_FIRST = ("regularization", "smoothness", "init-gradients", "small-batch", "covariate-shift", "test-time",
+                 "speed", "residual", "bn-only", "mc-batchnorm", "noise", "scale-invariance", "timeline",
                  "train-vs-eval", "bn-vs-ln")
-"""The demo's parts in the order they start: about longest first in the full run (regularization ~90 s of CPU,
-noise ~15 s) and so that two workers finish together in the quick one; the last to start are short."""
+"""The demo's parts in the order they start: about longest first in the full run and so that two workers finish
+together in the quick one; the last to start are short."""
+SPREAD = ("regularization",)
+"""Experiments whose runs are spread over all the workers before the other parts start side by side: regularization
+alone takes about as much CPU time as all the others together, and would otherwise keep one worker busy long after
+the other is done."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,14 +105,15 @@ def demo(
         "gradient norm (light small, dark large; the legend's ramp gives the range) and the noise paths in the "
         "legend's colours. viz.noise_paths found: " + "; ".join(found["noise_entries"]) + ".",
     )
-    if runner.scheduler:  # the cluster's workers may not see `out`: they compute the runs, this process the rest
-        with threadpool_limits(1, user_api="blas"):  # like every run (faster for these small matrices)
-            bar = tqdm(LONGEST_FIRST, desc="experiments + timeline", disable=not progress)
-            parts = {name: _part(name, quick=quick, seed=seed, out=out, runner=runner, n_seeds=n_seeds)
-                     for name in bar}
-    else:
-        tasks = [{"name": name, "quick": quick, "seed": seed, "out": out, "n_seeds": n_seeds} for name in LONGEST_FIRST]
-        parts = dict(zip(LONGEST_FIRST, runner.map(_part, tasks, desc="experiments + timeline"), strict=True))
+    # on a cluster every part's runs are spread over its workers, and its figures drawn here (the workers may not
+    # see `out`); on this machine only SPREAD's are, and the other parts run whole, side by side, in the workers
+    spread = LONGEST_FIRST if runner.scheduler else SPREAD
+    with threadpool_limits(1, user_api="blas"):  # like every run (faster for these small matrices)
+        bar = tqdm(spread, desc="experiments spread over the workers", disable=not progress or len(spread) == 1)
+        parts = {name: _part(name, quick=quick, seed=seed, out=out, runner=runner, n_seeds=n_seeds) for name in bar}
+    rest = [name for name in LONGEST_FIRST if name not in parts]
+    tasks = [{"name": name, "quick": quick, "seed": seed, "out": out, "n_seeds": n_seeds} for name in rest]
+    parts |= dict(zip(rest, runner.map(_part, tasks, desc="experiments + timeline"), strict=True))
     results = [parts[name] for name in EXPERIMENTS]
     timeline = Figure(
         "covariate_shift_timeline",

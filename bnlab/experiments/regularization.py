@@ -37,7 +37,7 @@ SWEEP_LR = 0.1  # the sweep's learning rate, the same for every virtual batch
 DATASETS = ("digits", "mnist", "mnist1d")
 SEED_FACTOR = {"mnist": 2}  # MNIST-5k's effects are about 0.2 points: twice the seeds (40 in the full run)
 SETTINGS = {  # quick / full: virtual batches, hidden width, per dataset the sweep's steps and the 2 x 2's epochs
-    True: {"virtual": [16, 64, 512], "hidden": 64, "steps": {"digits": 60, "mnist": 30, "mnist1d": 40},
+    True: {"virtual": [16, 64, 512], "hidden": 64, "steps": {"digits": 60, "mnist": 15, "mnist1d": 40},
            "epochs": {"digits": 10, "mnist": 1, "mnist1d": 1}},
     False: {"virtual": [16, 32, 64, 128, 256, 512], "hidden": 128,
             "steps": {"digits": 150, "mnist": 60, "mnist1d": 600},
