@@ -43,6 +43,30 @@ window.TinygradExplorer = (() => {
     });
   }
 
+  /* One SVG of the frames laid out each on its own (worker's Model.layout): each frame's drawing goes into its slot
+   * in the frame around it; the slots' outlines are dropped and the ports (where edges enter and leave a frame)
+   * are no nodes of the page. */
+  function compose(frames) {
+    const parse = (f) => new DOMParser().parseFromString(frames[f].svg, "image/svg+xml").documentElement;
+    const fill = (graph) => {
+      for (const slot of [...graph.querySelectorAll("g.slot")]) {
+        const f = slot.id.slice(2), inner = parse(f).querySelector("g.graph"), [x0, , , y1] = frames[f].bb;
+        const xy = slot.querySelector("polygon").getAttribute("points").split(/[ ,]/).map(Number);
+        const sx = Math.min(...xy.filter((_, i) => i % 2 === 0)), sy = Math.max(...xy.filter((_, i) => i % 2));
+        inner.querySelector(":scope > title")?.remove();
+        inner.querySelector(":scope > polygon")?.remove(); // the background
+        const g = svgEl("g", { class: "frame", transform: `translate(${sx - x0} ${sy - y1})` });
+        g.append(...inner.childNodes);
+        fill(g);
+        slot.replaceWith(g);
+      }
+      for (const port of graph.querySelectorAll("g.port")) port.setAttribute("class", "port");
+    };
+    const svg = parse("");
+    fill(svg);
+    return svg;
+  }
+
   const h = (tag, attrs = {}, ...kids) => {
     const el = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) {
@@ -77,7 +101,8 @@ window.TinygradExplorer = (() => {
       this.rolled = new Set(Object.keys(data.rolls));
       this.rollOf = {};
       for (const [id, r] of Object.entries(data.rolls)) for (const s of r.scopes) this.rollOf[s] = id;
-      this.highlight = new Set();
+      this.highlight = new Set(); // what is drawn for the lit noise path
+      this.path = new Set(); // the lit path's nodes
       this.noiseOn = true;
       this.heatOn = true;
       this.pinned = null;
@@ -193,10 +218,9 @@ window.TinygradExplorer = (() => {
         const got = await this.cache.get(key);
         if (serial !== this.serial) return; // a newer layout was asked for meanwhile
         this.records = got.records;
-        this.drawnEdges = new Map(got.edges); // edge id -> [a, b]
-        this.edgeMarks = got.edgeMarks;
+        this.edges = got.edges; // drawn edge id -> {a, b, mark, pairs: the noise-path edges it stands for}
         this.reps = got.reps;
-        const svg = new DOMParser().parseFromString(got.svg, "image/svg+xml").documentElement;
+        const svg = compose(got.frames);
         svg.removeAttribute("width");
         svg.removeAttribute("height");
         this.pane.querySelector(":scope > svg")?.remove();
@@ -459,6 +483,7 @@ window.TinygradExplorer = (() => {
     clear() {
       this.entry = null;
       this.highlight = new Set();
+      this.path = new Set();
       this.selected = null;
       for (const b of this.root.querySelectorAll("button.entry")) b.classList.remove("on");
       this.paint();
@@ -478,13 +503,14 @@ window.TinygradExplorer = (() => {
         if (+b.dataset.entry === k) b.closest("details")?.setAttribute("open", "");
       }
       await this.reveal(...e.path);
+      this.path = new Set(e.path);
       this.highlight = new Set(e.path.map((id) => this.rep(id)));
       this.selected = this.rep(e.node);
       this.pinned = e.node;
       this.show(e.node);
       this.paint();
       const near = new Set(this.highlight);
-      for (const [a, b] of this.drawnEdges.values()) {
+      for (const { a, b } of Object.values(this.edges)) {
         if (this.highlight.has(a)) near.add(b);
         if (this.highlight.has(b)) near.add(a);
       }
@@ -545,14 +571,13 @@ window.TinygradExplorer = (() => {
         g.classList.toggle("selected", key === this.selected || key === this.pinned);
       }
       for (const e of this.svg.querySelectorAll("g.edge")) {
-        const mark = this.noiseOn && this.edgeMarks[e.id];
+        const { mark: kind, pairs } = this.edges[e.id] || { pairs: [] }, mark = this.noiseOn && kind;
         for (const s of e.querySelectorAll("path, polygon")) {
           s.setAttribute("stroke", mark ? d.colours[mark][0] : EDGE);
           s.setAttribute("stroke-width", mark ? "2.5" : "1");
           if (s.tagName === "polygon") s.setAttribute("fill", mark ? d.colours[mark][0] : EDGE);
         }
-        const [a, b] = this.drawnEdges.get(e.id) || [];
-        const on = lit && mark && this.highlight.has(a) && this.highlight.has(b);
+        const on = lit && mark && pairs.some(([u, v]) => this.path.has(u) && this.path.has(v));
         e.classList.toggle("hl", Boolean(on));
         e.classList.toggle("dim", lit && !on);
       }

@@ -20,6 +20,12 @@ const TinygradGraph = (() => {
     .replace(/\\/g, "\\\\").replace(/"/g, '\\"');
   const quote = (rows) => '"' + rows.map(literal).join("\\n") + '"';
   const push = (map, key, value) => (map.has(key) ? map.get(key).push(value) : map.set(key, [value]));
+  /* The box [x0, y0, x1, y1] of the one frame (cluster) in a frame's SVG, in its coordinates. */
+  const frameBox = (svg) => {
+    const shape = /class="cluster[^"]*">[\s\S]*?<(?:path|polygon)[^>]* (?:d|points)="([^"]+)"/.exec(svg)[1];
+    const xy = shape.match(/-?[\d.]+/g).map(Number), xs = xy.filter((_, i) => i % 2 === 0), ys = xy.filter((_, i) => i % 2);
+    return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+  };
 
   /* One explorer's graph (the data viz/explore.py writes) and what is drawn of it for a set of closed boxes. */
   class Model {
@@ -37,6 +43,7 @@ const TinygradGraph = (() => {
       }
       for (const [id, r] of Object.entries(data.rolls)) this.inside[id] = r.scopes.flatMap((s) => this.inside[s] || []);
       this.hot = {}; // box id -> per step: its node with the largest gradient norm and that norm (or null)
+      this.laid = new Map(); // a frame's DOT -> its SVG
     }
 
     /* What the main thread keeps: everything but the nodes, the edges and the steps' values; of the nodes, the boxes
@@ -72,55 +79,101 @@ const TinygradGraph = (() => {
       return this.frame(d.nodes[key].scope);
     }
 
-    /* ----- DOT for a state ----- */
-    dot(collapsed, rolled) {
+    /* ----- what is drawn for a state: the nodes and boxes, the open boxes (frames) and the edges ----- */
+    draw(collapsed, rolled) {
       const d = this.data;
       this.collapsed = new Set(collapsed);
       this.rolled = new Set(rolled);
-      const placed = new Map(); // frame id or "" -> drawn keys directly inside it
-      const used = new Set(); // frames holding something
       this.reps = {}; // node id -> what is drawn for it
       for (const id of Object.keys(d.nodes)) this.reps[id] = this.rep(id);
       this.drawn = new Set(Object.values(this.reps));
-      for (const key of this.drawn) {
-        const f = this.up(key);
-        push(placed, f, key);
-        for (let s = f; s && !used.has(s); s = this.frame(d.scopes[s].parent)) used.add(s);
-      }
-      const children = new Map();
-      for (const sid of used) push(children, this.frame(d.scopes[sid].parent), sid);
-      this.edges = new Map(); // edge id -> [a, b]
-      this.edgeMarks = {}; // edge id -> the noise colour of a noise-path edge it stands for
-      const users = new Map();
+      const edges = new Map(), users = new Map(); // drawn edge id -> {a, b, mark, pairs}; key -> its edges' ids
       for (const [u, v] of d.edges) {
         const a = this.reps[u], b = this.reps[v];
         if (a === b) continue;
         const id = `e-${a}-${b}`, mark = d.marks.edges[u + "-" + v];
-        if (mark) this.edgeMarks[id] ||= mark;
-        if (this.edges.has(id)) continue;
-        this.edges.set(id, [a, b]);
-        push(users, a, id);
+        if (!edges.has(id)) {
+          edges.set(id, { a, b, mark: null, pairs: [] });
+          push(users, a, id);
+        }
+        if (mark) {
+          edges.get(id).mark ||= mark;
+          edges.get(id).pairs.push([u, v]);
+        }
       }
       const [hub, kept] = d.options.hub; // as viz.fold: a node feeding many keeps edges to its first few only
       this.hubs = new Map();
       for (const [a, ids] of users) {
         if (ids.length <= hub) continue;
         this.hubs.set(a, ids.length);
-        for (const id of ids.slice(kept)) if (!this.edgeMarks[id]) this.edges.delete(id);
+        for (const id of ids.slice(kept)) if (!edges.get(id).mark) edges.delete(id);
       }
-      const out = ["digraph G {", 'graph [rankdir=TB, fontname=Helvetica, fontsize=11, newrank=true, ranksep=0.25, nodesep=0.2];',
-        `node [fontname=Helvetica, fontsize=10, fontcolor="${TEXT}"];`, `edge [color="${EDGE}", arrowsize=0.6];`];
-      const emit = (frame, indent) => {
-        for (const key of placed.get(frame) || []) out.push(indent + this.nodeDot(key));
-        for (const sid of children.get(frame) || []) {
-          out.push(`${indent}subgraph "cluster_${sid}" { id="c-${sid}"; class="scope"; label=${quote([d.scopes[sid].title])}; ` +
-            `style="rounded,dashed"; color="#999999"; labeljust="l"; fontcolor="${TEXT}";`);
-          emit(sid, indent + "  ");
-          out.push(indent + "}");
-        }
+      return edges;
+    }
+
+    /* The frames that hold what is drawn, innermost first ("" is the whole graph), for a drawn key. */
+    frames(key) {
+      const out = [];
+      for (let f = this.up(key); f; f = this.frame(this.data.scopes[f].parent)) out.push(f);
+      return [...out, ""];
+    }
+
+    /* Each frame's own graph: the keys drawn directly in it, a slot for each frame inside it (laid out first, placed
+     * into the slot by the page), and its edges. An edge between two frames is drawn in the innermost frame holding
+     * both, between what holds its ends there; inside a frame it leaves or enters, it runs to the frame's exit
+     * (at its bottom) or from its entry (at its top). */
+    plan(edges) {
+      const parts = new Map(); // frame -> {keys, inner frames, edges: id -> {a, b, mark, pairs}}
+      const part = (f) => {
+        if (!parts.has(f)) parts.set(f, { keys: [], inner: new Set(), edges: new Map() });
+        return parts.get(f);
       };
-      emit("", "");
-      for (const [id, [a, b]] of this.edges) out.push(`"${a}" -> "${b}" [id="${id}"];`);
+      const chains = new Map();
+      for (const key of this.drawn) {
+        const chain = this.frames(key);
+        chains.set(key, chain);
+        part(chain[0]).keys.push(key);
+        for (let i = 1; i < chain.length; i++) part(chain[i]).inner.add(chain[i - 1]);
+      }
+      const add = (f, a, b, e) => {
+        const id = a === e.a && b === e.b ? `e-${a}-${b}` : `e-${f}-${a}-${b}`, all = part(f).edges;
+        if (!all.has(id)) all.set(id, { a, b, mark: null, pairs: [] });
+        const x = all.get(id);
+        x.mark ||= e.mark;
+        x.pairs.push(...e.pairs);
+      };
+      for (const e of edges.values()) {
+        const ca = chains.get(e.a), cb = chains.get(e.b), inB = new Set(cb);
+        const i = ca.findIndex((f) => inB.has(f)), j = cb.indexOf(ca[i]);
+        add(ca[i], i ? ca[i - 1] : e.a, j ? cb[j - 1] : e.b, e);
+        for (let k = 0; k < i; k++) add(ca[k], k ? ca[k - 1] : e.a, `out-${ca[k]}`, e);
+        for (let k = 0; k < j; k++) add(cb[k], `in-${cb[k]}`, k ? cb[k - 1] : e.b, e);
+      }
+      return parts;
+    }
+
+    /* DOT of frame ``f``'s own graph, the frames inside it having the sizes ``sizes`` (points). */
+    frameDot(f, { keys, inner, edges }, sizes) {
+      const d = this.data, out = ["digraph G {", "graph [rankdir=TB, fontname=Helvetica, fontsize=11, ranksep=0.25, nodesep=0.2];",
+        `node [fontname=Helvetica, fontsize=10, fontcolor="${TEXT}"];`, `edge [color="${EDGE}", arrowsize=0.6];`];
+      if (f) {
+        out.push(`subgraph "cluster_${f}" { id="c-${f}"; class="scope"; label=${quote([d.scopes[f].title])}; ` +
+          `style="rounded,dashed"; color="#999999"; labeljust="l"; fontcolor="${TEXT}";`);
+      }
+      for (const key of keys) out.push(this.nodeDot(key));
+      for (const g of inner) {
+        const [w, hgt] = sizes.get(g);
+        out.push(`"${g}" [id="s-${g}", class="slot", shape=box, fixedsize=true, width=${w / 72}, height=${hgt / 72}, ` +
+          'label="", color=transparent];');
+      }
+      for (const [side, rank] of [["in", "min"], ["out", "max"]]) {
+        if (f && [...edges.values()].some((e) => e.a === `${side}-${f}` || e.b === `${side}-${f}`)) {
+          out.push(`"${side}-${f}" [id="p-${side}-${f}", class="port", shape=point, width=0.06, color="${EDGE}"]; ` +
+            `{ rank=${rank}; "${side}-${f}" }`);
+        }
+      }
+      if (f) out.push("}");
+      for (const [id, { a, b }] of edges) out.push(`"${a}" -> "${b}" [id="${id}"];`);
       out.push("}");
       return out.join("\n");
     }
@@ -187,15 +240,30 @@ const TinygradGraph = (() => {
       return out;
     }
 
-    /* Lay the state out: the SVG, the records of what is drawn, the drawn edges with their noise marks, and what
-     * is drawn for the nodes in ``watch``. */
-    async layout(graphviz, { collapsed, rolled, watch }) {
-      const svg = graphviz.dot(this.dot(collapsed, rolled));
-      const records = {};
+    /* Lay the state out, each frame on its own, innermost first (a frame whose graph is unchanged, e.g. one opened
+     * before, comes from the cache): per frame its SVG and the box of its frame (points); the records of what is
+     * drawn; the drawn edges with their noise colour and the noise-path edges they stand for; and what is drawn
+     * for the nodes in ``watch``. */
+    layout(graphviz, { collapsed, rolled, watch }) {
+      const parts = this.plan(this.draw(collapsed, rolled)), sizes = new Map(), frames = {};
+      const depth = (f) => {
+        let n = 0;
+        for (let s = f; s; s = this.frame(this.data.scopes[s].parent)) n++;
+        return n;
+      };
+      for (const f of [...parts.keys()].sort((x, y) => depth(y) - depth(x))) {
+        const dot = this.frameDot(f, parts.get(f), sizes);
+        if (!this.laid.has(dot)) this.laid.set(dot, graphviz.dot(dot));
+        const svg = this.laid.get(dot);
+        const bb = f ? frameBox(svg) : null;
+        if (f) sizes.set(f, [bb[2] - bb[0], bb[3] - bb[1]]);
+        frames[f] = { svg, bb };
+      }
+      const records = {}, reps = {}, edges = {};
       for (const key of this.drawn) records[key] = this.record(key);
-      const reps = {};
       for (const id of watch) if (id in this.reps) reps[id] = this.reps[id];
-      return { svg, records, edges: [...this.edges], edgeMarks: this.edgeMarks, reps };
+      for (const p of parts.values()) for (const [id, e] of p.edges) edges[id] = e;
+      return { frames, records, edges, reps };
     }
 
     /* The innermost box of each of the nodes ``ids`` (null at the top level). */
