@@ -220,6 +220,7 @@ window.TinygradExplorer = (() => {
         this.records = got.records;
         this.edges = got.edges; // drawn edge id -> {a, b, mark, pairs: the noise-path edges it stands for}
         this.reps = got.reps;
+        this.fresh = got.fresh; // the open boxes this layout laid out ("" the whole graph's outside); the rest were cached
         const svg = compose(got.frames);
         svg.removeAttribute("width");
         svg.removeAttribute("height");

@@ -241,11 +241,12 @@ const TinygradGraph = (() => {
     }
 
     /* Lay the state out, each frame on its own, innermost first (a frame whose graph is unchanged, e.g. one opened
-     * before, comes from the cache): per frame its SVG and the box of its frame (points); the records of what is
+     * before, comes from the cache): per frame its SVG and the box of its frame (points); the frames laid out now
+     * (``fresh``, the others came from the cache); the records of what is
      * drawn; the drawn edges with their noise colour and the noise-path edges they stand for; and what is drawn
      * for the nodes in ``watch``. */
     layout(graphviz, { collapsed, rolled, watch }) {
-      const parts = this.plan(this.draw(collapsed, rolled)), sizes = new Map(), frames = {};
+      const parts = this.plan(this.draw(collapsed, rolled)), sizes = new Map(), frames = {}, fresh = [];
       const depth = (f) => {
         let n = 0;
         for (let s = f; s; s = this.frame(this.data.scopes[s].parent)) n++;
@@ -253,7 +254,10 @@ const TinygradGraph = (() => {
       };
       for (const f of [...parts.keys()].sort((x, y) => depth(y) - depth(x))) {
         const dot = this.frameDot(f, parts.get(f), sizes);
-        if (!this.laid.has(dot)) this.laid.set(dot, graphviz.dot(dot));
+        if (!this.laid.has(dot)) {
+          this.laid.set(dot, graphviz.dot(dot));
+          fresh.push(f);
+        }
         const svg = this.laid.get(dot);
         const bb = f ? frameBox(svg) : null;
         if (f) sizes.set(f, [bb[2] - bb[0], bb[3] - bb[1]]);
@@ -263,7 +267,7 @@ const TinygradGraph = (() => {
       for (const key of this.drawn) records[key] = this.record(key);
       for (const id of watch) if (id in this.reps) reps[id] = this.reps[id];
       for (const p of parts.values()) for (const [id, e] of p.edges) edges[id] = e;
-      return { frames, records, edges, reps };
+      return { frames, fresh, records, edges, reps };
     }
 
     /* The innermost box of each of the nodes ``ids`` (null at the top level). */
