@@ -33,15 +33,16 @@ const TinygradGraph = (() => {
       this.data = data;
       this.rollOf = {};
       for (const [id, r] of Object.entries(data.rolls)) for (const s of r.scopes) this.rollOf[s] = id;
-      this.chains = {}; // node id -> its boxes, outermost first
-      this.inside = {}; // box id -> the nodes inside it
-      for (const [id, n] of Object.entries(data.nodes)) {
-        const chain = [];
-        for (let s = n.scope; s; s = data.scopes[s].parent) chain.unshift(s);
-        this.chains[id] = chain;
-        for (const s of chain) (this.inside[s] ||= []).push(id);
-      }
-      for (const [id, r] of Object.entries(data.rolls)) this.inside[id] = r.scopes.flatMap((s) => this.inside[s] || []);
+      this.ids = Object.keys(data.nodes); // a node's index in these arrays stands for it
+      this.index = new Map(this.ids.map((id, i) => [id, i]));
+      this.scopes = this.ids.map((id) => data.nodes[id].scope);
+      this.src = Int32Array.from(data.edges, ([u]) => this.index.get(u));
+      this.dst = Int32Array.from(data.edges, ([, v]) => this.index.get(v));
+      this.direct = new Map(); // box id -> the nodes directly inside it
+      this.kids = new Map(); // box id -> the boxes directly inside it
+      this.ids.forEach((id, i) => push(this.direct, this.scopes[i], id));
+      for (const [id, sc] of Object.entries(data.scopes)) push(this.kids, sc.parent, id);
+      this.within = new Map(); // box id -> the nodes inside it, filled when asked
       this.hot = {}; // box id -> per step: its node with the largest gradient norm and that norm (or null)
       this.laid = new Map(); // a frame's DOT -> its SVG
     }
@@ -55,12 +56,27 @@ const TinygradGraph = (() => {
         size: Object.keys(d.nodes).length, scopeOf: this.scopeOf(d.entries.flatMap((e) => [e.node, ...e.path])) };
     }
 
-    /* ----- which nodes are drawn, for closed boxes ``collapsed`` and rolled runs ``rolled`` ----- */
-    rep(id) {
-      const s = this.chains[id].find((c) => this.collapsed.has(c));
-      if (s === undefined) return id;
-      const r = this.rollOf[s];
-      return r !== undefined && this.rolled.has(r) ? r : s;
+    /* The nodes inside box (or roll) ``key``. */
+    inside(key) {
+      if (!this.within.has(key)) {
+        const r = this.data.rolls[key];
+        this.within.set(key, r ? r.scopes.flatMap((s) => this.inside(s))
+          : [...(this.direct.get(key) || []), ...(this.kids.get(key) || []).flatMap((s) => this.inside(s))]);
+      }
+      return this.within.get(key);
+    }
+
+    /* ----- what is drawn, for closed boxes ``collapsed`` and rolled runs ``rolled`` ----- */
+    /* What is drawn for the nodes directly in box ``s``: the outermost closed box holding them (its roll if rolled),
+     * or null when every box around them is open. */
+    closed(s, memo) {
+      if (!s) return null;
+      if (!memo.has(s)) {
+        const r = this.rollOf[s];
+        memo.set(s, this.closed(this.data.scopes[s].parent, memo) ??
+          (!this.collapsed.has(s) ? null : r !== undefined && this.rolled.has(r) ? r : s));
+      }
+      return memo.get(s);
     }
 
     isBox(key) {
@@ -84,21 +100,28 @@ const TinygradGraph = (() => {
       const d = this.data;
       this.collapsed = new Set(collapsed);
       this.rolled = new Set(rolled);
-      this.reps = {}; // node id -> what is drawn for it
-      for (const id of Object.keys(d.nodes)) this.reps[id] = this.rep(id);
-      this.drawn = new Set(Object.values(this.reps));
+      const memo = new Map();
+      this.reps = this.ids.map((id, i) => this.closed(this.scopes[i], memo) ?? id); // node index -> what is drawn for it
+      this.drawn = new Set(this.reps);
       const edges = new Map(), users = new Map(); // drawn edge id -> {a, b, mark, pairs}; key -> its edges' ids
-      for (const [u, v] of d.edges) {
-        const a = this.reps[u], b = this.reps[v];
+      const between = new Map(); // a -> b -> the drawn edge from a to b
+      const marked = Object.keys(d.marks.edges).length > 0;
+      for (let k = 0; k < this.src.length; k++) {
+        const a = this.reps[this.src[k]], b = this.reps[this.dst[k]];
         if (a === b) continue;
-        const id = `e-${a}-${b}`, mark = d.marks.edges[u + "-" + v];
-        if (!edges.has(id)) {
-          edges.set(id, { a, b, mark: null, pairs: [] });
+        if (!between.has(a)) between.set(a, new Map());
+        let e = between.get(a).get(b);
+        if (!e) {
+          const id = `e-${a}-${b}`;
+          between.get(a).set(b, e = { a, b, mark: null, pairs: [] });
+          edges.set(id, e);
           push(users, a, id);
         }
+        const [u, v] = marked ? d.edges[k] : [];
+        const mark = marked && d.marks.edges[u + "-" + v];
         if (mark) {
-          edges.get(id).mark ||= mark;
-          edges.get(id).pairs.push([u, v]);
+          e.mark ||= mark;
+          e.pairs.push([u, v]);
         }
       }
       const [hub, kept] = d.options.hub; // as viz.fold: a node feeding many keeps edges to its first few only
@@ -215,7 +238,7 @@ const TinygradGraph = (() => {
       if (!(key in this.hot)) {
         this.hot[key] = this.data.steps.map((step) => {
           let best = null;
-          for (const m of this.inside[key] || []) {
+          for (const m of this.inside(key)) {
             const v = step.values[m];
             if (v && typeof v[4] === "number" && (best === null || v[4] > best[1])) best = [m, v[4]];
           }
@@ -230,7 +253,7 @@ const TinygradGraph = (() => {
       const d = this.data;
       if (this.isBox(key)) {
         const hot = this.hottest(key);
-        return { count: (this.inside[key] || []).length, grad: hot.map((h) => h && `max grad norm ${fmt(h[1])}`),
+        return { count: this.inside(key).length, grad: hot.map((h) => h && `max grad norm ${fmt(h[1])}`),
           heat: hot.map((h, k) => (h && d.steps[k].heat[h[0]]) || null) };
       }
       const n = d.nodes[key], out = { kind: n.kind, rows: n.rows, info: n.info, mark: d.marks.nodes[key] || null };
@@ -265,7 +288,7 @@ const TinygradGraph = (() => {
       }
       const records = {}, reps = {}, edges = {};
       for (const key of this.drawn) records[key] = this.record(key);
-      for (const id of watch) if (id in this.reps) reps[id] = this.reps[id];
+      for (const id of watch) if (id in this.data.nodes) reps[id] = this.reps[this.index.get(id)];
       for (const p of parts.values()) for (const [id, e] of p.edges) edges[id] = e;
       return { frames, fresh, records, edges, reps };
     }
