@@ -43,30 +43,6 @@ window.TinygradExplorer = (() => {
     });
   }
 
-  /* One SVG of the frames laid out each on its own (worker's Model.layout): each frame's drawing goes into its slot
-   * in the frame around it; the slots' outlines are dropped and the ports (where edges enter and leave a frame)
-   * are no nodes of the page. */
-  function compose(frames) {
-    const parse = (f) => new DOMParser().parseFromString(frames[f].svg, "image/svg+xml").documentElement;
-    const fill = (graph) => {
-      for (const slot of [...graph.querySelectorAll("g.slot")]) {
-        const f = slot.id.slice(2), inner = parse(f).querySelector("g.graph"), [x0, , , y1] = frames[f].bb;
-        const xy = slot.querySelector("polygon").getAttribute("points").split(/[ ,]/).map(Number);
-        const sx = Math.min(...xy.filter((_, i) => i % 2 === 0)), sy = Math.max(...xy.filter((_, i) => i % 2));
-        inner.querySelector(":scope > title")?.remove();
-        inner.querySelector(":scope > polygon")?.remove(); // the background
-        const g = svgEl("g", { class: "frame", transform: `translate(${sx - x0} ${sy - y1})` });
-        g.append(...inner.childNodes);
-        fill(g);
-        slot.replaceWith(g);
-      }
-      for (const port of graph.querySelectorAll("g.port")) port.setAttribute("class", "port");
-    };
-    const svg = parse("");
-    fill(svg);
-    return svg;
-  }
-
   const h = (tag, attrs = {}, ...kids) => {
     const el = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) {
@@ -221,7 +197,7 @@ window.TinygradExplorer = (() => {
         this.edges = got.edges; // drawn edge id -> {a, b, mark, pairs: the noise-path edges it stands for}
         this.reps = got.reps;
         this.fresh = got.fresh; // the open boxes this layout laid out ("" the whole graph's outside); the rest were cached
-        const svg = compose(got.frames);
+        const svg = new DOMParser().parseFromString(got.svg, "image/svg+xml").documentElement;
         svg.removeAttribute("width");
         svg.removeAttribute("height");
         this.pane.querySelector(":scope > svg")?.remove();

@@ -20,12 +20,27 @@ const TinygradGraph = (() => {
     .replace(/\\/g, "\\\\").replace(/"/g, '\\"');
   const quote = (rows) => '"' + rows.map(literal).join("\\n") + '"';
   const push = (map, key, value) => (map.has(key) ? map.get(key).push(value) : map.set(key, [value]));
-  /* The box [x0, y0, x1, y1] of the one frame (cluster) in a frame's SVG, in its coordinates. */
-  const frameBox = (svg) => {
-    const shape = /class="cluster[^"]*">[\s\S]*?<(?:path|polygon)[^>]* (?:d|points)="([^"]+)"/.exec(svg)[1];
+  /* The box [x0, y0, x1, y1] of the points in an SVG path or points attribute (absolute x,y pairs, as Graphviz
+   * writes them). */
+  const bounds = (shape) => {
     const xy = shape.match(/-?[\d.]+/g).map(Number), xs = xy.filter((_, i) => i % 2 === 0), ys = xy.filter((_, i) => i % 2);
     return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
   };
+  /* The box of the one frame (cluster) in a frame's SVG, in its coordinates. */
+  const frameBox = (svg) => bounds(/class="cluster[^"]*">[\s\S]*?<(?:path|polygon)[^>]* (?:d|points)="([^"]+)"/.exec(svg)[1]);
+  /* A slot in Graphviz's SVG: its node name (the frame's id, XML-escaped) and outline. */
+  const SLOT = /<g id="[^"]*" class="node slot">\s*<title>([^<]*)<\/title>\s*<polygon[^>]* points="([^"]+)"\/>\s*<\/g>/g;
+  const unescape = (text) => text.replace(/&#(\d+);/g, (_, c) => String.fromCharCode(+c))
+    .replace(/&(lt|gt|quot|amp);/g, (_, e) => ({ lt: "<", gt: ">", quot: '"', amp: "&" })[e]);
+  /* What a frame's SVG draws: its graph's content without the graph's title and white background. */
+  const drawing = (svg) => svg.slice(svg.indexOf(">", svg.indexOf('<g id="graph0"')) + 1, svg.lastIndexOf("</g>"))
+    .replace(/^\s*<title>[^<]*<\/title>\s*<polygon[^>]*\/>/, "");
+  /* One SVG of the frames laid out each on its own: frame ``f``'s with each frame inside it drawn in its slot (moved
+   * so that its frame's box lands on the slot's); the ports are no nodes of the page. */
+  const compose = (frames, f = "") => frames[f].svg.replace(SLOT, (_, name, points) => {
+    const g = unescape(name), [x0, , , y1] = frames[g].bb, [sx, , , sy] = bounds(points);
+    return `<g class="frame" transform="translate(${sx - x0} ${sy - y1})">${drawing(compose(frames, g))}</g>`;
+  }).replace(/class="node port"/g, 'class="port"');
 
   /* One explorer's graph (the data viz/explore.py writes) and what is drawn of it for a set of closed boxes. */
   class Model {
@@ -264,10 +279,9 @@ const TinygradGraph = (() => {
     }
 
     /* Lay the state out, each frame on its own, innermost first (a frame whose graph is unchanged, e.g. one opened
-     * before, comes from the cache): per frame its SVG and the box of its frame (points); the frames laid out now
-     * (``fresh``, the others came from the cache); the records of what is
-     * drawn; the drawn edges with their noise colour and the noise-path edges they stand for; and what is drawn
-     * for the nodes in ``watch``. */
+     * before, comes from the cache), into one SVG. With it: the frames laid out now (``fresh``), the records of
+     * what is drawn, the drawn edges with their noise colour and the noise-path edges they stand for, and what is
+     * drawn for the nodes in ``watch``. */
     layout(graphviz, { collapsed, rolled, watch }) {
       const parts = this.plan(this.draw(collapsed, rolled)), sizes = new Map(), frames = {}, fresh = [];
       const depth = (f) => {
@@ -286,11 +300,12 @@ const TinygradGraph = (() => {
         if (f) sizes.set(f, [bb[2] - bb[0], bb[3] - bb[1]]);
         frames[f] = { svg, bb };
       }
+      const svg = compose(frames);
       const records = {}, reps = {}, edges = {};
       for (const key of this.drawn) records[key] = this.record(key);
       for (const id of watch) if (id in this.data.nodes) reps[id] = this.reps[this.index.get(id)];
       for (const p of parts.values()) for (const [id, e] of p.edges) edges[id] = e;
-      return { frames, fresh, records, edges, reps };
+      return { svg, fresh, records, edges, reps };
     }
 
     /* The innermost box of each of the nodes ``ids`` (null at the top level). */
