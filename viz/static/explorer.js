@@ -43,6 +43,8 @@ window.TinygradExplorer = (() => {
     });
   }
 
+  /* The end of the current task: what follows runs in a task of its own, and the page answers in between. */
+  const task = () => new Promise((resolve) => setTimeout(resolve));
   const h = (tag, attrs = {}, ...kids) => {
     const el = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) {
@@ -193,11 +195,13 @@ window.TinygradExplorer = (() => {
         if (!this.cache.has(key)) this.cache.set(key, this.ask("layout", { state: { collapsed, rolled, watch: [...this.watched] } }));
         const got = await this.cache.get(key);
         if (serial !== this.serial) return; // a newer layout was asked for meanwhile
+        const svg = new DOMParser().parseFromString(got.svg, "image/svg+xml").documentElement;
+        await task(); // parsing a large picture, and drawing it: tasks of their own
+        if (serial !== this.serial) return;
         this.records = got.records;
         this.edges = got.edges; // drawn edge id -> {a, b, mark, pairs: the noise-path edges it stands for}
         this.reps = got.reps;
         this.fresh = got.fresh; // the open boxes this layout laid out ("" the whole graph's outside); the rest were cached
-        const svg = new DOMParser().parseFromString(got.svg, "image/svg+xml").documentElement;
         svg.removeAttribute("width");
         svg.removeAttribute("height");
         this.pane.querySelector(":scope > svg")?.remove();
@@ -212,9 +216,11 @@ window.TinygradExplorer = (() => {
       this.nodes = new Map([...this.svg.querySelectorAll("g.node")].map((g) => [g.id.slice(2), g]));
       this.setTexts();
       this.paint();
-      this.drawMinimap();
       if (!this.view) this.fit();
       else this.setView(...this.view);
+      await task(); // the overview map, a copy of the picture, in a task of its own
+      if (serial !== this.serial) return;
+      this.drawMinimap();
       this.status.textContent = `${this.nodes.size} drawn for ${this.data.size} nodes`;
       this.root.dataset.ready = "1";
     }
@@ -224,7 +230,13 @@ window.TinygradExplorer = (() => {
       this.view = [x, y, w, hgt];
       this.svg.setAttribute("viewBox", this.view.join(" "));
       this.root.dispatchEvent(new CustomEvent("tgbn-view"));
-      if (this.lens) for (const [k, v] of Object.entries({ x, y, width: w, height: hgt })) this.lens.setAttribute(k, v);
+      this.moveLens();
+    }
+
+    /* The overview map's rectangle where the view is. */
+    moveLens() {
+      const [x, y, width, height] = this.view;
+      if (this.lens) for (const [k, v] of Object.entries({ x, y, width, height })) this.lens.setAttribute(k, v);
     }
 
     fit() {
@@ -318,6 +330,7 @@ window.TinygradExplorer = (() => {
       copy.append(this.lens);
       this.minimap.replaceChildren(copy);
       this.mini = copy;
+      this.moveLens();
     }
 
     listen() {
