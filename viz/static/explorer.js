@@ -461,7 +461,6 @@ window.TinygradExplorer = (() => {
       }
       this.at = (this.at + 1) % this.matches.length;
       const id = this.matches[this.at];
-      this.watch([id]);
       await this.reveal(id);
       this.centreOn(this.nodes.get(id));
       this.pinned = id;

@@ -66,9 +66,10 @@ const TinygradGraph = (() => {
      * holding the noise paths' (to open them at once). */
     meta() {
       const d = this.data;
-      return { title: d.title, scopes: d.scopes, rolls: d.rolls, entries: d.entries, colours: d.colours, role_fill: d.role_fill, heat: d.heat,
-        marks: { entry: d.marks.entry }, options: d.options, steps: d.steps.map((s) => ({ label: s.label })),
-        size: Object.keys(d.nodes).length, scopeOf: this.scopeOf(d.entries.flatMap((e) => [e.node, ...e.path])) };
+      return { title: d.title, scopes: d.scopes, rolls: d.rolls, entries: d.entries, colours: d.colours,
+        role_fill: d.role_fill, heat: d.heat, marks: { entry: d.marks.entry }, options: d.options,
+        steps: d.steps.map((s) => ({ label: s.label })), size: this.ids.length,
+        scopeOf: this.scopeOf(d.entries.flatMap((e) => [e.node, ...e.path])) };
     }
 
     /* The nodes inside box (or roll) ``key``. */
@@ -156,8 +157,8 @@ const TinygradGraph = (() => {
       return [...out, ""];
     }
 
-    /* Each frame's own graph: the keys drawn directly in it, a slot for each frame inside it (laid out first, placed
-     * into the slot by the page), and its edges. An edge between two frames is drawn in the innermost frame holding
+    /* Each frame's own graph: the keys drawn directly in it, a slot for each frame inside it (laid out first, then
+     * drawn into its slot), and its edges. An edge between two frames is drawn in the innermost frame holding
      * both, between what holds its ends there; inside a frame it leaves or enters, it runs to the frame's exit
      * (at its bottom) or from its entry (at its top). */
     plan(edges) {
@@ -192,7 +193,8 @@ const TinygradGraph = (() => {
 
     /* DOT of frame ``f``'s own graph, the frames inside it having the sizes ``sizes`` (points). */
     frameDot(f, { keys, inner, edges }, sizes) {
-      const d = this.data, out = ["digraph G {", "graph [rankdir=TB, fontname=Helvetica, fontsize=11, ranksep=0.25, nodesep=0.2];",
+      const d = this.data, out = ["digraph G {",
+        "graph [rankdir=TB, fontname=Helvetica, fontsize=11, ranksep=0.25, nodesep=0.2];",
         `node [fontname=Helvetica, fontsize=10, fontcolor="${TEXT}"];`, `edge [color="${EDGE}", arrowsize=0.6];`];
       if (f) {
         out.push(`subgraph "cluster_${f}" { id="c-${f}"; class="scope"; label=${quote([d.scopes[f].title])}; ` +
@@ -232,8 +234,8 @@ const TinygradGraph = (() => {
       }
       const head = this.widest(d.steps.map((s) => s.heads[key] || n.rows[0]));
       const values = d.steps.map((s) => valueRows(s.values[key]));
-      const rows = [head, ...n.rows.slice(1), ...(d.steps[0].values[key].length ? [0, 1].map((i) => this.widest(values.map((v) => v[i]))) : []),
-        ...this.hubRow(key)];
+      const rows = [head, ...n.rows.slice(1),
+        ...(d.steps[0].values[key].length ? [0, 1].map((i) => this.widest(values.map((v) => v[i]))) : []), ...this.hubRow(key)];
       return `"${key}" [id="n-${key}", class="tensor", shape=box, style="rounded,filled", label=${quote(rows)}];`;
     }
 
@@ -284,11 +286,7 @@ const TinygradGraph = (() => {
      * drawn for the nodes in ``watch``. */
     layout(graphviz, { collapsed, rolled, watch }) {
       const parts = this.plan(this.draw(collapsed, rolled)), sizes = new Map(), frames = {}, fresh = [];
-      const depth = (f) => {
-        let n = 0;
-        for (let s = f; s; s = this.frame(this.data.scopes[s].parent)) n++;
-        return n;
-      };
+      const depth = (f) => (f ? this.frames(f).length : 0);
       for (const f of [...parts.keys()].sort((x, y) => depth(y) - depth(x))) {
         const dot = this.frameDot(f, parts.get(f), sizes);
         if (!this.laid.has(dot)) {
@@ -328,8 +326,8 @@ const TinygradGraph = (() => {
   }
 
   /* The worker's message loop: ``load`` a page's data (its JSON text, or the parsed object of a page that holds
-   * several explorers), ``layout`` a state, tell nodes' innermost boxes (``scopeOf``), ``find`` nodes. Each answer carries
-   * the request's id. */
+   * several explorers), ``layout`` a state, tell nodes' innermost boxes (``scopeOf``), ``find`` nodes. Each answer
+   * carries the request's id. */
   function serve(graphviz) {
     const models = new Map();
     const ready = graphviz.Graphviz.load();
