@@ -7,7 +7,9 @@ to WebAssembly (``@hpcc-js/wasm-graphviz``, vendored in ``viz/static/`` with its
 in a Web Worker, so the page stays responsive while a large box that was opened is laid out.
 Everything the page shows is computed here, at capture time: value and gradient statistics,
 histograms with a fixed number of bins, noise paths and colours, gradient heat.
-``viz/static/explorer.js`` only draws and reacts.
+``viz/static/explorer_worker.js`` parses the data in the worker, keeps the graph there and writes
+and lays out what is drawn; ``viz/static/explorer.js`` only draws and reacts on the page's main
+thread, which never holds the whole graph.
 
 The data handed to the page (JSON) holds ``nodes`` (per node: ``kind``, innermost ``scope``, label
 ``rows`` and panel ``info`` rows, from which the page takes its title and search text), ``edges``, ``scopes`` (the
@@ -72,9 +74,11 @@ class Page:
 
     @staticmethod
     def assets() -> str:
-        """Return the style and scripts every page with explorers needs once (Graphviz, explorer.js, CSS)."""
+        """Return the style and scripts every page with explorers needs once (Graphviz, the worker's script,
+        explorer.js, CSS)."""
         return (f"<style>{_static('explorer.css')}</style>"
                 f'<script type="text/plain" id="tgbn-graphviz">{_static("graphviz.js")}</script>'
+                f'<script id="tgbn-worker">{_static("explorer_worker.js")}</script>'
                 f"<script>{_static('explorer.js')}</script>")
 
     def embed(self, height: int | str | None = None) -> str:

@@ -4,6 +4,7 @@ out, and text contrast. Each check saves a screenshot in the test's temporary fo
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -153,6 +154,63 @@ def test_the_page_stays_responsive_while_a_large_graph_is_laid_out(offline, page
     # the layout itself runs in a worker: only parsing and painting the result hold the main thread
     assert np.median(gaps) < 60, gaps
     page.screenshot(path=tmp_path / "expanded.png")
+
+
+def test_the_main_thread_never_parses_nor_holds_the_whole_graph(offline, pages):
+    explorer, path, g = pages["random20k"]
+    offline.page.add_init_script("""window.parsed = 0; const parse = JSON.parse;
+      JSON.parse = function (text, ...rest) {
+        parsed = Math.max(parsed, String(text).length);
+        return parse.call(this, text, ...rest);
+      };""")
+    page = offline.open(path)
+    held = page.evaluate("""() => { const x = document.querySelector('.tgbn-x').explorer;
+      return {parsed: window.parsed, nodes: 'nodes' in x.data || 'edges' in x.data, size: x.data.size,
+              records: Object.keys(x.records).length,
+              drawn: document.querySelectorAll('.pane > svg g.node').length}; }""")
+    text = len(json.dumps(explorer.data, separators=(",", ":")))
+    assert held["parsed"] < text / 100  # the page's data text went to the worker, which parsed it
+    assert not held["nodes"] and held["size"] == g.number_of_nodes()
+    assert held["records"] == held["drawn"] < 100  # the main thread has the records of what is drawn only
+
+
+# the open boxes (frames) holding a node, innermost first, and the boxes drawn open inside an open box
+FRAMES = """el => { const out = [];
+  for (let f = el.parentNode.closest('g.frame'); f; f = f.parentNode.closest('g.frame'))
+    out.push(f.querySelector(':scope > g.cluster').id.slice(2));
+  return out; }"""
+INNER = "f => [...f.querySelectorAll('g.cluster')].map(c => c.id.slice(2))"
+
+
+@pytest.mark.parametrize("name", ["random20k", "resnet20"])
+def test_opening_a_box_lays_out_its_inside_and_the_boxes_around_it_only(offline, pages, name, tmp_path):
+    explorer, path, _ = pages[name]
+    page = offline.open(path)
+    box = page.eval_on_selector(".pane > svg g.node.group:not(.roll)", "g => g.id.slice(2)")
+    around = page.eval_on_selector(f"#n-{box}", FRAMES)
+    others = set(page.eval_on_selector_all(".pane > svg g.cluster", "cs => cs.map(c => c.id.slice(2))")) - set(around)
+    assert name == "random20k" or others  # the ResNet opens with its first BatchNorm open: a box beside it
+    page.eval_on_selector(f"#n-{box}", "g => g.dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    page.wait_for_function("document.querySelector('.tgbn-x').dataset.ready === '1'")
+    frame = page.locator(f"#c-{box}").locator("xpath=..")
+    assert frame.get_attribute("class") == "frame"  # laid out as a graph of its own, placed into its slot
+    scopes, nodes, rolls = explorer.data["scopes"], explorer.data["nodes"], explorer.data["rolls"]
+
+    def in_box(key: str) -> bool:
+        key = rolls[key]["scopes"][0] if key in rolls else key
+        s = scopes[key]["parent"] if key in scopes else nodes[key]["scope"]
+        while s is not None and s != box:
+            s = scopes[s]["parent"]
+        return s == box
+
+    inside = frame.locator("g.node").evaluate_all("gs => gs.map(g => g.id.slice(2))")
+    drawn = page.eval_on_selector_all(".pane > svg g.node", "gs => gs.map(g => g.id.slice(2))")
+    assert inside and sorted(inside) == sorted(k for k in drawn if in_box(k))
+    fresh = page.evaluate("document.querySelector('.tgbn-x').explorer.fresh")
+    assert box in fresh and "" in fresh
+    assert set(fresh) <= {box, *frame.evaluate(INNER), *around, ""}  # no box beside it was laid out again
+    assert not set(fresh) & others
+    page.screenshot(path=tmp_path / f"{name}-opened.png")
 
 
 def test_every_fill_and_text_pair_on_the_page_meets_wcag_aa(offline, pages):

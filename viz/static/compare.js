@@ -34,11 +34,15 @@ window.TinygradCompare = (() => {
         : h("p", { class: "hint" }, "No differences: every box and noise entry has its match, and no std or gradient norm " +
           "differs by more than 1%."));
       root.append(head, views, table);
-      this.x = d.sides.map((side, i) => new Explorer(this.panes[i], side));
-      for (const ex of this.x) { // the fills show the ratios: the gradient heat starts off (its toggle turns it on)
-        ex.heatOn = false;
-        ex.root.querySelector("input.heatOn").checked = false;
-      }
+      this.x = [];
+      Promise.all(d.sides.map((side, i) => Explorer.open(this.panes[i], side))).then((xs) => {
+        this.x = xs;
+        xs.forEach((ex, i) => { // before their first layout (a task of its own)
+          ex.heatOn = false; // the fills show the ratios: the gradient heat starts off (its toggle turns it on)
+          ex.root.querySelector("input.heatOn").checked = false;
+          ex.watch([...Object.values(d.match[1 - i]), ...d.noise_only[i]]); // what partner() and mark() look up
+        });
+      });
       this.panes.forEach((p, i) => {
         p.addEventListener("tgbn-view", () => this.follow(i));
         p.addEventListener("tgbn-toggle", (e) => this.mirror(i, e.detail));
@@ -49,7 +53,7 @@ window.TinygradCompare = (() => {
 
     /* Both laid out the first time: wide graphs go one above the other, then the views start together. */
     ready() {
-      if (this.started !== undefined || !this.x.every((ex) => ex.root.dataset.ready === "1" && ex.view)) return;
+      if (this.started !== undefined || !this.x.length || !this.x.every((ex) => ex.root.dataset.ready === "1" && ex.view)) return;
       this.started = false;
       setTimeout(async () => { // after each explorer's own first view
         if (this.openLikeFirst()) {

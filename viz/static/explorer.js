@@ -7,49 +7,44 @@ window.TinygradExplorer = (() => {
   const READABLE = 1.4; // screen pixels per point at the first view: 10 pt labels are 14 px tall
   const CLOSEST = 2.5; // a highlighted path is never zoomed in further than this
   const TEXT = "#222222", OP_FILL = "#eeeeee", BOX_FILL = "#f7f7f7", LINE = "#666666", EDGE = "#555555";
+  const { fmt, field, valueRows } = TinygradGraph;
   let worker = null;
   const jobs = new Map();
-  let nextJob = 0;
+  let nextJob = 0, nextModel = 0;
 
-  /* Graphviz is vendored as an ES module inside <script type="text/plain" id="tgbn-graphviz">; it runs in
-   * one Web Worker shared by every explorer of the page, so a long layout never blocks the page. A page
-   * opened from a file cannot import a module into a worker, so the module's one closing export statement
-   * becomes an object and the worker is a classic script. */
-  function layoutInWorker(dot) {
+  /* The explorers' Web Worker, one for every explorer of the page: explorer_worker.js (in the page as a script
+   * whose text is read here) with Graphviz, vendored as an ES module inside <script type="text/plain"
+   * id="tgbn-graphviz">. A page opened from a file cannot import a module into a worker, so the module's one
+   * closing export statement becomes an object and the worker is a classic script. ``ask`` sends it a request
+   * and resolves with its answer. */
+  function ask(msg) {
     if (!worker) {
       const src = document.getElementById("tgbn-graphviz").textContent.replace(/export\s*\{([^}]*)\};?/, (_, names) =>
         "const tgbnGraphviz = {" + names.split(",").map((pair) => {
           const [inner, outer] = pair.trim().split(/\s+as\s+/);
           return `${outer || inner}: ${inner}`;
         }).join(", ") + "};");
-      const body = `"use strict";\n${src}\nconst ready = tgbnGraphviz.Graphviz.load();\n` +
-        "onmessage = async (e) => { try { postMessage({ id: e.data.id, svg: (await ready).dot(e.data.dot) }); }\n" +
-        "  catch (err) { postMessage({ id: e.data.id, error: String(err) }); } };\n";
+      const body = `"use strict";\n${src}\n${document.getElementById("tgbn-worker").textContent}\nTinygradGraph.serve(tgbnGraphviz);\n`;
       worker = new Worker(URL.createObjectURL(new Blob([body], { type: "text/javascript" })));
       worker.onerror = (e) => {
-        for (const job of jobs.values()) job.reject(new Error("Graphviz worker failed: " + e.message));
+        for (const job of jobs.values()) job.reject(new Error("explorer worker failed: " + e.message));
         jobs.clear();
       };
       worker.onmessage = (e) => {
         const job = jobs.get(e.data.id);
         jobs.delete(e.data.id);
-        if (e.data.error) job.reject(new Error(e.data.error)); else job.resolve(e.data.svg);
+        if (e.data.error) job.reject(new Error(e.data.error)); else job.resolve(e.data.result);
       };
     }
     return new Promise((resolve, reject) => {
       const id = nextJob++;
       jobs.set(id, { resolve, reject });
-      worker.postMessage({ id, dot });
+      worker.postMessage({ id, ...msg });
     });
   }
 
-  /* Numbers as Python's "{:.3g}" writes them (0.0123, 1.23e-07 is written 1.23e-7); "nan", "inf" as given. */
-  const fmt = (x) => (x === null || x === undefined ? "—" : typeof x === "string" ? x : String(Number(x.toPrecision(3))));
-  /* A DOT label shown literally: "&" would start an entity, control characters are shown as their pictures. */
-  const literal = (r) => String(r).replace(/&/g, "&amp;")
-    .replace(/[\u0000-\u001f\u007f]/g, (c) => String.fromCharCode(c === "\u007f" ? 0x2421 : 0x2400 + c.charCodeAt(0)))
-    .replace(/\\/g, "\\\\").replace(/"/g, '\\"');
-  const quote = (rows) => '"' + rows.map(literal).join("\\n") + '"';
+  /* The end of the current task: what follows runs in a task of its own, and the page answers in between. */
+  const task = () => new Promise((resolve) => setTimeout(resolve));
   const h = (tag, attrs = {}, ...kids) => {
     const el = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) {
@@ -70,16 +65,22 @@ window.TinygradExplorer = (() => {
     ["Esc", "clear the highlight"], ["+ −", "zoom"], ["0", "fit all"], ["drag, wheel", "pan, zoom"],
     ["drag the map", "move the view"], ["?", "this help"]];
 
+  /* One explorer on the page. Its graph lives in the worker (model ``model``); ``data`` is what the worker sent
+   * back of it (the boxes, noise entries, colours, options: Model.meta), and each layout brings the records of
+   * what is drawn (``records``), the drawn edges and what is drawn for the nodes watched (noise paths, and
+   * what a page built around explorers asks for with ``watch``). ``Explorer.open`` makes one. */
   class Explorer {
-    constructor(root, data) {
+    constructor(root, data, model) {
       this.root = root;
       this.data = data;
+      this.model = model;
       this.step = 0;
       this.collapsed = new Set(data.options.collapsed);
       this.rolled = new Set(Object.keys(data.rolls));
       this.rollOf = {};
       for (const [id, r] of Object.entries(data.rolls)) for (const s of r.scopes) this.rollOf[s] = id;
-      this.highlight = new Set();
+      this.highlight = new Set(); // what is drawn for the lit noise path
+      this.path = new Set(); // the lit path's nodes
       this.noiseOn = true;
       this.heatOn = true;
       this.pinned = null;
@@ -87,24 +88,27 @@ window.TinygradExplorer = (() => {
       this.cache = new Map();
       this.matches = [];
       this.serial = 0;
-      this.chains = {}; // node id -> its boxes, outermost first
-      this.inside = {}; // box id -> the nodes inside it
-      for (const [id, n] of Object.entries(data.nodes)) {
-        const chain = [];
-        for (let s = n.scope; s; s = data.scopes[s].parent) chain.unshift(s);
-        this.chains[id] = chain;
-        for (const s of chain) (this.inside[s] ||= []).push(id);
-      }
-      for (const [id, r] of Object.entries(data.rolls)) this.inside[id] = r.scopes.flatMap((s) => this.inside[s] || []);
+      this.watched = new Set(data.entries.flatMap((e) => [e.node, ...e.path]));
+      this.reps = {};
       this.build();
       setTimeout(() => this.layout().then(() => this.firstView())); // a task of its own: the page answers meanwhile
     }
 
-    /* What the search box matches a node by: its id, op or name and role, and module path. */
-    searchText(id) {
-      const n = this.data.nodes[id];
-      const words = n.kind === "op" ? [n.rows[0]] : [field(n, "name"), field(n, "role")];
-      return [id, ...words.filter((w) => w !== "—"), field(n, "module")].join(" ").toLowerCase();
+    /* An explorer in ``root`` for a page's data: its JSON text (parsed in the worker), or the parsed object. */
+    static async open(root, data) {
+      const model = nextModel++;
+      const meta = await ask(typeof data === "string" ? { op: "load", model, text: data } : { op: "load", model, data });
+      return new Explorer(root, meta, model);
+    }
+
+    /* Ask the worker about this explorer's graph. */
+    ask(op, fields = {}) {
+      return ask({ op, model: this.model, ...fields });
+    }
+
+    /* Also report what is drawn for these node ids (before the first layout). */
+    watch(ids) {
+      for (const id of ids) this.watched.add(id);
     }
 
     /* ----- page skeleton ----- */
@@ -162,135 +166,18 @@ window.TinygradExplorer = (() => {
       this.listen();
     }
 
-    /* ----- which nodes are drawn ----- */
+    /* ----- what is drawn ----- */
+    /* What is drawn for a watched node at the last layout. */
     rep(id) {
-      const s = this.chains[id].find((c) => this.collapsed.has(c));
-      if (s === undefined) return id;
-      const r = this.rollOf[s];
-      return r !== undefined && this.rolled.has(r) ? r : s;
+      return this.reps[id] ?? id;
     }
 
     isBox(key) {
       return key in this.data.scopes || key in this.data.rolls;
     }
 
-    /* A box's drawing frame: a function scope that is all its module holds is drawn as the module. */
-    frame(scope) {
-      return scope ? this.data.scopes[scope].box : "";
-    }
-
-    up(key) {
-      const d = this.data;
-      if (key in d.rolls) return this.frame(d.scopes[d.rolls[key].scopes[0]].parent);
-      if (key in d.scopes) return this.frame(d.scopes[key].parent);
-      return this.frame(d.nodes[key].scope);
-    }
-
     collapseTo(depth) {
       this.collapsed = new Set(Object.keys(this.data.scopes).filter((s) => this.data.scopes[s].level > depth));
-    }
-
-    /* ----- DOT for the current state ----- */
-    dot() {
-      const d = this.data;
-      const placed = new Map(); // frame id or "" -> drawn keys directly inside it
-      const used = new Set(); // frames holding something
-      const rep = {}; // node id -> what is drawn for it, once per layout
-      for (const id of Object.keys(d.nodes)) rep[id] = this.rep(id);
-      const drawn = new Set(Object.values(rep));
-      for (const key of drawn) {
-        const f = this.up(key);
-        if (!placed.has(f)) placed.set(f, []);
-        placed.get(f).push(key);
-        for (let s = f; s && !used.has(s); s = this.frame(d.scopes[s].parent)) used.add(s);
-      }
-      const children = new Map();
-      for (const sid of used) {
-        const p = this.frame(d.scopes[sid].parent);
-        if (!children.has(p)) children.set(p, []);
-        children.get(p).push(sid);
-      }
-      this.drawnEdges = new Map(); // edge id -> [a, b]
-      const users = new Map(), marked = new Set();
-      const anyMarks = Object.keys(d.marks.edges).length > 0;
-      for (const [u, v] of d.edges) {
-        const a = rep[u], b = rep[v];
-        if (a === b) continue;
-        const id = `e-${a}-${b}`;
-        if (anyMarks && d.marks.edges[u + "-" + v]) marked.add(id);
-        if (this.drawnEdges.has(id)) continue;
-        this.drawnEdges.set(id, [a, b]);
-        if (!users.has(a)) users.set(a, []);
-        users.get(a).push(id);
-      }
-      const [hub, kept] = d.options.hub; // as viz.fold: a node feeding many keeps edges to its first few only
-      this.hubs = new Map();
-      for (const [a, ids] of users) {
-        if (ids.length <= hub) continue;
-        this.hubs.set(a, ids.length);
-        for (const id of ids.slice(kept)) if (!marked.has(id)) this.drawnEdges.delete(id);
-      }
-      const out = ["digraph G {", 'graph [rankdir=TB, fontname=Helvetica, fontsize=11, newrank=true, ranksep=0.25, nodesep=0.2];',
-        `node [fontname=Helvetica, fontsize=10, fontcolor="${TEXT}"];`, `edge [color="${EDGE}", arrowsize=0.6];`];
-      const emit = (frame, indent) => {
-        for (const key of placed.get(frame) || []) out.push(indent + this.nodeDot(key));
-        for (const sid of children.get(frame) || []) {
-          out.push(`${indent}subgraph "cluster_${sid}" { id="c-${sid}"; class="scope"; label=${quote([d.scopes[sid].title])}; ` +
-            `style="rounded,dashed"; color="#999999"; labeljust="l"; fontcolor="${TEXT}";`);
-          emit(sid, indent + "  ");
-          out.push(indent + "}");
-        }
-      };
-      emit("", "");
-      for (const [id, [a, b]] of this.drawnEdges) out.push(`"${a}" -> "${b}" [id="${id}"];`);
-      out.push("}");
-      return out.join("\n");
-    }
-
-    nodeDot(key) {
-      const d = this.data;
-      if (this.isBox(key)) {
-        const box = d.rolls[key] || d.scopes[key];
-        const rows = [...(box.rows || box.head), ...this.hubRow(key), ...this.gradRow(key)];
-        const pad = box.noise.length ? 0.15 + 0.15 * box.noise.length : 0.1; // room for the noise badges
-        return `"${key}" [id="n-${key}", class="group${key in d.rolls ? " roll" : ""}", shape=box, style=filled, ` +
-          `margin="${pad.toFixed(2)},0.05", ${key in d.rolls ? "peripheries=2, " : ""}label=${quote(rows)}];`;
-      }
-      const n = d.nodes[key];
-      if (n.kind === "op") {
-        return `"${key}" [id="n-${key}", class="op", shape=ellipse, style=filled, margin="0.05,0.02", ` +
-          `label=${quote([...n.rows, ...this.hubRow(key)])}];`;
-      }
-      const widest = (row) => d.steps.map((s) => this.valueRows(s, key)[row]).reduce((a, b) => (b.length > a.length ? b : a));
-      const head = d.steps.map((s) => s.heads[key] || n.rows[0]).reduce((a, b) => (b.length > a.length ? b : a));
-      const rows = [head, ...n.rows.slice(1), ...(d.steps[0].values[key].length ? [widest(0), widest(1)] : []),
-        ...this.hubRow(key)];
-      return `"${key}" [id="n-${key}", class="tensor", shape=box, style="rounded,filled", label=${quote(rows)}];`;
-    }
-
-    /* A node feeding many others says so: only the edges to the first few are drawn. */
-    hubRow(key) {
-      const n = this.hubs.get(key);
-      return n ? [`used by ${n} nodes: edges to the first ${this.data.options.hub[1]} are drawn`] : [];
-    }
-
-    /* The largest gradient norm inside a box at the step shown (one row, or none). */
-    gradRow(key, step = this.data.steps[this.step]) {
-      let best = null;
-      for (const m of this.inside[key] || []) {
-        const v = step.values[m];
-        if (v && typeof v[4] === "number" && (best === null || v[4] > best[1])) best = [m, v[4]];
-      }
-      this.hottest = this.hottest || {};
-      this.hottest[key] = best && best[0];
-      return best ? [`max grad norm ${fmt(best[1])}`] : [];
-    }
-
-    /* The two label rows that change between steps: value statistics and gradient. */
-    valueRows(step, id) {
-      const [mean, std, lo, hi, gn, gm] = step.values[id];
-      return [mean === null ? "no values" : `mean ${fmt(mean)}  std ${fmt(std)}  [${fmt(lo)}, ${fmt(hi)}]`,
-        gn === null ? "no grad kept" : `grad norm ${fmt(gn)}  mean |g| ${fmt(gm)}`];
     }
 
     /* ----- layout (Graphviz in a Web Worker), cached per state ----- */
@@ -302,13 +189,19 @@ window.TinygradExplorer = (() => {
       const serial = ++this.serial;
       this.root.dataset.ready = "0";
       this.status.textContent = "laying out…";
-      const key = [...this.collapsed].sort().join(",") + "|" + [...this.rolled].sort().join(",");
-      const source = this.dot();
+      const collapsed = [...this.collapsed].sort(), rolled = [...this.rolled].sort();
+      const key = collapsed.join(",") + "|" + rolled.join(",");
       try {
-        if (!this.cache.has(key)) this.cache.set(key, layoutInWorker(source));
-        const text = await this.cache.get(key);
+        if (!this.cache.has(key)) this.cache.set(key, this.ask("layout", { state: { collapsed, rolled, watch: [...this.watched] } }));
+        const got = await this.cache.get(key);
         if (serial !== this.serial) return; // a newer layout was asked for meanwhile
-        const svg = new DOMParser().parseFromString(text, "image/svg+xml").documentElement;
+        const svg = new DOMParser().parseFromString(got.svg, "image/svg+xml").documentElement;
+        await task(); // parsing a large picture, and drawing it: tasks of their own
+        if (serial !== this.serial) return;
+        this.records = got.records;
+        this.edges = got.edges; // drawn edge id -> {a, b, mark, pairs: the noise-path edges it stands for}
+        this.reps = got.reps;
+        this.fresh = got.fresh; // the open boxes this layout laid out ("" the whole graph's outside); the rest were cached
         svg.removeAttribute("width");
         svg.removeAttribute("height");
         this.pane.querySelector(":scope > svg")?.remove();
@@ -323,10 +216,12 @@ window.TinygradExplorer = (() => {
       this.nodes = new Map([...this.svg.querySelectorAll("g.node")].map((g) => [g.id.slice(2), g]));
       this.setTexts();
       this.paint();
-      this.drawMinimap();
       if (!this.view) this.fit();
       else this.setView(...this.view);
-      this.status.textContent = `${this.nodes.size} drawn for ${Object.keys(this.data.nodes).length} nodes`;
+      await task(); // the overview map, a copy of the picture, in a task of its own
+      if (serial !== this.serial) return;
+      this.drawMinimap();
+      this.status.textContent = `${this.nodes.size} drawn for ${this.data.size} nodes`;
       this.root.dataset.ready = "1";
     }
 
@@ -335,7 +230,13 @@ window.TinygradExplorer = (() => {
       this.view = [x, y, w, hgt];
       this.svg.setAttribute("viewBox", this.view.join(" "));
       this.root.dispatchEvent(new CustomEvent("tgbn-view"));
-      if (this.lens) for (const [k, v] of Object.entries({ x, y, width: w, height: hgt })) this.lens.setAttribute(k, v);
+      this.moveLens();
+    }
+
+    /* The overview map's rectangle where the view is. */
+    moveLens() {
+      const [x, y, width, height] = this.view;
+      if (this.lens) for (const [k, v] of Object.entries({ x, y, width, height })) this.lens.setAttribute(k, v);
     }
 
     fit() {
@@ -429,6 +330,7 @@ window.TinygradExplorer = (() => {
       copy.append(this.lens);
       this.minimap.replaceChildren(copy);
       this.mini = copy;
+      this.moveLens();
     }
 
     listen() {
@@ -532,11 +434,11 @@ window.TinygradExplorer = (() => {
 
     /* Open every box holding node or scope ``id`` (and unroll the runs holding it). */
     async reveal(...ids) {
+      const d = this.data, unknown = ids.filter((id) => !(id in d.scopes) && !(id in d.scopeOf));
+      if (unknown.length) Object.assign(d.scopeOf, await this.ask("scopeOf", { ids: unknown }));
       let changed = false;
       for (const id of ids) {
-        const chain = id in this.data.scopes ? [...(this.chains[this.inside[id]?.[0]] || [])] : this.chains[id] || [];
-        for (const s of chain) {
-          if (s === id) break;
+        for (let s = (id in d.scopes ? d.scopes[id].parent : d.scopeOf[id]); s; s = d.scopes[s].parent) {
           const r = this.rollOf[s];
           if (r !== undefined && this.rolled.delete(r)) changed = true;
           if (this.collapsed.delete(s)) changed = true;
@@ -550,11 +452,7 @@ window.TinygradExplorer = (() => {
       if (!q) return;
       if (q !== this.query) {
         this.query = q;
-        const text = {};
-        for (const id of Object.keys(this.data.nodes)) text[id] = this.searchText(id);
-        const words = (id) => text[id].split(" ");
-        const ids = Object.keys(text).filter((id) => text[id].includes(q));
-        this.matches = [...ids.filter((id) => words(id).includes(q)), ...ids.filter((id) => !words(id).includes(q))];
+        this.matches = await this.ask("find", { query: q });
         this.at = -1;
       }
       if (!this.matches.length) {
@@ -574,6 +472,7 @@ window.TinygradExplorer = (() => {
     clear() {
       this.entry = null;
       this.highlight = new Set();
+      this.path = new Set();
       this.selected = null;
       for (const b of this.root.querySelectorAll("button.entry")) b.classList.remove("on");
       this.paint();
@@ -593,13 +492,14 @@ window.TinygradExplorer = (() => {
         if (+b.dataset.entry === k) b.closest("details")?.setAttribute("open", "");
       }
       await this.reveal(...e.path);
+      this.path = new Set(e.path);
       this.highlight = new Set(e.path.map((id) => this.rep(id)));
       this.selected = this.rep(e.node);
       this.pinned = e.node;
       this.show(e.node);
       this.paint();
       const near = new Set(this.highlight);
-      for (const [a, b] of this.drawnEdges.values()) {
+      for (const { a, b } of Object.values(this.edges)) {
         if (this.highlight.has(a)) near.add(b);
         if (this.highlight.has(b)) near.add(a);
       }
@@ -617,40 +517,35 @@ window.TinygradExplorer = (() => {
 
     /* ----- colours and changing text, applied to the laid-out SVG ----- */
     setTexts() {
-      const d = this.data, step = d.steps[this.step];
+      const k = this.step;
       for (const [key, g] of this.nodes) {
-        const texts = g.querySelectorAll("text");
+        const texts = g.querySelectorAll("text"), rec = this.records[key];
         if (this.isBox(key)) {
-          const row = this.gradRow(key)[0];
-          if (row) texts[texts.length - 1].textContent = row;
+          if (rec.grad[k]) texts[texts.length - 1].textContent = rec.grad[k];
           continue;
         }
-        if (d.nodes[key].kind !== "tensor") continue;
-        texts[0].textContent = step.heads[key] || d.nodes[key].rows[0];
-        if (!step.values[key].length) continue;
-        const first = d.nodes[key].rows.length;
-        this.valueRows(step, key).forEach((row, i) => { if (texts[first + i]) texts[first + i].textContent = row; });
+        if (rec.kind !== "tensor") continue;
+        texts[0].textContent = rec.heads[k] || rec.rows[0];
+        if (!rec.values[k].length) continue;
+        const first = rec.rows.length;
+        valueRows(rec.values[k]).forEach((row, i) => { if (texts[first + i]) texts[first + i].textContent = row; });
       }
     }
 
-    fillOf(key, step) {
-      const d = this.data;
-      if (this.isBox(key)) {
-        const hot = this.hottest?.[key];
-        return this.heatOn && hot && step.heat[hot] ? step.heat[hot] : BOX_FILL;
-      }
-      const n = d.nodes[key], entry = d.marks.entry[key];
-      if (n.kind === "op") return this.noiseOn && entry ? d.colours[entry][1] : OP_FILL;
-      return this.heatOn && step.heat[key] ? step.heat[key] : d.role_fill[field(n, "role")];
+    fillOf(key) {
+      const d = this.data, rec = this.records[key], heat = this.heatOn && rec.heat?.[this.step];
+      if (this.isBox(key)) return heat || BOX_FILL;
+      const entry = d.marks.entry[key];
+      if (rec.kind === "op") return this.noiseOn && entry ? d.colours[entry][1] : OP_FILL;
+      return heat || d.role_fill[field(rec, "role")];
     }
 
     paint() {
-      const d = this.data, step = d.steps[this.step], marks = d.marks, lit = this.highlight.size > 0;
+      const d = this.data, lit = this.highlight.size > 0;
       for (const [key, g] of this.nodes) {
-        this.gradRow(key);
-        const fill = this.fillOf(key, step);
+        const fill = this.fillOf(key);
         const box = d.rolls[key] || d.scopes[key];
-        const mark = box ? box.noise[0] : marks.nodes[key];
+        const mark = box ? box.noise[0] : this.records[key].mark;
         const [line, width] = this.noiseOn && mark ? [d.colours[mark][0], "2.5"] : [LINE, "1"];
         for (const s of g.querySelectorAll(":scope > ellipse, :scope > polygon, :scope > path")) {
           s.setAttribute("fill", fill);
@@ -664,22 +559,14 @@ window.TinygradExplorer = (() => {
         g.classList.toggle("dim", lit && !this.highlight.has(key));
         g.classList.toggle("selected", key === this.selected || key === this.pinned);
       }
-      const edgeMarks = {}; // drawn edge id -> the colour of a noise-path edge it stands for
-      for (const [u, v] of d.edges) {
-        const mark = marks.edges[u + "-" + v];
-        if (!mark) continue;
-        const id = `e-${this.rep(u)}-${this.rep(v)}`;
-        if (!edgeMarks[id]) edgeMarks[id] = mark;
-      }
       for (const e of this.svg.querySelectorAll("g.edge")) {
-        const mark = this.noiseOn && edgeMarks[e.id];
+        const { mark: kind, pairs } = this.edges[e.id] || { pairs: [] }, mark = this.noiseOn && kind;
         for (const s of e.querySelectorAll("path, polygon")) {
           s.setAttribute("stroke", mark ? d.colours[mark][0] : EDGE);
           s.setAttribute("stroke-width", mark ? "2.5" : "1");
           if (s.tagName === "polygon") s.setAttribute("fill", mark ? d.colours[mark][0] : EDGE);
         }
-        const [a, b] = this.drawnEdges.get(e.id) || [];
-        const on = lit && mark && this.highlight.has(a) && this.highlight.has(b);
+        const on = lit && mark && pairs.some(([u, v]) => this.path.has(u) && this.path.has(v));
         e.classList.toggle("hl", Boolean(on));
         e.classList.toggle("dim", lit && !on);
       }
@@ -700,28 +587,27 @@ window.TinygradExplorer = (() => {
 
     /* ----- side panel ----- */
     show(key) {
-      if (!key) return;
-      const d = this.data, step = d.steps[this.step];
+      const rec = key && this.records[key];
+      if (!rec) return;
+      const d = this.data, k = this.step, step = d.steps[k];
       const row = (label, value, field) => h("tr", {}, h("th", {}, label), h("td", field ? { "data-field": field } : {}, value));
       let title, rows = [], extra = [];
       if (this.isBox(key)) {
         const box = d.rolls[key] || d.scopes[key];
         title = key in d.rolls ? box.rows[0] : box.title;
         rows = key in d.rolls ? [row("kind", "repeated blocks (click to unroll)"), ...box.rows.slice(1).map((r) => row("", r))]
-          : [row("kind", box.kind), row("path", box.path), row("nodes inside", String((this.inside[key] || []).length)),
+          : [row("kind", box.kind), row("path", box.path), row("nodes inside", String(rec.count)),
             ...box.info.map(([k, v]) => row(k, v))];
         if (box.noise.length) rows.push(row("noise inside", box.noise.join(", ")));
-        const grad = this.gradRow(key, step)[0];
-        if (grad) rows.push(row("max grad norm", grad.replace("max grad norm ", ""), "grad_norm"));
+        if (rec.grad[k]) rows.push(row("max grad norm", rec.grad[k].replace("max grad norm ", ""), "grad_norm"));
       } else {
-        const n = d.nodes[key];
-        title = n.kind === "op" ? `${n.rows[0]} (${key})` : `${[field(n, "name"), field(n, "role")].find((w) => w !== "—")} (${key})`;
-        rows = n.info.map(([k, v]) => row(k, k === "shape" && step.heads[key] ? step.heads[key] : v));
-        if (n.kind === "tensor" && step.values[key].length) {
-          const [mean, std, lo, hi, gn, gm] = step.values[key];
+        title = rec.kind === "op" ? `${rec.rows[0]} (${key})` : `${[field(rec, "name"), field(rec, "role")].find((w) => w !== "—")} (${key})`;
+        rows = rec.info.map(([name, v]) => row(name, name === "shape" && rec.heads[k] ? rec.heads[k] : v));
+        if (rec.kind === "tensor" && rec.values[k].length) {
+          const [mean, std, lo, hi, gn, gm] = rec.values[k];
           rows.push(row("mean", fmt(mean), "mean"), row("std", fmt(std), "std"), row("min", fmt(lo), "min"),
             row("max", fmt(hi), "max"), row("grad norm", fmt(gn), "grad_norm"), row("mean |grad|", fmt(gm), "grad_mean_abs"));
-          const hist = step.hist[key];
+          const hist = rec.hist[k];
           if (hist) extra = [hist.value && histogram("values", hist.value), hist.grad && histogram("gradient", hist.grad)];
         }
       }
@@ -730,9 +616,6 @@ window.TinygradExplorer = (() => {
       this.panel.dataset.node = key;
     }
   }
-
-  /* A panel row of a node's data: ``field(node, "role")``. */
-  const field = (n, key) => n.info.find(([k]) => k === key)?.[1];
 
   /* A small bar chart of a histogram of equal bins computed in Python: {counts: [...], range: [lo, hi]}. */
   function histogram(label, { counts, range: [lo, hi] }) {
@@ -753,11 +636,7 @@ window.TinygradExplorer = (() => {
 
   /* A page built around explorers (viz.compare) listens to "tgbn-view" (the view moved), "tgbn-toggle" (a box
    * is about to open or close; detail: its key) and "tgbn-paint" (colours were applied) on the root. */
-  /* The page's data is parsed, the explorer built and the first layout asked for in three tasks, so that a
-   * large graph never holds the page for all three at once. */
-  const mount = (root, text) => setTimeout(() => {
-    const data = JSON.parse(text);
-    setTimeout(() => (root.explorer = new Explorer(root, data)));
-  });
+  /* The page's data text goes to the worker, which parses it: the main thread never holds the whole graph. */
+  const mount = (root, text) => setTimeout(() => Explorer.open(root, text).then((ex) => { root.explorer = ex; }));
   return { mount, Explorer, h };
 })();
