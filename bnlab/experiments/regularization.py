@@ -39,7 +39,7 @@ SEED_FACTOR = {"mnist": 2}  # MNIST-5k's effects are about 0.2 points: twice the
 SETTINGS = {  # quick / full: virtual batches, hidden width, per dataset the sweep's steps and the 2 x 2's epochs
     True: {"virtual": [16, 64, 512], "hidden": 64, "steps": {"digits": 60, "mnist": 15, "mnist1d": 40},
            "epochs": {"digits": 10, "mnist": 1, "mnist1d": 1}},
-    False: {"virtual": [16, 32, 64, 128, 256, 512], "hidden": 128,
+    False: {"virtual": [16, 64, 256, 512], "hidden": 128,
             "steps": {"digits": 150, "mnist": 60, "mnist1d": 600},
             "epochs": {"digits": 30, "mnist": 3, "mnist1d": 10}},
 }
