@@ -3,9 +3,9 @@
 On this machine's worker processes the demo first spreads the runs of the one experiment as long as all the others
 together (regularization) over the workers, then runs the other experiments whole, side by side (each with its
 runs, statistics and figures in one worker, the longest first), so the plotting overlaps the training and no core
-waits for one experiment's last run; on a Dask cluster (``--scheduler``) it runs the experiments one after another with their
-runs spread over the cluster's workers, and writes the figures here. ``--seed`` makes the run repeatable, and the
-numbers are the same either way.
+waits for one experiment's last run; on a Dask cluster (``--scheduler``) it runs the experiments one after
+another with their runs spread over the cluster's workers, and writes the figures here. ``--seed`` makes the run
+repeatable, and the numbers are the same either way.
 """
 
 from __future__ import annotations
