@@ -155,6 +155,26 @@ def norm_layer(norm: str, width: int, *, ghost_batch: int = 64, groups: int = 8,
     raise ValueError(f"mlp: unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
 
 
+
+def set_bn_statistics(model: nn.Sequential, X: np.ndarray, ddof: int = 0) -> None:
+    """Set every BatchNorm1d's running statistics to the mean and variance (``ddof`` 0: biased, what a train-mode
+    pass on ``X`` normalizes with; 1: unbiased, a population estimate) of its input over all of ``X``.
+
+    Layer by layer in eval mode, so each BN sees its input as the network computes it with the earlier BN layers
+    already on their new statistics.
+    """
+    was = model.training
+    model.eval()
+    with no_grad():
+        h = Tensor(X)
+        for layer in model:
+            if isinstance(layer, nn.BatchNorm1d):
+                z = h.data.astype(np.float64)
+                layer.running_mean.data[...] = z.mean(axis=0)
+                layer.running_var.data[...] = z.var(axis=0, ddof=ddof)
+            h = layer(h)
+    model.train(was)
+
 def mlp(
     sizes: list[int],
     *,

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinygrad_bn import Tensor, nn, no_grad
+from tinygrad_bn import nn
 
-from ..training import load, logits, mlp, train
+from ..training import load, logits, mlp, set_bn_statistics, train
 from . import Figure, Result
 
 if TYPE_CHECKING:
@@ -66,22 +66,6 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def batch_statistics(model: nn.Sequential, X: np.ndarray) -> None:
-    """Set every BatchNorm1d's running statistics to its input's mean and biased variance over the batch ``X`` (what
-    a train-mode pass on ``X`` normalizes with), layer by layer in eval mode."""
-    was = model.training
-    model.eval()
-    with no_grad():
-        h = Tensor(X)
-        for layer in model:
-            if isinstance(layer, nn.BatchNorm1d):
-                z = h.data.astype(np.float64)
-                layer.running_mean.data[...] = z.mean(axis=0)
-                layer.running_var.data[...] = z.var(axis=0)
-            h = layer(h)
-    model.train(was)
-
-
 def mc_probabilities(model: nn.Sequential, X: np.ndarray, X_train: np.ndarray, passes: int, batch: int,
                      rng: np.random.Generator) -> list[np.ndarray]:
     """MCBN: after each of ``passes`` passes, the mean so far of the predicted distributions on ``X``, each pass
@@ -90,7 +74,7 @@ def mc_probabilities(model: nn.Sequential, X: np.ndarray, X_train: np.ndarray, p
     total, means = 0.0, []
     try:
         for t in range(1, passes + 1):
-            batch_statistics(model, X_train[rng.choice(len(X_train), batch, replace=False)])
+            set_bn_statistics(model, X_train[rng.choice(len(X_train), batch, replace=False)])
             total = total + _softmax(logits(model, X))
             means.append(total / t)
     finally:

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tinygrad_bn import Tensor, nn, no_grad
+from tinygrad_bn import Tensor, nn
 
-from ..training import CHANCE, DIVERGED, Split, accuracy, counted, load, logits, mlp, predict, train
+from ..training import CHANCE, DIVERGED, Split, accuracy, counted, load, logits, mlp, predict, set_bn_statistics, train
 from . import Figure, Result
 
 if TYPE_CHECKING:
@@ -39,25 +39,6 @@ SETTINGS = {  # quick / full
     True: {"batches": [2, 8, 32], "epochs": 2, "hidden": 32, "train_size": 192},
     False: {"batches": [2, 8, 32, 128], "epochs": 10, "hidden": 32, "train_size": 256},
 }
-
-
-def population_statistics(model: nn.Sequential, X: np.ndarray) -> None:
-    """Set every BatchNorm1d's running statistics to its input's mean and unbiased variance over all of ``X``.
-
-    Layer by layer in eval mode, so each BN sees its input as the network computes it with the earlier BN
-    layers already on their population statistics.
-    """
-    was = model.training
-    model.eval()
-    with no_grad():
-        h = Tensor(X)
-        for layer in model:
-            if isinstance(layer, nn.BatchNorm1d):
-                z = h.data.astype(np.float64)
-                layer.running_mean.data[...] = z.mean(axis=0)
-                layer.running_var.data[...] = z.var(axis=0, ddof=1)
-            h = layer(h)
-    model.train(was)
 
 
 def batch_mode_accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray, batch: int, seed: int) -> float:
@@ -95,7 +76,7 @@ def one_run(*, seed: int, norm: str, batch: int, epochs: int, hidden: int, train
         found["test_acc_batch_mode"] = batch_mode_accuracy(model, split.X_test, split.y_test, batch, seed)
     if norm == "bn":
         found["test_loss"] = test_loss(model, split)
-        population_statistics(model, split.X_train)
+        set_bn_statistics(model, split.X_train, ddof=1)
         found["test_acc_population"] = accuracy(model, split.X_test, split.y_test)
         found["test_loss_population"] = test_loss(model, split)
     return found

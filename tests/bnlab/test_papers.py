@@ -13,10 +13,10 @@ from test_experiments import quick_demo  # noqa: E402
 
 from bnlab.experiments import EXPERIMENTS  # noqa: E402
 from bnlab.experiments.bn_only import trainable  # noqa: E402
-from bnlab.experiments.mc_batchnorm import batch_statistics, ece, mc_probabilities  # noqa: E402
+from bnlab.experiments.mc_batchnorm import ece, mc_probabilities  # noqa: E402
 from bnlab.experiments.residual import ResidualMLP  # noqa: E402
 from bnlab.experiments.scale_invariance import invariance  # noqa: E402
-from bnlab.training import load, mlp, train  # noqa: E402
+from bnlab.training import load, mlp, set_bn_statistics, train  # noqa: E402
 from tinygrad_bn import Tensor, no_grad  # noqa: E402
 
 PAPERS = ("scale-invariance", "residual", "bn-only", "mc-batchnorm")
@@ -128,7 +128,7 @@ def test_mc_batchnorm_normalizes_with_the_batch_and_restores_the_running_statist
     assert len(means) == 3 and np.allclose(means[-1].sum(1), 1)
     assert all(np.array_equal(v, saved[k]) for k, v in model.state_dict().items())
     # the batch's own statistics in eval mode give the train-mode outputs on that batch
-    batch_statistics(model, batch)
+    set_bn_statistics(model, batch)
     model.eval()
     with no_grad():
         eval_out = model(Tensor(batch)).data
