@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("sklearn")
 pytest.importorskip("mlxtend")
 
-from test_experiments import quick_demo  # noqa: E402
+from quick_demo import quick_demo  # noqa: E402
 
 from bnlab import agreement  # noqa: E402
 from bnlab.cli import main  # noqa: E402

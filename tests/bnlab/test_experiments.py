@@ -1,10 +1,6 @@
 """The experiments in their quick setting: well-formed checks, their directions where the quick runs are strong enough,
 verdicts computed from the checks, and the same numbers for the same seed whatever runs them."""
 
-import contextlib
-import fcntl
-import functools
-import io
 import json
 import math
 from pathlib import Path
@@ -15,31 +11,13 @@ import pytest
 pytest.importorskip("sklearn")
 pytest.importorskip("mlxtend")
 
+from quick_demo import quick_demo  # noqa: E402
+
 from bnlab import stats  # noqa: E402
-from bnlab.cli import main  # noqa: E402
 from bnlab.demo import LONGEST_FIRST  # noqa: E402
 from bnlab.experiments import EXPERIMENTS, run_experiment  # noqa: E402
 from bnlab.experiments.regularization import slopes  # noqa: E402
 from bnlab.runner import Runner  # noqa: E402
-
-
-@functools.cache
-def quick_demo(base: Path) -> tuple[Path, str]:
-    """`tinygrad-bn demo --quick` run once per test session into ``base``'s parent: (output folder, what it printed).
-
-    The pytest-xdist workers share it: the first to take the lock runs the demo, the others read its output.
-    """
-    shared = base.parent if base.name.startswith("popen-gw") else base
-    out = shared / "quick-demo"
-    with open(shared / "quick-demo.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        printed_file = shared / "quick-demo.txt"
-        if not printed_file.exists():
-            printed = io.StringIO()
-            with contextlib.redirect_stdout(printed):
-                assert main(["demo", "--quick", "--no-progress", "--out", str(out)]) == 0
-            printed_file.write_text(printed.getvalue())
-    return out, printed_file.read_text()
 
 
 @pytest.fixture(scope="module")

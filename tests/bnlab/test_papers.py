@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("sklearn")
 pytest.importorskip("mlxtend")
 
-from test_experiments import quick_demo  # noqa: E402
+from quick_demo import quick_demo  # noqa: E402
 
 from bnlab.experiments import EXPERIMENTS  # noqa: E402
 from bnlab.experiments.bn_only import trainable  # noqa: E402
