@@ -27,6 +27,7 @@ from tinygrad_bn import Tensor, no_grad
 
 from ..training import Split, accuracy, load, mlp, train
 from . import Figure, Result
+from . import seeds as seed_block
 
 if TYPE_CHECKING:
     from ..runner import Runner
@@ -82,11 +83,10 @@ def slopes(values: np.ndarray, virtual: list[int]) -> np.ndarray:
 
 def run(*, quick: bool, seeds: list[int], seed: int, out: Path, runner: Runner) -> Result:
     from .. import plots, stats  # here, not at the top: worker processes import this module for its runs
-    from . import seeds as seeds_of
 
     cfg = SETTINGS[quick]
     vs, steps, epochs, hidden = cfg["virtual"], cfg["steps"], cfg["epochs"], cfg["hidden"]
-    ss = {d: seeds_of(seed, quick, SEED_FACTOR.get(d, 1) * len(seeds)) for d in DATASETS}  # seeds first, then more
+    ss = {d: seed_block(seed, quick, SEED_FACTOR.get(d, 1) * len(seeds)) for d in DATASETS}  # seeds first, then more
     sweep = [{"dataset": d, "norm": "ghost", "batch": BATCH, "virtual": v, "steps": steps[d], "lr": SWEEP_LR,
               "hidden": hidden, "seed": s} for d in DATASETS for v in vs for s in ss[d]]
     n_train = {d: len(load(d, seeds[0]).y_train) for d in DATASETS}
